@@ -1,0 +1,51 @@
+/**
+ * Names shared by the client, the worker, the agents and the sandboxed workflow code.
+ * Pure constants and functions only: this module is imported inside the workflow sandbox.
+ */
+
+/** Task queue the driftless worker polls for workflows and control-plane activities. @default */
+export const DEFAULT_TASK_QUEUE = 'driftless';
+
+/** Task queue of the agent running on one instance: an instance is known by id, never by address. */
+export function instanceTaskQueue(instanceId: string): string {
+  return `instance-${instanceId}`;
+}
+
+/** One workflow per workload: applying the same name again reaches the same workflow. */
+export function workloadWorkflowId(name: string): string {
+  return `workload-${name}`;
+}
+
+/** Inverse of {@link workloadWorkflowId}; undefined for ids that are not workload workflows. */
+export function workloadNameFromWorkflowId(workflowId: string): string | undefined {
+  return workflowId.startsWith('workload-') ? workflowId.slice('workload-'.length) : undefined;
+}
+
+/** Workflow type name as registered by the worker. */
+export const WORKLOAD_WORKFLOW_TYPE = 'workloadWorkflow';
+
+/** Custom search attributes shown in the Temporal Web UI; registered when the dev server starts. */
+export const SEARCH_ATTRIBUTES = {
+  phase: { name: 'DriftlessPhase', type: 'Keyword' },
+  provider: { name: 'DriftlessProvider', type: 'Keyword' },
+  region: { name: 'DriftlessRegion', type: 'Keyword' },
+  gpuType: { name: 'DriftlessGpuType', type: 'Keyword' },
+  pricePerHour: { name: 'DriftlessPricePerHour', type: 'Double' },
+} as const;
+
+/**
+ * Failure types: the `type` of the ApplicationFailure an activity raises for a provider error.
+ * Workflows branch on these strings; the provider error classes carry the same names.
+ */
+export const FailureType = {
+  Capacity: 'CapacityError',
+  Quota: 'QuotaError',
+  Transient: 'TransientProviderError',
+  ProviderUnavailable: 'ProviderUnavailableError',
+  InvalidRequest: 'InvalidRequestError',
+  Auth: 'AuthError',
+  NoOffer: 'NoOfferError',
+  AgentUnreachable: 'AgentUnreachableError',
+  WorkloadFailed: 'WorkloadFailedError',
+} as const;
+export type FailureType = (typeof FailureType)[keyof typeof FailureType];

@@ -1,0 +1,88 @@
+/**
+ * The provider contract (model: SkyPilot's sky/provision). Each cloud or pool lives in its own
+ * folder behind this interface; the workflow only ever sees these shapes.
+ */
+
+/** One concrete candidate a provider can launch, with its price. */
+export interface Offer {
+  /** Provider as configured, e.g. "local", "aws", "gcp". */
+  provider: string;
+  /** Region; for the local provider, the pool name. */
+  region: string;
+  /** Zone; for the local provider, the pool name. */
+  zone: string;
+  /** Instance type; for a local pool, a description of the slice ("lab-a:2xA100"). */
+  instanceType: string;
+  /** GPU model name, e.g. "A100"; undefined for CPU-only offers. */
+  gpuType?: string;
+  gpuCount: number;
+  /** Memory of one GPU in GB, when known. */
+  gpuMemoryGb?: number;
+  vcpus: number;
+  memoryGb: number;
+  spot: boolean;
+  /** US dollars per hour for the whole offer. */
+  pricePerHour: number;
+}
+
+/** Provider / region / zone: the unit that gets blocked for a cooldown after a failure. */
+export interface Location {
+  provider: string;
+  region?: string;
+  zone?: string;
+}
+
+/** What scope of location a failure blocks. */
+export type FailureScope = 'zone' | 'region' | 'provider';
+
+/** Who an instance belongs to; stamped on it at launch (tags, labels, or the local state file). */
+export interface InstanceOwner {
+  /** This installation's id: reconcile only ever touches instances it owns. */
+  owner: string;
+  workload: string;
+  workflowId: string;
+  attempt: number;
+}
+
+export interface ProvisionRequest {
+  offer: Offer;
+  /** Derived from workflow id + attempt + everything that makes the request different. */
+  idempotencyKey: string;
+  labels: InstanceOwner;
+  /** How the agent on the instance reaches Temporal. */
+  agent: { temporalAddress: string; namespace: string };
+  signal?: AbortSignal;
+}
+
+export type InstanceState = 'pending' | 'running' | 'preempted' | 'stopped' | 'terminated' | 'not-found';
+
+/** Enough to find an instance again: it is known by its id, never by its address alone. */
+export interface InstanceRef {
+  provider: string;
+  id: string;
+  region: string;
+  zone: string;
+}
+
+export interface Instance extends InstanceRef {
+  offer: Offer;
+  /** Network address, when the instance has one. */
+  address?: string;
+  state: InstanceState;
+  /** Provider-specific facts worth showing (pid, log path, GPU indexes...). */
+  details?: Record<string, string | number | undefined>;
+}
+
+export interface Provider {
+  /** As configured: "aws", "gcp", "local". */
+  readonly name: string;
+  /** Catalog, filtered to the configured regions or pools. */
+  offers(): Promise<Offer[]>;
+  /** Idempotent on `req.idempotencyKey`: a retried call returns the same instance. */
+  provision(req: ProvisionRequest): Promise<Instance>;
+  describe(ref: InstanceRef, signal?: AbortSignal): Promise<InstanceState>;
+  /** Idempotent: an instance that is already gone is success. */
+  terminate(ref: InstanceRef, signal?: AbortSignal): Promise<void>;
+  /** Instances carrying this owner's mark, for reconcile and leak checks. */
+  listOwned(owner: string): Promise<Array<InstanceRef & { labels?: Partial<InstanceOwner> }>>;
+}
