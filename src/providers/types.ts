@@ -50,7 +50,7 @@ export interface ProvisionRequest {
   idempotencyKey: string;
   labels: InstanceOwner;
   /** How the agent on the instance reaches Temporal. */
-  agent: { temporalAddress: string; namespace: string };
+  agent: { address: string; namespace: string };
   signal?: AbortSignal;
 }
 

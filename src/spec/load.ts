@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { parseDocument } from 'yaml';
+import { isMap, isScalar, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { WorkloadSpec } from './workload-spec';
 
@@ -21,7 +21,7 @@ export function formatPath(path: ReadonlyArray<PropertyKey>): string {
   return out || '(root)';
 }
 
-/** Turns zod issues into problems, one per issue, in document order. */
+/** Turns zod issues into problems, one per issue, in the schema's field order. */
 export function problemsFromZod(error: z.ZodError): SpecProblem[] {
   return error.issues.map((issue) => {
     if (issue.code === 'unrecognized_keys') {
@@ -51,10 +51,19 @@ export function parseSpecText(text: string): SpecResult {
         const pos = e.linePos?.[0];
         return {
           path: pos ? `line ${pos.line}, column ${pos.col}` : '(document)',
-          message: `not valid YAML or JSON: ${e.message.split('\n')[0]}`,
+          message: `not valid YAML or JSON: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`,
         };
       }),
     };
+  }
+  // Env values are text: keep `3.10` or `007` as written instead of YAML's number reading.
+  const env = doc.get('env', true);
+  if (isMap(env)) {
+    for (const pair of env.items) {
+      if (isScalar(pair.value) && typeof pair.value.value !== 'string' && pair.value.source !== undefined) {
+        pair.value.value = pair.value.source;
+      }
+    }
   }
   const value: unknown = doc.toJS();
   if (value === null || value === undefined) {

@@ -37,9 +37,10 @@ export function parseSizeGb(value: string | number): number | undefined {
   return factor === undefined ? undefined : Number(m[1]) * factor;
 }
 
-/** 90000 -> "1m30s": the inverse of parseDuration for messages and tables. */
+/** 90000 -> "1m30s", rounded to whole seconds from 1s up: for messages and tables. */
 export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)}ms`;
+  ms = Math.max(0, ms);
+  if (Math.round(ms) < 1000) return `${Math.round(ms)}ms`;
   let s = Math.round(ms / 1000);
   const h = Math.floor(s / 3600);
   s -= h * 3600;

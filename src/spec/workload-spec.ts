@@ -75,7 +75,7 @@ export const GpuRequest = z
     {
       /** One acceptable GPU model or a list of them, e.g. "A100" or ["A100", "H100"]. */
       type: z
-        .union([nonEmptyString('a GPU type'), z.array(nonEmptyString('a GPU type')).min(1)], {
+        .union([nonEmptyString('a GPU type'), z.array(nonEmptyString('a GPU type')).min(1, { error: expected('at least one GPU type') })], {
           error: expected('a GPU type or a list of GPU types'),
         })
         .transform((t) => (Array.isArray(t) ? t : [t])),
@@ -102,7 +102,10 @@ export type Resources = z.output<typeof Resources>;
 export const PlacementConstraints = z.strictObject(
   {
     /** Providers allowed, e.g. ["local"]. @default all configured providers */
-    providers: z.array(nonEmptyString('a provider name')).min(1).optional(),
+    providers: z
+      .array(nonEmptyString('a provider name'), { error: expected('a list of provider names') })
+      .min(1, { error: expected('at least one provider') })
+      .optional(),
   },
   { error: expected('an object') },
 );

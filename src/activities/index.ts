@@ -1,0 +1,177 @@
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { FailureType } from '../common/names';
+import type { Logger } from '../logger';
+import { rankOffers, type Block, type Placement } from '../placement/rank';
+import { ProviderError } from '../providers/errors';
+import type { Instance, InstanceOwner, InstanceRef, InstanceState, Offer, Provider } from '../providers/types';
+import type { WorkloadSpec } from '../spec/workload-spec';
+
+export interface ActivityDeps {
+  providers: Map<string, Provider>;
+  logger: Logger;
+  /** How agents reach Temporal: the worker's own connection settings. */
+  agentTemporal: { address: string; namespace: string };
+  /** This installation's owner mark. */
+  owner: string;
+  /** Injected for tests. @default Date.now */
+  now?: () => number;
+}
+
+export interface PlaceInput {
+  spec: WorkloadSpec;
+  blocks: Block[];
+}
+
+export interface ProvisionInput {
+  offer: Offer;
+  idempotencyKey: string;
+  labels: Omit<InstanceOwner, 'owner'>;
+}
+
+export interface WatchInput {
+  ref: InstanceRef;
+  /** @default 1000 */
+  intervalMs?: number;
+  /** Consecutive "not alive" answers before the instance counts as lost. @default 2 */
+  threshold?: number;
+}
+
+export interface ReleaseInput {
+  provider: string;
+  workflowId: string;
+  attempt: number;
+}
+
+/** Turns a provider error into the failure the workflow decides on; other errors pass through. */
+export function toFailure(err: unknown): unknown {
+  if (err instanceof ProviderError) {
+    return ApplicationFailure.create({
+      type: err.name,
+      message: err.message,
+      nonRetryable: !err.retryable,
+      details: [{ scope: err.scope, location: err.location, code: err.code }],
+    });
+  }
+  return err;
+}
+
+const ALIVE: InstanceState[] = ['pending', 'running'];
+
+/** Control-plane activities, run by the driftless worker. */
+export function createActivities(deps: ActivityDeps) {
+  const now = deps.now ?? Date.now;
+  const log = deps.logger.child({ component: 'activities' });
+
+  const provider = (name: string): Provider => {
+    const p = deps.providers.get(name);
+    if (!p) {
+      throw ApplicationFailure.create({
+        type: FailureType.InvalidRequest,
+        message: `provider "${name}" is not configured on this worker`,
+        nonRetryable: true,
+      });
+    }
+    return p;
+  };
+
+  return {
+    /** Ranks every configured provider's offers for the spec; a provider that fails to answer is skipped. */
+    async place({ spec, blocks }: PlaceInput): Promise<Placement & { providerErrors: string[] }> {
+      const providerErrors: string[] = [];
+      const offers: Offer[] = [];
+      await Promise.all(
+        [...deps.providers.values()].map(async (p) => {
+          try {
+            offers.push(...(await p.offers()));
+          } catch (err) {
+            providerErrors.push(`${p.name}: ${(err as Error).message}`);
+          }
+        }),
+      );
+      const placement = rankOffers(spec, offers, blocks, now());
+      log.info(
+        { workload: spec.name, candidates: placement.ranked.length, rejected: placement.rejected.length },
+        'placed',
+      );
+      return { ...placement, providerErrors };
+    },
+
+    /** Idempotent on the key: a retry after a worker crash returns the instance the first try made. */
+    async provision({ offer, idempotencyKey, labels }: ProvisionInput): Promise<Instance> {
+      const ctx = Context.current();
+      const beat = setInterval(() => ctx.heartbeat(), 1000);
+      try {
+        return await provider(offer.provider).provision({
+          offer,
+          idempotencyKey,
+          labels: { ...labels, owner: deps.owner },
+          agent: deps.agentTemporal,
+          signal: ctx.cancellationSignal,
+        });
+      } catch (err) {
+        throw toFailure(err);
+      } finally {
+        clearInterval(beat);
+      }
+    },
+
+    async describeInstance(ref: InstanceRef): Promise<InstanceState> {
+      try {
+        return await provider(ref.provider).describe(ref, Context.current().cancellationSignal);
+      } catch (err) {
+        throw toFailure(err);
+      }
+    },
+
+    /** Idempotent; retried by its policy until it succeeds: a given-up termination leaks money. */
+    async terminate(ref: InstanceRef): Promise<void> {
+      try {
+        await provider(ref.provider).terminate(ref, Context.current().cancellationSignal);
+        log.info({ instanceId: ref.id, provider: ref.provider }, 'terminated');
+      } catch (err) {
+        throw toFailure(err);
+      }
+    },
+
+    /**
+     * Compensation for a provision that may have been cut short: ends whatever the attempt
+     * launched, found by its owner marks rather than by a remembered id.
+     */
+    async releaseAttempt({ provider: name, workflowId, attempt }: ReleaseInput): Promise<number> {
+      const p = provider(name);
+      const owned = await p.listOwned(deps.owner);
+      const mine = owned.filter((r) => r.labels?.workflowId === workflowId && r.labels?.attempt === attempt);
+      await Promise.all(mine.map((r) => p.terminate(r)));
+      return mine.length;
+    },
+
+    /**
+     * Polls the provider's own view of the instance beside the agent's heartbeats and returns
+     * once it has been gone for `threshold` consecutive polls (one failed call never counts).
+     */
+    async watchInstance({ ref, intervalMs = 1000, threshold = 2 }: WatchInput): Promise<{ state: InstanceState }> {
+      const ctx = Context.current();
+      const p = provider(ref.provider);
+      let misses = 0;
+      for (;;) {
+        let state: InstanceState | undefined;
+        try {
+          state = await p.describe(ref, ctx.cancellationSignal);
+        } catch (err) {
+          log.warn({ instanceId: ref.id, err: (err as Error).message }, 'describe failed; not counted');
+        }
+        if (state && !ALIVE.includes(state)) {
+          if (++misses >= threshold) return { state };
+        } else if (state) {
+          misses = 0;
+        }
+        ctx.heartbeat({ misses });
+        await ctx.sleep(intervalMs);
+      }
+    },
+
+  };
+}
+
+export type ControlActivities = ReturnType<typeof createActivities>;

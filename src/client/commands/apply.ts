@@ -1,0 +1,55 @@
+import type { Command } from 'commander';
+import { loadSpecFile } from '../../spec/load';
+import { parseDuration } from '../../spec/units';
+import { configFrom, output, progress } from '../context';
+import { CliError, ExitCode } from '../errors';
+import { formatProblems, formatStatus } from '../format';
+import { connectClient } from '../services/temporal-client';
+import { WorkloadService } from '../services/workloads';
+
+export function durationOption(value: string): number {
+  const ms = parseDuration(value);
+  if (ms === undefined) throw new CliError(`expected a duration such as "90s" or "5m", got "${value}"`);
+  return ms;
+}
+
+export function configureApplyCommand(program: Command): void {
+  program
+    .command('apply')
+    .description('start the workload a spec describes (one workflow per name)')
+    .argument('<file>', 'spec file (YAML or JSON)')
+    .option('--wait', 'wait until a service runs or a job finishes')
+    .option('--timeout <duration>', 'how long --wait waits', durationOption, 600_000)
+    .option('--json', 'print one JSON document')
+    .action(async (file: string, opts: { wait?: boolean; timeout: number; json?: boolean }, cmd: Command) => {
+      const result = await loadSpecFile(file);
+      if (!result.ok) {
+        throw new CliError(`invalid spec:\n${formatProblems(file, result.problems)}`, ExitCode.Usage);
+      }
+      const spec = result.spec;
+      const config = await configFrom(cmd);
+      const client = await connectClient(config);
+      try {
+        const svc = new WorkloadService(client, config);
+        const applied = await svc.apply(spec);
+        progress(
+          applied.outcome === 'started'
+            ? `applied ${spec.kind} ${spec.name}: workflow ${applied.workflowId}`
+            : `${spec.name} is already running with this spec: nothing to do`,
+        );
+        if (!opts.wait) {
+          output(opts.json, applied, () => `${spec.name} ${applied.outcome}`);
+          return;
+        }
+        const view =
+          spec.kind === 'service'
+            ? await svc.waitPhase(spec.name, ['RUNNING', 'FAILED', 'STOPPED'], opts.timeout)
+            : await svc.waitClosed(spec.name, opts.timeout);
+        output(opts.json, view, () => formatStatus(view));
+        const ok = spec.kind === 'service' ? view.phase === 'RUNNING' : view.workflowStatus === 'COMPLETED';
+        if (!ok) process.exitCode = ExitCode.Failed;
+      } finally {
+        await client.connection.close();
+      }
+    });
+}

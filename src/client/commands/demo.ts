@@ -1,0 +1,21 @@
+import type { Command } from 'commander';
+import { progress } from '../context';
+import { defaultExamplesDir, runDemo } from '../services/demo';
+import { untilSignal } from './worker';
+
+export function configureDemoCommand(program: Command): void {
+  program
+    .command('demo')
+    .description('failover on one machine: dev server, worker, two local pools, an outage, recovery')
+    .option('--keep', 'keep the server, worker and workload running after the demo until Ctrl-C')
+    .option('--examples <dir>', 'directory with driftless.config.yaml and http-service.yaml', defaultExamplesDir())
+    .action(async (opts: { keep?: boolean; examples: string }) => {
+      await runDemo({
+        examplesDir: opts.examples,
+        keep: !!opts.keep,
+        say: (l) => process.stdout.write(l + '\n'),
+        interrupted: untilSignal,
+      });
+      progress('demo finished');
+    });
+}

@@ -1,0 +1,50 @@
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { createLogger } from '../../logger';
+import { createDriftlessWorker } from '../../worker';
+import { configFrom, progress } from '../context';
+import { CliError } from '../errors';
+import { startDevServer } from '../services/dev-server';
+import { untilSignal } from './worker';
+
+function portOption(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new CliError(`expected a port number, got "${v}"`);
+  return n;
+}
+
+export function configureDevCommand(program: Command): void {
+  program
+    .command('dev')
+    .description('start a local Temporal dev server (Web UI included) and a worker; Ctrl-C stops both')
+    .option('--port <port>', 'Temporal gRPC port on 127.0.0.1', portOption, 7233)
+    .option('--ui-port <port>', 'Web UI port', portOption, 8233)
+    .option('--no-worker', 'start only the server')
+    .action(async (opts: { port: number; uiPort: number; worker: boolean }, cmd: Command) => {
+      const base = await configFrom(cmd);
+      const dir = join(base.stateDir, 'temporal');
+      const server = await startDevServer({
+        port: opts.port,
+        uiPort: opts.uiPort,
+        dbFile: join(dir, 'dev.db'),
+        logFile: join(dir, 'server.log'),
+      });
+      const config = { ...base, temporal: { ...base.temporal, address: server.address } };
+      progress(`Temporal dev server on ${server.address}; Web UI ${server.uiUrl}; history in ${join(dir, 'dev.db')}`);
+      try {
+        if (!opts.worker) {
+          progress('no worker started (--no-worker); Ctrl-C stops the server');
+          await untilSignal();
+          return;
+        }
+        const w = await createDriftlessWorker(config, createLogger());
+        const running = w.run();
+        progress(`worker polling task queue ${config.temporal.taskQueue}; Ctrl-C stops the worker and the server`);
+        await Promise.race([untilSignal(), running]);
+        progress('stopping the worker and the server');
+        await w.shutdown();
+      } finally {
+        await server.stop();
+      }
+    });
+}

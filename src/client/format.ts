@@ -1,0 +1,65 @@
+import type { Block } from '../placement/rank';
+import { blockLabel } from '../placement/rank';
+import type { SpecProblem } from '../spec/load';
+import type { TimelineEvent } from '../workflows/types';
+import type { WorkloadView } from './services/workloads';
+
+const time = (iso: string | number) => new Date(iso).toISOString().slice(11, 19);
+
+/** A plain left-aligned table; no colour, so it reads the same in a pipe. */
+export function table(rows: string[][]): string {
+  const widths: number[] = [];
+  for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n');
+}
+
+export function formatProblems(file: string, problems: SpecProblem[]): string {
+  return problems.map((p) => `${file}: ${p.path}: ${p.message}`).join('\n');
+}
+
+export function formatTimeline(events: TimelineEvent[]): string {
+  return table(events.map((e) => [time(e.at), e.type, e.message]));
+}
+
+export function formatBlocks(blocks: Block[]): string {
+  return blocks.map((b) => `${blockLabel(b)} until ${time(b.until)} (${b.reason})`).join('\n');
+}
+
+export function formatStatus(v: WorkloadView): string {
+  const lines: string[] = [];
+  const s = v.status;
+  lines.push(`${v.name}  ${s?.kind ?? ''}  ${v.phase}  (workflow ${v.workflowId}: ${v.workflowStatus})`.replace(/ {3,}/g, '  '));
+  if (v.instanceId) {
+    const where = v.pool ? `pool ${v.pool}` : `${v.region}/${v.zone}`;
+    const price = v.pricePerHour !== undefined ? `  $${v.pricePerHour}/h` : '';
+    lines.push(`  on ${v.provider} ${where}  instance ${v.instanceId}  ${v.instanceType ?? ''}${price}`);
+  } else if (v.provider) {
+    lines.push(`  last on ${v.provider} ${v.pool ? `pool ${v.pool}` : v.region}`);
+  }
+  if (s) {
+    lines.push(`  attempts ${s.attempts}  restarts ${s.restarts}  recoveries ${s.recoveries}`);
+    if (s.blocks.length) lines.push('  blocked:', ...formatBlocks(s.blocks).split('\n').map((l) => `    ${l}`));
+    if (s.timeline.length) {
+      lines.push('timeline:', ...formatTimeline(s.timeline).split('\n').map((l) => `  ${l}`));
+    }
+  } else {
+    lines.push('  (no worker answered the status query: showing what Temporal recorded)');
+  }
+  if (v.failure) lines.push(`failure: ${v.failure}`);
+  return lines.join('\n');
+}
+
+export function formatList(views: WorkloadView[]): string {
+  if (views.length === 0) return 'no workloads';
+  return table([
+    ['NAME', 'WORKFLOW', 'PHASE', 'PROVIDER', 'POOL/REGION', '$/H'],
+    ...views.map((v) => [
+      v.name,
+      v.workflowStatus,
+      v.phase,
+      v.provider ?? '-',
+      v.pool ?? v.region ?? '-',
+      v.pricePerHour !== undefined ? String(v.pricePerHour) : '-',
+    ]),
+  ]);
+}

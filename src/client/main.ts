@@ -1,0 +1,65 @@
+import { Command, CommanderError } from 'commander';
+import { ConfigError } from '../config/config';
+import { configureApplyCommand } from './commands/apply';
+import { configureDemoCommand } from './commands/demo';
+import { configureDevCommand } from './commands/dev';
+import { configurePoolCommand } from './commands/pool';
+import { configureStatusCommands } from './commands/status';
+import { configureStopCommand } from './commands/stop';
+import { configureValidateCommand } from './commands/validate';
+import { configureWorkerCommand } from './commands/worker';
+import { CliError, ExitCode } from './errors';
+
+export function buildProgram(): Command {
+  const program = new Command('driftless')
+    .description(
+      'Declare what a GPU workload needs; driftless places it on a priced offer, watches it, and moves it when its provider fails.',
+    )
+    .version(require('../../package.json').version as string)
+    .option('-c, --config <file>', 'config file (env DRIFTLESS_CONFIG) [default: ./driftless.config.yaml]')
+    .option('--address <host:port>', 'Temporal frontend (env TEMPORAL_ADDRESS) [default: 127.0.0.1:7233]')
+    .option('--namespace <ns>', 'Temporal namespace (env TEMPORAL_NAMESPACE) [default: default]')
+    .option('--task-queue <name>', 'task queue of the driftless workers (env DRIFTLESS_TASK_QUEUE) [default: driftless]')
+    .option('--state-dir <dir>', 'local pool state and logs (env DRIFTLESS_STATE_DIR) [default: ~/.local/state/driftless]')
+    .option('--no-color', 'no colour (output is plain already; accepted for scripts)')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  configureApplyCommand(program);
+  configureStatusCommands(program);
+  configureStopCommand(program);
+  configureValidateCommand(program);
+  configurePoolCommand(program);
+  configureDevCommand(program);
+  configureWorkerCommand(program);
+  configureDemoCommand(program);
+  for (const cmd of program.commands) {
+    cmd.exitOverride();
+    for (const sub of cmd.commands) sub.exitOverride();
+  }
+  return program;
+}
+
+/** Runs the CLI; returns the exit code (0 ok, 1 bug, 2 usage/invalid spec, 3 failure). */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.Ok;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version are exits with code 0; everything else commander rejects is usage.
+      return err.exitCode === 0 ? ExitCode.Ok : ExitCode.Usage;
+    }
+    if (err instanceof CliError) {
+      process.stderr.write(`error: ${err.message}\n`);
+      if (err.hint) process.stderr.write(`  ${err.hint}\n`);
+      return err.exitCode;
+    }
+    if (err instanceof ConfigError) {
+      process.stderr.write(`error: ${err.message}\n`);
+      return ExitCode.Usage;
+    }
+    process.stderr.write(`driftless: unexpected error (a bug; please report it):\n${(err as Error).stack ?? err}\n`);
+    return ExitCode.Bug;
+  }
+}

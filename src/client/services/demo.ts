@@ -1,0 +1,130 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { loadConfig } from '../../config/config';
+import { createLogger } from '../../logger';
+import { LocalProvider } from '../../providers/local/local-provider';
+import { parseSpecText } from '../../spec/load';
+import { createDriftlessWorker } from '../../worker';
+import { CliError, ExitCode } from '../errors';
+import { formatStatus, formatTimeline } from '../format';
+import { freePort, portInUse, startDevServer } from './dev-server';
+import { connectClient } from './temporal-client';
+import { WorkloadService } from './workloads';
+
+export interface DemoOptions {
+  /** Directory holding driftless.config.yaml and http-service.yaml. */
+  examplesDir: string;
+  /** Keep the server, worker and workload running after the demo until Ctrl-C. */
+  keep: boolean;
+  say: (line: string) => void;
+  /** Resolves when the user interrupts (only awaited with `keep`). */
+  interrupted: () => Promise<unknown>;
+}
+
+function httpGet(port: number): Promise<string> {
+  return new Promise((res, rej) => {
+    const req = request({ host: '127.0.0.1', port, path: '/', timeout: 2000 }, (r) => {
+      let body = '';
+      r.on('data', (c) => (body += c));
+      r.on('end', () => res(body.trim()));
+    });
+    req.on('error', rej);
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.end();
+  });
+}
+
+async function httpGetWithRetry(port: number, timeoutMs = 10_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await httpGet(port);
+    } catch (err) {
+      if (Date.now() > deadline) return `(no answer: ${(err as Error).message})`;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
+/**
+ * The whole story on one machine: a dev server, a worker, two local pools, a service placed
+ * on the cheaper pool, an outage of that pool, recovery on the other, the timeline, a stop.
+ */
+export async function runDemo(opts: DemoOptions): Promise<void> {
+  const { say } = opts;
+  const stateDir = await mkdtemp(join(tmpdir(), 'driftless-demo-'));
+  const port = (await portInUse(7233)) ? await freePort() : 7233;
+  const uiPort = (await portInUse(8233)) ? await freePort() : 8233;
+  say(`1. starting a Temporal dev server on 127.0.0.1:${port} (state in ${stateDir})`);
+  const server = await startDevServer({ port, uiPort, logFile: join(stateDir, 'temporal-server.log') });
+  const config = await loadConfig({
+    configPath: join(opts.examplesDir, 'driftless.config.yaml'),
+    temporalAddress: server.address,
+    stateDir,
+    taskQueue: 'driftless-demo',
+  });
+  const logger = createLogger({}, process.env.DRIFTLESS_LOG_LEVEL ?? 'warn');
+  const worker = await createDriftlessWorker(config, logger);
+  const running = worker.run();
+  const client = await connectClient(config);
+  const svc = new WorkloadService(client, config);
+  const local = new LocalProvider({ config: config.providers.local!, stateDir, logger });
+  let name: string | undefined;
+  try {
+    say(`2. worker running; pools: ${local.poolNames().join(', ')}`);
+    const text = await readFile(join(opts.examplesDir, 'http-service.yaml'), 'utf8');
+    const parsed = parseSpecText(text);
+    if (!parsed.ok) throw new CliError('examples/http-service.yaml is invalid', ExitCode.Bug);
+    const servicePort = (await portInUse(18080)) ? await freePort() : 18080;
+    const spec = { ...parsed.spec, env: { ...parsed.spec.env, PORT: String(servicePort) } };
+    name = spec.name;
+    say(`3. applying ${spec.name} (needs ${spec.resources.gpu?.count}x ${spec.resources.gpu?.type.join('|')})`);
+    await svc.apply(spec);
+    const first = await svc.waitPhase(spec.name, ['RUNNING', 'FAILED'], 120_000);
+    if (first.phase !== 'RUNNING') throw new CliError(`${spec.name} did not start:\n${formatStatus(first)}`, ExitCode.Failed);
+    say(`   RUNNING on pool ${first.pool} as ${first.instanceId} at $${first.pricePerHour}/h`);
+    say(`   GET http://127.0.0.1:${servicePort}/ -> ${await httpGetWithRetry(servicePort)}`);
+
+    say(`4. outage: marking pool ${first.pool} down (its agents are killed)`);
+    const t0 = Date.now();
+    await local.setPoolDown(first.pool!, true);
+    let moved = await svc.waitPhase(spec.name, ['RECOVERING', 'PENDING', 'PROVISIONING', 'STARTING'], 60_000);
+    for (;;) {
+      moved = await svc.waitPhase(spec.name, ['RUNNING', 'FAILED'], 120_000);
+      if (moved.phase !== 'RUNNING' || moved.pool !== first.pool) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    if (moved.phase !== 'RUNNING') throw new CliError(`${spec.name} did not recover:\n${formatStatus(moved)}`, ExitCode.Failed);
+    say(`   recovered: RUNNING on pool ${moved.pool} as ${moved.instanceId} ${((Date.now() - t0) / 1000).toFixed(1)}s after the outage`);
+    say(`   GET http://127.0.0.1:${servicePort}/ -> ${await httpGetWithRetry(servicePort)}`);
+    say('5. timeline:');
+    say(formatTimeline(moved.status?.timeline ?? []).replace(/^/gm, '   '));
+
+    if (opts.keep) {
+      say(`\nkeeping everything running. Web UI: ${server.uiUrl}/namespaces/default/workflows`);
+      say(`  try: driftless --address ${server.address} --task-queue driftless-demo --config ${join(opts.examplesDir, 'driftless.config.yaml')} --state-dir ${stateDir} status ${spec.name}`);
+      say('Ctrl-C stops the workload, the worker and the server.');
+      await opts.interrupted();
+    }
+    say(`6. stopping ${spec.name}`);
+    await svc.stop(spec.name, 'demo finished');
+    const end = await svc.waitClosed(spec.name, 60_000);
+    name = undefined;
+    say(`   ${end.phase}; workflow ${end.workflowStatus}`);
+    say(`\nWeb UI (while a server runs): ${server.uiUrl}/namespaces/default/workflows/workload-${spec.name}`);
+    say('The demo server is stopping now; `driftless demo --keep` keeps it, or run `driftless dev` for your own.');
+  } finally {
+    if (name) await svc.stop(name, 'demo interrupted').then(() => svc.waitClosed(name!, 30_000)).catch(() => undefined);
+    // Whatever is still alive is ended: the demo leaves no process behind.
+    for (const r of await local.records()) await local.terminate(local.ref(r));
+    await client.connection.close();
+    await worker.shutdown();
+    await running.catch(() => undefined);
+    await server.stop();
+    await rm(stateDir, { recursive: true, force: true });
+  }
+}
+
+export const defaultExamplesDir = () => resolve(__dirname, '../../../examples');

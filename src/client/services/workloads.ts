@@ -1,0 +1,209 @@
+import { createHash } from 'node:crypto';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
+  WorkflowNotFoundError,
+  type Client,
+  type WorkflowExecutionDescription,
+} from '@temporalio/client';
+import { SEARCH_ATTRIBUTES, WORKLOAD_WORKFLOW_TYPE, workloadNameFromWorkflowId, workloadWorkflowId } from '../../common/names';
+import type { Config } from '../../config/config';
+import type { WorkloadSpec } from '../../spec/workload-spec';
+import { statusQuery, stopSignal } from '../../workflows/messages';
+import type { Phase, WorkloadInput, WorkloadStatus } from '../../workflows/types';
+import { CliError, ExitCode } from '../errors';
+
+/** What `status --json` prints: the workflow's own view plus where it runs, flattened. */
+export interface WorkloadView {
+  name: string;
+  workflowId: string;
+  runId: string;
+  /** Temporal's status of the workflow: RUNNING, COMPLETED, FAILED, CANCELLED, TERMINATED, ... */
+  workflowStatus: string;
+  phase: Phase | 'UNKNOWN';
+  provider?: string;
+  /** For the local provider, the pool; elsewhere the region. */
+  pool?: string;
+  region?: string;
+  zone?: string;
+  instanceId?: string;
+  instanceType?: string;
+  pricePerHour?: number;
+  /** Set when the workflow failed: the failure's message. */
+  failure?: string;
+  /** The workflow's full status (absent when no worker could answer the query). */
+  status?: WorkloadStatus;
+}
+
+export function specHash(spec: WorkloadSpec): string {
+  return createHash('sha256').update(JSON.stringify(spec)).digest('hex').slice(0, 16);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class WorkloadService {
+  constructor(
+    private readonly client: Client,
+    private readonly config: Config,
+  ) {}
+
+  private handle(name: string) {
+    return this.client.workflow.getHandle(workloadWorkflowId(name));
+  }
+
+  /** Whether the namespace has the Driftless* search attributes (the dev server registers them). */
+  async hasSearchAttributes(): Promise<boolean> {
+    try {
+      const res = await this.client.connection.operatorService.listSearchAttributes({
+        namespace: this.config.temporal.namespace,
+      });
+      return Object.values(SEARCH_ATTRIBUTES).every((a) => a.name in (res.customAttributes ?? {}));
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Starts the workload's workflow. A workload of that name already running with the same spec
+   * is left alone ("unchanged"); with another spec it is an error until updates exist.
+   */
+  async apply(spec: WorkloadSpec): Promise<{ outcome: 'started' | 'unchanged'; workflowId: string; runId: string }> {
+    const workflowId = workloadWorkflowId(spec.name);
+    const hash = specHash(spec);
+    const input: WorkloadInput = { spec, searchAttributes: await this.hasSearchAttributes() };
+    try {
+      const handle = await this.client.workflow.start(WORKLOAD_WORKFLOW_TYPE, {
+        workflowId,
+        taskQueue: this.config.temporal.taskQueue,
+        args: [input],
+        memo: { name: spec.name, kind: spec.kind, specHash: hash },
+      });
+      return { outcome: 'started', workflowId, runId: handle.firstExecutionRunId };
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      const desc = await this.handle(spec.name).describe();
+      if (desc.memo?.specHash === hash) return { outcome: 'unchanged', workflowId, runId: desc.runId };
+      throw new CliError(
+        `workload ${spec.name} is already running with a different spec; updating a running workload is not supported yet`,
+        ExitCode.Usage,
+        `stop it first: driftless stop ${spec.name}`,
+      );
+    }
+  }
+
+  private async queryStatus(name: string, timeoutMs = 5000): Promise<WorkloadStatus | undefined> {
+    try {
+      return await this.client.connection.withDeadline(Date.now() + timeoutMs, () =>
+        this.handle(name).query(statusQuery),
+      );
+    } catch {
+      return undefined;
+    }
+  }
+
+  async status(name: string): Promise<WorkloadView> {
+    let desc: WorkflowExecutionDescription;
+    try {
+      desc = await this.handle(name).describe();
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) {
+        throw new CliError(`no workload named ${name}`, ExitCode.Usage, 'list workloads with `driftless ls`');
+      }
+      throw err;
+    }
+    const status = await this.queryStatus(name);
+    const sa = desc.searchAttributes as Record<string, unknown[] | undefined>;
+    const c = status?.current;
+    let failure: string | undefined;
+    if (desc.status.name === 'FAILED') {
+      try {
+        await this.handle(name).result();
+      } catch (err) {
+        failure = err instanceof WorkflowFailedError ? (err.cause?.message ?? err.message) : String(err);
+      }
+    }
+    const provider = c?.provider ?? (sa[SEARCH_ATTRIBUTES.provider.name]?.[0] as string | undefined);
+    const region = c?.region ?? (sa[SEARCH_ATTRIBUTES.region.name]?.[0] as string | undefined);
+    return {
+      name,
+      workflowId: desc.workflowId,
+      runId: desc.runId,
+      workflowStatus: desc.status.name,
+      phase: status?.phase ?? (sa[SEARCH_ATTRIBUTES.phase.name]?.[0] as Phase | undefined) ?? 'UNKNOWN',
+      provider,
+      pool: provider === 'local' ? region : undefined,
+      region,
+      zone: c?.zone,
+      instanceId: c?.instanceId,
+      instanceType: c?.instanceType,
+      pricePerHour: c?.pricePerHour,
+      failure,
+      status,
+    };
+  }
+
+  /** Every workload this namespace knows, newest run of each name. */
+  async list(): Promise<WorkloadView[]> {
+    const seen = new Map<string, WorkloadView>();
+    for await (const wf of this.client.workflow.list({ query: `WorkflowType = '${WORKLOAD_WORKFLOW_TYPE}'` })) {
+      const name = workloadNameFromWorkflowId(wf.workflowId);
+      if (!name || seen.has(name)) continue;
+      const sa = wf.searchAttributes as Record<string, unknown[] | undefined>;
+      const provider = sa[SEARCH_ATTRIBUTES.provider.name]?.[0] as string | undefined;
+      const region = sa[SEARCH_ATTRIBUTES.region.name]?.[0] as string | undefined;
+      seen.set(name, {
+        name,
+        workflowId: wf.workflowId,
+        runId: wf.runId,
+        workflowStatus: wf.status.name,
+        phase: (sa[SEARCH_ATTRIBUTES.phase.name]?.[0] as Phase | undefined) ?? 'UNKNOWN',
+        provider,
+        pool: provider === 'local' ? region : undefined,
+        region,
+        pricePerHour: sa[SEARCH_ATTRIBUTES.pricePerHour.name]?.[0] as number | undefined,
+      });
+    }
+    return [...seen.values()].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  async stop(name: string, reason = 'stopped from the CLI'): Promise<void> {
+    try {
+      await this.handle(name).signal(stopSignal, { reason });
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) {
+        throw new CliError(`no running workload named ${name}`, ExitCode.Usage, 'list workloads with `driftless ls`');
+      }
+      throw err;
+    }
+  }
+
+  /** Waits for the workflow to close; returns its final view. */
+  async waitClosed(name: string, timeoutMs: number): Promise<WorkloadView> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const v = await this.status(name);
+      if (v.workflowStatus !== 'RUNNING') return v;
+      if (Date.now() > deadline) {
+        throw new CliError(`workload ${name} did not finish within ${timeoutMs / 1000}s`, ExitCode.Failed);
+      }
+      await sleep(300);
+    }
+  }
+
+  /** Waits until the workload reaches one of `phases` (or its workflow closes). */
+  async waitPhase(name: string, phases: Phase[], timeoutMs: number): Promise<WorkloadView> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const v = await this.status(name);
+      if (phases.includes(v.phase as Phase) || v.workflowStatus !== 'RUNNING') return v;
+      if (Date.now() > deadline) {
+        throw new CliError(
+          `workload ${name} did not reach ${phases.join('/')} within ${timeoutMs / 1000}s (phase ${v.phase})`,
+          ExitCode.Failed,
+          `see the timeline: driftless status ${name}`,
+        );
+      }
+      await sleep(250);
+    }
+  }
+}

@@ -1,0 +1,187 @@
+import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { DEFAULT_TASK_QUEUE } from '../common/names';
+import { problemsFromZod, type SpecProblem } from '../spec/load';
+import { parseDuration } from '../spec/units';
+
+const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
+  const ms = parseDuration(v);
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: `expected a duration such as "2s", got ${JSON.stringify(v)}` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+/** A GPU inventory: declared, or "detect" to ask nvidia-smi. */
+export const PoolGpus = z.union([
+  z.literal('detect'),
+  z.strictObject({
+    type: z.string().min(1),
+    count: z.number().int().min(0),
+    /** Memory of one GPU in GB. */
+    memoryGb: z.number().positive().optional(),
+  }),
+]);
+
+export const LocalPoolConfig = z.strictObject({
+  /** Pool name, shown as the region and zone of its offers. */
+  name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'expected lower-case letters, digits and dashes'),
+  /** @default "detect" (nvidia-smi; no GPUs when it is absent) */
+  gpus: PoolGpus.default('detect'),
+  /** vCPUs offered. @default the machine's cores */
+  cpus: z.number().positive().optional(),
+  /** RAM offered, GB. @default the machine's memory */
+  memoryGb: z.number().positive().optional(),
+  /** Price of one GPU-hour. @default 0 */
+  pricePerGpuHour: z.number().min(0).default(0),
+  /** Price per hour of an instance before GPUs. @default 0 */
+  pricePerHour: z.number().min(0).default(0),
+  /** Simulated boot time: provision waits this long after starting the agent. @default 0 */
+  bootDelay: duration.default(0),
+});
+export type LocalPoolConfig = z.output<typeof LocalPoolConfig>;
+
+export const LocalProviderConfig = z.strictObject({
+  pools: z.array(LocalPoolConfig).min(1),
+});
+export type LocalProviderConfig = z.output<typeof LocalProviderConfig>;
+
+export const TemporalConfig = z.strictObject({
+  /** host:port of the Temporal frontend. @default "127.0.0.1:7233" */
+  address: z.string().min(1).optional(),
+  /** @default "default" */
+  namespace: z.string().min(1).optional(),
+  /** Task queue of the driftless workers. @default "driftless" */
+  taskQueue: z.string().min(1).optional(),
+});
+
+export const ConfigFile = z.strictObject({
+  temporal: TemporalConfig.default({}),
+  /** Marks every instance this installation launches; reconcile only touches its own. @default "driftless" */
+  owner: z.string().regex(/^[a-z0-9][a-z0-9-]*$/).optional(),
+  /** Where local pools keep instance records, logs and pool state. @default ~/.local/state/driftless */
+  stateDir: z.string().optional(),
+  providers: z
+    .strictObject({
+      local: LocalProviderConfig.optional(),
+    })
+    .default({}),
+});
+export type ConfigFile = z.output<typeof ConfigFile>;
+
+/** The complete, resolved configuration every component works from. */
+export interface Config {
+  /** The file it came from, if any. */
+  source?: string;
+  temporal: {
+    address: string;
+    namespace: string;
+    taskQueue: string;
+    apiKey?: string;
+    tls?: { certPath?: string; keyPath?: string; caPath?: string; serverName?: string; enabled: boolean };
+  };
+  owner: string;
+  stateDir: string;
+  providers: { local?: LocalProviderConfig };
+}
+
+/** Settings a user gives on the command line; they win over everything else. */
+export interface ConfigOverrides {
+  configPath?: string;
+  temporalAddress?: string;
+  namespace?: string;
+  taskQueue?: string;
+  stateDir?: string;
+}
+
+/** The configuration file or value is wrong; the user must fix it (exit 2). */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(
+    message: string,
+    readonly problems: SpecProblem[] = [],
+  ) {
+    super(message);
+  }
+}
+
+export const DEFAULT_CONFIG_FILE = 'driftless.config.yaml';
+
+function expandHome(p: string): string {
+  return p === '~' || p.startsWith('~/') ? join(homedir(), p.slice(1)) : p;
+}
+
+/**
+ * Resolves the configuration with precedence flag > environment > file > default.
+ * The file is `--config`, else `DRIFTLESS_CONFIG`, else ./driftless.config.yaml when it exists.
+ */
+export async function loadConfig(
+  overrides: ConfigOverrides = {},
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Config> {
+  const explicit = overrides.configPath ?? env.DRIFTLESS_CONFIG;
+  const path = resolve(explicit ?? DEFAULT_CONFIG_FILE);
+  let file: ConfigFile = ConfigFile.parse({});
+  let source: string | undefined;
+  let text: string | undefined;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if (explicit !== undefined) {
+      throw new ConfigError(`cannot read config file ${path}: ${(err as NodeJS.ErrnoException).code ?? err}`);
+    }
+  }
+  if (text !== undefined) {
+    let doc: unknown;
+    try {
+      doc = parseYaml(text) ?? {};
+    } catch (err) {
+      throw new ConfigError(`config file ${path} is not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+    }
+    const parsed = ConfigFile.safeParse(doc);
+    if (!parsed.success) {
+      const problems = problemsFromZod(parsed.error);
+      throw new ConfigError(
+        `config file ${path} is invalid:\n` + problems.map((p) => `  ${p.path}: ${p.message}`).join('\n'),
+        problems,
+      );
+    }
+    file = parsed.data;
+    source = path;
+  }
+  const baseDir = source ? resolve(source, '..') : process.cwd();
+  const stateDirRaw =
+    overrides.stateDir ?? env.DRIFTLESS_STATE_DIR ?? file.stateDir ?? join(homedir(), '.local/state/driftless');
+  const stateDir = expandHome(stateDirRaw);
+  const tlsEnabled =
+    env.TEMPORAL_TLS === 'true' || env.TEMPORAL_TLS === '1' || !!env.TEMPORAL_TLS_CLIENT_CERT_PATH;
+  return {
+    source,
+    temporal: {
+      address: overrides.temporalAddress ?? env.TEMPORAL_ADDRESS ?? file.temporal.address ?? '127.0.0.1:7233',
+      namespace: overrides.namespace ?? env.TEMPORAL_NAMESPACE ?? file.temporal.namespace ?? 'default',
+      taskQueue: overrides.taskQueue ?? env.DRIFTLESS_TASK_QUEUE ?? file.temporal.taskQueue ?? DEFAULT_TASK_QUEUE,
+      apiKey: env.TEMPORAL_API_KEY || undefined,
+      tls:
+        tlsEnabled || env.TEMPORAL_API_KEY
+          ? {
+              enabled: true,
+              certPath: env.TEMPORAL_TLS_CLIENT_CERT_PATH,
+              keyPath: env.TEMPORAL_TLS_CLIENT_KEY_PATH,
+              caPath: env.TEMPORAL_TLS_SERVER_CA_CERT_PATH,
+              serverName: env.TEMPORAL_TLS_SERVER_NAME,
+            }
+          : undefined,
+    },
+    owner: env.DRIFTLESS_OWNER ?? file.owner ?? 'driftless',
+    stateDir: isAbsolute(stateDir) ? stateDir : resolve(baseDir, stateDir),
+    // With no providers configured, one local pool on this machine (GPUs from nvidia-smi).
+    providers: file.providers.local
+      ? { local: file.providers.local }
+      : { local: LocalProviderConfig.parse({ pools: [{ name: 'local' }] }) },
+  };
+}

@@ -1,0 +1,359 @@
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, openSync, closeSync } from 'node:fs';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { cpus, totalmem } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import type { Logger } from 'pino';
+import type { LocalPoolConfig, LocalProviderConfig } from '../../config/config';
+import { CapacityError, InvalidRequestError, ProviderUnavailableError } from '../errors';
+import type {
+  Instance,
+  InstanceOwner,
+  InstanceRef,
+  InstanceState,
+  Offer,
+  Provider,
+  ProvisionRequest,
+} from '../types';
+import { detectGpus } from './gpus';
+import { identify, isAlive, killGroup, type ProcessIdentity } from './processes';
+
+/** What the local provider records about one instance (instances/<id>/instance.json). */
+export interface LocalInstanceRecord {
+  id: string;
+  pool: string;
+  idempotencyKey: string;
+  labels: InstanceOwner;
+  offer: Offer;
+  /** GPU indexes given to the instance (CUDA_VISIBLE_DEVICES). */
+  gpuIndexes: number[];
+  createdAt: string;
+  agent?: ProcessIdentity;
+  terminatedAt?: string;
+  /** Why it ended when the provider ended it: "terminate" or "pool-down". */
+  terminatedBy?: 'terminate' | 'pool-down';
+}
+
+/** Written by the agent into the instance directory. */
+export interface AgentStatusFile {
+  pid: number;
+  ready: boolean;
+  workload?: ProcessIdentity;
+}
+
+export interface LocalProviderOptions {
+  config: LocalProviderConfig;
+  /** Instance records, logs and pool state live under `<stateDir>/local`. */
+  stateDir: string;
+  logger: Logger;
+  /**
+   * How to start an agent: argv before driftless's own arguments.
+   * @default [node, <package>/dist/agent/main.js]
+   */
+  agentCommand?: string[];
+}
+
+const PROVIDER = 'local';
+
+function packageRoot(): string {
+  let dir = __dirname;
+  while (!existsSync(join(dir, 'package.json'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error('cannot find the driftless package root');
+    dir = up;
+  }
+  return dir;
+}
+
+/** Instance id from the idempotency key: the same key always names the same instance. */
+export function localInstanceId(idempotencyKey: string): string {
+  return 'l' + createHash('sha256').update(idempotencyKey).digest('hex').slice(0, 15);
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((res, rej) => {
+    if (signal?.aborted) return rej(signal.reason);
+    const t = setTimeout(res, ms);
+    signal?.addEventListener('abort', () => (clearTimeout(t), rej(signal.reason)), { once: true });
+  });
+
+/**
+ * Pools of capacity on this machine. An instance is a detached agent process in its own
+ * process group; its identity derives from the idempotency key, so a retried provision finds
+ * the instance the first try started. A pool marked down refuses provisioning and loses its
+ * running instances: the outage the demo and the failover tests use.
+ */
+export class LocalProvider implements Provider {
+  readonly name = PROVIDER;
+  private readonly root: string;
+  private readonly log: Logger;
+  private readonly pools = new Map<string, LocalPoolConfig>();
+  private detected?: Promise<Awaited<ReturnType<typeof detectGpus>>>;
+  /** Serialises capacity checks and launches per pool within this process. */
+  private readonly poolLocks = new Map<string, Promise<unknown>>();
+
+  constructor(private readonly opts: LocalProviderOptions) {
+    this.root = join(resolve(opts.stateDir), 'local');
+    this.log = opts.logger.child({ component: 'local-provider' });
+    for (const p of opts.config.pools) this.pools.set(p.name, p);
+  }
+
+  poolNames(): string[] {
+    return [...this.pools.keys()];
+  }
+
+  private instanceDir(id: string) {
+    return join(this.root, 'instances', id);
+  }
+  private downMarker(pool: string) {
+    return join(this.root, 'pools', `${pool}.down`);
+  }
+
+  isPoolDown(pool: string): boolean {
+    return existsSync(this.downMarker(pool));
+  }
+
+  private async inventory(pool: LocalPoolConfig) {
+    if (pool.gpus === 'detect') {
+      this.detected ??= detectGpus();
+      const d = await this.detected;
+      return { type: d.type, count: d.count, memoryGb: d.memoryGb };
+    }
+    return pool.gpus;
+  }
+
+  private async withPoolLock<T>(pool: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.poolLocks.get(pool) ?? Promise.resolve();
+    const run = prev.then(fn, fn);
+    this.poolLocks.set(
+      pool,
+      run.catch(() => undefined),
+    );
+    return run;
+  }
+
+  async readRecord(id: string): Promise<LocalInstanceRecord | undefined> {
+    try {
+      return JSON.parse(await readFile(join(this.instanceDir(id), 'instance.json'), 'utf8')) as LocalInstanceRecord;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async writeRecord(rec: LocalInstanceRecord): Promise<void> {
+    const file = join(this.instanceDir(rec.id), 'instance.json');
+    await writeFile(file + '.tmp', JSON.stringify(rec, null, 2));
+    await rename(file + '.tmp', file);
+  }
+
+  async readAgentStatus(id: string): Promise<AgentStatusFile | undefined> {
+    try {
+      return JSON.parse(await readFile(join(this.instanceDir(id), 'agent.json'), 'utf8')) as AgentStatusFile;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Every instance record, live or not. */
+  async records(): Promise<LocalInstanceRecord[]> {
+    let ids: string[] = [];
+    try {
+      ids = await readdir(join(this.root, 'instances'));
+    } catch {
+      return [];
+    }
+    const recs = await Promise.all(ids.map((id) => this.readRecord(id)));
+    return recs.filter((r): r is LocalInstanceRecord => !!r);
+  }
+
+  private isLive(rec: LocalInstanceRecord): boolean {
+    return !rec.terminatedAt && isAlive(rec.agent);
+  }
+
+  private async usedGpuIndexes(pool: string): Promise<Set<number>> {
+    const used = new Set<number>();
+    for (const r of await this.records()) {
+      if (r.pool === pool && (this.isLive(r) || (!r.terminatedAt && !r.agent))) {
+        r.gpuIndexes.forEach((i) => used.add(i));
+      }
+    }
+    return used;
+  }
+
+  /** Offers for every pool: one per GPU count that its free GPUs can still hold. */
+  async offers(): Promise<Offer[]> {
+    const out: Offer[] = [];
+    for (const pool of this.pools.values()) {
+      const inv = await this.inventory(pool);
+      const free = inv.count - (await this.usedGpuIndexes(pool.name)).size;
+      for (let n = 0; n <= Math.max(0, free); n++) {
+        out.push({
+          provider: PROVIDER,
+          region: pool.name,
+          zone: pool.name,
+          instanceType: n === 0 ? `${pool.name}:cpu` : `${pool.name}:${n}x${inv.type}`,
+          gpuType: n === 0 ? undefined : inv.type,
+          gpuCount: n,
+          gpuMemoryGb: n === 0 ? undefined : inv.memoryGb,
+          vcpus: pool.cpus ?? cpus().length,
+          memoryGb: pool.memoryGb ?? Math.floor(totalmem() / 1e9),
+          spot: false,
+          pricePerHour: Math.round((pool.pricePerHour + n * pool.pricePerGpuHour) * 10000) / 10000,
+        });
+      }
+    }
+    return out;
+  }
+
+  async provision(req: ProvisionRequest): Promise<Instance> {
+    const poolName = req.offer.region;
+    const pool = this.pools.get(poolName);
+    const location = { provider: PROVIDER, region: poolName, zone: poolName };
+    if (!pool) throw new InvalidRequestError(`no local pool named "${poolName}"`, location, 'UnknownPool');
+    const id = localInstanceId(req.idempotencyKey);
+    const instance = await this.withPoolLock(poolName, async () => {
+      const existing = await this.readRecord(id);
+      if (existing?.agent) {
+        this.log.info({ instanceId: id, pool: poolName }, 'provision retried: returning the existing instance');
+        return existing;
+      }
+      if (this.isPoolDown(poolName)) {
+        throw new ProviderUnavailableError(`local pool ${poolName} is down`, location, 'PoolDown', 'region');
+      }
+      const inv = await this.inventory(pool);
+      const used = await this.usedGpuIndexes(poolName);
+      if (existing) existing.gpuIndexes.forEach((i) => used.delete(i));
+      const free = [...Array(inv.count).keys()].filter((i) => !used.has(i));
+      if (free.length < req.offer.gpuCount) {
+        throw new CapacityError(
+          `local pool ${poolName} has ${free.length} free GPUs, ${req.offer.gpuCount} needed`,
+          location,
+          'InsufficientGpus',
+        );
+      }
+      const rec: LocalInstanceRecord = existing ?? {
+        id,
+        pool: poolName,
+        idempotencyKey: req.idempotencyKey,
+        labels: req.labels,
+        offer: req.offer,
+        gpuIndexes: free.slice(0, req.offer.gpuCount),
+        createdAt: new Date().toISOString(),
+      };
+      // Recorded before the launch: a crash between the two leaves a record a retry completes.
+      await mkdir(this.instanceDir(id), { recursive: true });
+      await this.writeRecord(rec);
+      rec.agent = this.spawnAgent(rec, req);
+      await this.writeRecord(rec);
+      this.log.info({ instanceId: id, pool: poolName, pid: rec.agent.pid }, 'instance started');
+      return rec;
+    });
+    if (pool.bootDelay > 0) await sleep(pool.bootDelay, req.signal);
+    return this.toInstance(instance, await this.describe(this.ref(instance)));
+  }
+
+  private spawnAgent(rec: LocalInstanceRecord, req: ProvisionRequest): ProcessIdentity {
+    const dir = this.instanceDir(rec.id);
+    const command = this.opts.agentCommand ?? [process.execPath, join(packageRoot(), 'dist/agent/main.js')];
+    const out = openSync(join(dir, 'agent.log'), 'a');
+    try {
+      const child = spawn(command[0]!, [...command.slice(1), '--instance', rec.id, '--workload', rec.labels.workload], {
+        detached: true, // its own process group: terminate ends the agent and nothing else
+        stdio: ['ignore', out, out],
+        cwd: dir,
+        env: {
+          ...process.env,
+          TEMPORAL_ADDRESS: req.agent.address,
+          TEMPORAL_NAMESPACE: req.agent.namespace,
+          DRIFTLESS_INSTANCE_ID: rec.id,
+          DRIFTLESS_INSTANCE_DIR: dir,
+          DRIFTLESS_WORKLOAD: rec.labels.workload,
+          CUDA_VISIBLE_DEVICES: rec.gpuIndexes.join(','),
+        },
+      });
+      child.unref();
+      const pid = child.pid;
+      if (pid === undefined) throw new Error(`could not start the agent (${command.join(' ')})`);
+      const identity = identify(pid);
+      return identity ?? { pid, startTime: 'unknown' };
+    } finally {
+      closeSync(out);
+    }
+  }
+
+  ref(rec: LocalInstanceRecord): InstanceRef {
+    return { provider: PROVIDER, id: rec.id, region: rec.pool, zone: rec.pool };
+  }
+
+  private toInstance(rec: LocalInstanceRecord, state: InstanceState): Instance {
+    return {
+      ...this.ref(rec),
+      offer: rec.offer,
+      address: '127.0.0.1',
+      state,
+      details: {
+        pid: rec.agent?.pid,
+        logDir: this.instanceDir(rec.id),
+        gpus: rec.gpuIndexes.join(',') || undefined,
+      },
+    };
+  }
+
+  async describe(ref: InstanceRef): Promise<InstanceState> {
+    const rec = await this.readRecord(ref.id);
+    if (!rec) return 'not-found';
+    if (rec.terminatedAt) return rec.terminatedBy === 'pool-down' ? 'preempted' : 'terminated';
+    if (!rec.agent) return 'pending';
+    if (!isAlive(rec.agent)) return 'terminated';
+    const status = await this.readAgentStatus(ref.id);
+    return status?.ready ? 'running' : 'pending';
+  }
+
+  async terminate(ref: InstanceRef, _signal?: AbortSignal, by: 'terminate' | 'pool-down' = 'terminate'): Promise<void> {
+    const rec = await this.readRecord(ref.id);
+    if (!rec) return;
+    const status = await this.readAgentStatus(ref.id);
+    await Promise.all([killGroup(rec.agent), killGroup(status?.workload)]);
+    if (!rec.terminatedAt) {
+      rec.terminatedAt = new Date().toISOString();
+      rec.terminatedBy = by;
+      await this.writeRecord(rec);
+      this.log.info({ instanceId: rec.id, pool: rec.pool, by }, 'instance terminated');
+    }
+  }
+
+  async listOwned(owner: string) {
+    return (await this.records())
+      .filter((r) => r.labels.owner === owner && !r.terminatedAt)
+      .map((r) => ({ ...this.ref(r), labels: r.labels }));
+  }
+
+  /**
+   * Marks a pool down (provisioning fails, running instances are killed) or up again.
+   * Returns the ids of the instances it killed.
+   */
+  async setPoolDown(pool: string, down: boolean): Promise<string[]> {
+    if (!this.pools.has(pool)) {
+      throw new InvalidRequestError(
+        `no local pool named "${pool}" (configured: ${this.poolNames().join(', ')})`,
+        { provider: PROVIDER, region: pool },
+        'UnknownPool',
+      );
+    }
+    await mkdir(join(this.root, 'pools'), { recursive: true });
+    if (!down) {
+      await rm(this.downMarker(pool), { force: true });
+      return [];
+    }
+    await writeFile(this.downMarker(pool), new Date().toISOString());
+    const victims = (await this.records()).filter((r) => r.pool === pool && !r.terminatedAt);
+    await Promise.all(victims.map((r) => this.terminate(this.ref(r), undefined, 'pool-down')));
+    return victims.map((r) => r.id);
+  }
+
+  /** Path of the workload's output for an instance. */
+  logPath(id: string): string {
+    return join(this.instanceDir(id), 'workload.log');
+  }
+}

@@ -1,0 +1,80 @@
+import { readdirSync, readFileSync } from 'node:fs';
+
+/** A process known by pid *and* start time, so a reused pid is never mistaken for ours. */
+export interface ProcessIdentity {
+  pid: number;
+  /** Field 22 of /proc/<pid>/stat: clock ticks since boot when the process started. */
+  startTime: string;
+}
+
+function readStat(pid: number): { state: string; pgid: number; startTime: string } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) is in parentheses and may hold spaces: split after the last ')'.
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { state: rest[0] ?? '?', pgid: Number(rest[2]), startTime: rest[19] ?? '' };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Identity of a live process, or undefined when it is gone. */
+export function identify(pid: number): ProcessIdentity | undefined {
+  const s = readStat(pid);
+  return s && s.state !== 'Z' ? { pid, startTime: s.startTime } : undefined;
+}
+
+/** True while that very process (not a later one with its pid) runs; zombies count as dead. */
+export function isAlive(id: ProcessIdentity | undefined): boolean {
+  if (!id) return false;
+  const s = readStat(id.pid);
+  return !!s && s.state !== 'Z' && s.startTime === id.startTime;
+}
+
+/** Live members of a process group (scans /proc). */
+export function groupMembers(pgid: number): number[] {
+  const out: number[] = [];
+  let entries: string[] = [];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return out;
+  }
+  for (const e of entries) {
+    if (!/^\d+$/.test(e)) continue;
+    const s = readStat(Number(e));
+    if (s && s.pgid === pgid && s.state !== 'Z') out.push(Number(e));
+  }
+  return out;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Ends a whole process group led by `leader`: SIGTERM, then SIGKILL after `graceMs`.
+ * Members that outlived a killed leader are still reached through the group id.
+ */
+export async function killGroup(leader: ProcessIdentity | undefined, graceMs = 3000): Promise<void> {
+  if (!leader) return;
+  const pgid = leader.pid;
+  const leaderStat = readStat(pgid);
+  // A live process with that pid but another start time means the pid was reused, which the
+  // kernel only allows once our group has no members left: nothing of ours remains.
+  if (leaderStat && leaderStat.startTime !== leader.startTime) return;
+  if (groupMembers(pgid).length === 0) return;
+  const signal = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(-pgid, sig);
+    } catch {
+      /* ESRCH: already gone */
+    }
+  };
+  signal('SIGTERM');
+  const deadline = Date.now() + graceMs;
+  while (Date.now() < deadline) {
+    if (groupMembers(pgid).length === 0) return;
+    await sleep(50);
+  }
+  signal('SIGKILL');
+  for (let i = 0; i < 40 && groupMembers(pgid).length > 0; i++) await sleep(25);
+}

@@ -1,0 +1,16 @@
+import type { Config } from '../config/config';
+import type { Logger } from '../logger';
+import { LocalProvider } from './local/local-provider';
+import type { Provider } from './types';
+
+/** The configured providers by name. Constructing them does no I/O. */
+export function createProviders(config: Config, logger: Logger): Map<string, Provider> {
+  const providers = new Map<string, Provider>();
+  if (config.providers.local) {
+    providers.set(
+      'local',
+      new LocalProvider({ config: config.providers.local, stateDir: config.stateDir, logger }),
+    );
+  }
+  return providers;
+}
