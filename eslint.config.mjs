@@ -40,7 +40,10 @@ export default tseslint.config(
         {
           paths: sandboxBanned
             .filter((n) => !n.includes('*'))
-            .map((name) => ({ name, message: 'Workflows run in the Temporal sandbox: no Node builtins or I/O.' })),
+            .map((name) => ({
+              name,
+              message: 'Workflows run in the Temporal sandbox: no Node builtins or I/O.',
+            })),
           patterns: [
             {
               group: sandboxBanned.filter((n) => n.includes('*')),

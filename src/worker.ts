@@ -36,7 +36,10 @@ export interface DriftlessWorker {
 }
 
 /** The control-plane worker: the workload workflow and the provider activities. */
-export async function createDriftlessWorker(config: Config, logger = createLogger()): Promise<DriftlessWorker> {
+export async function createDriftlessWorker(
+  config: Config,
+  logger = createLogger(),
+): Promise<DriftlessWorker> {
   installRuntimeLogger(logger);
   const connection = await NativeConnection.connect(connectionOptions(config.temporal));
   const providers = createProviders(config, logger);

@@ -4,7 +4,14 @@ import { FailureType } from '../common/names';
 import type { Logger } from '../logger';
 import { rankOffers, type Block, type Placement } from '../placement/rank';
 import { ProviderError } from '../providers/errors';
-import type { Instance, InstanceOwner, InstanceRef, InstanceState, Offer, Provider } from '../providers/types';
+import type {
+  Instance,
+  InstanceOwner,
+  InstanceRef,
+  InstanceState,
+  Offer,
+  Provider,
+} from '../providers/types';
 import type { WorkloadSpec } from '../spec/workload-spec';
 
 export interface ActivityDeps {
@@ -150,7 +157,11 @@ export function createActivities(deps: ActivityDeps) {
      * Polls the provider's own view of the instance beside the agent's heartbeats and returns
      * once it has been gone for `threshold` consecutive polls (one failed call never counts).
      */
-    async watchInstance({ ref, intervalMs = 1000, threshold = 2 }: WatchInput): Promise<{ state: InstanceState }> {
+    async watchInstance({
+      ref,
+      intervalMs = 1000,
+      threshold = 2,
+    }: WatchInput): Promise<{ state: InstanceState }> {
       const ctx = Context.current();
       const p = provider(ref.provider);
       let misses = 0;
@@ -170,7 +181,6 @@ export function createActivities(deps: ActivityDeps) {
         await ctx.sleep(intervalMs);
       }
     },
-
   };
 }
 

@@ -62,7 +62,12 @@ export class WorkloadRunner {
     const file = join(this.deps.dir, 'agent.json');
     writeFileSync(
       file + '.tmp',
-      JSON.stringify({ pid: process.pid, ready, workload: this.child?.identity, instanceId: this.deps.instanceId }),
+      JSON.stringify({
+        pid: process.pid,
+        ready,
+        workload: this.child?.identity,
+        instanceId: this.deps.instanceId,
+      }),
     );
     renameSync(file + '.tmp', file);
   }

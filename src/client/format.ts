@@ -10,7 +10,9 @@ const time = (iso: string | number) => new Date(iso).toISOString().slice(11, 19)
 export function table(rows: string[][]): string {
   const widths: number[] = [];
   for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n');
+  return rows
+    .map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  '))
+    .join('\n');
 }
 
 export function formatProblems(file: string, problems: SpecProblem[]): string {
@@ -28,7 +30,12 @@ export function formatBlocks(blocks: Block[]): string {
 export function formatStatus(v: WorkloadView): string {
   const lines: string[] = [];
   const s = v.status;
-  lines.push(`${v.name}  ${s?.kind ?? ''}  ${v.phase}  (workflow ${v.workflowId}: ${v.workflowStatus})`.replace(/ {3,}/g, '  '));
+  lines.push(
+    `${v.name}  ${s?.kind ?? ''}  ${v.phase}  (workflow ${v.workflowId}: ${v.workflowStatus})`.replace(
+      / {3,}/g,
+      '  ',
+    ),
+  );
   if (v.instanceId) {
     const where = v.pool ? `pool ${v.pool}` : `${v.region}/${v.zone}`;
     const price = v.pricePerHour !== undefined ? `  $${v.pricePerHour}/h` : '';
@@ -38,9 +45,20 @@ export function formatStatus(v: WorkloadView): string {
   }
   if (s) {
     lines.push(`  attempts ${s.attempts}  restarts ${s.restarts}  recoveries ${s.recoveries}`);
-    if (s.blocks.length) lines.push('  blocked:', ...formatBlocks(s.blocks).split('\n').map((l) => `    ${l}`));
+    if (s.blocks.length)
+      lines.push(
+        '  blocked:',
+        ...formatBlocks(s.blocks)
+          .split('\n')
+          .map((l) => `    ${l}`),
+      );
     if (s.timeline.length) {
-      lines.push('timeline:', ...formatTimeline(s.timeline).split('\n').map((l) => `  ${l}`));
+      lines.push(
+        'timeline:',
+        ...formatTimeline(s.timeline)
+          .split('\n')
+          .map((l) => `  ${l}`),
+      );
     }
   } else {
     lines.push('  (no worker answered the status query: showing what Temporal recorded)');

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/config';
 import { configureApplyCommand } from './commands/apply';
@@ -10,17 +12,28 @@ import { configureValidateCommand } from './commands/validate';
 import { configureWorkerCommand } from './commands/worker';
 import { CliError, ExitCode } from './errors';
 
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(join(__dirname, '../../package.json'), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
 export function buildProgram(): Command {
   const program = new Command('driftless')
     .description(
       'Declare what a GPU workload needs; driftless places it on a priced offer, watches it, and moves it when its provider fails.',
     )
-    .version(require('../../package.json').version as string)
+    .version(packageVersion())
     .option('-c, --config <file>', 'config file (env DRIFTLESS_CONFIG) [default: ./driftless.config.yaml]')
     .option('--address <host:port>', 'Temporal frontend (env TEMPORAL_ADDRESS) [default: 127.0.0.1:7233]')
     .option('--namespace <ns>', 'Temporal namespace (env TEMPORAL_NAMESPACE) [default: default]')
-    .option('--task-queue <name>', 'task queue of the driftless workers (env DRIFTLESS_TASK_QUEUE) [default: driftless]')
-    .option('--state-dir <dir>', 'local pool state and logs (env DRIFTLESS_STATE_DIR) [default: ~/.local/state/driftless]')
+    .option(
+      '--task-queue <name>',
+      'task queue of the driftless workers (env DRIFTLESS_TASK_QUEUE) [default: driftless]',
+    )
+    .option(
+      '--state-dir <dir>',
+      'local pool state and logs (env DRIFTLESS_STATE_DIR) [default: ~/.local/state/driftless]',
+    )
     .option('--no-color', 'no colour (output is plain already; accepted for scripts)')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
@@ -59,7 +72,9 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`error: ${err.message}\n`);
       return ExitCode.Usage;
     }
-    process.stderr.write(`driftless: unexpected error (a bug; please report it):\n${(err as Error).stack ?? err}\n`);
+    process.stderr.write(
+      `driftless: unexpected error (a bug; please report it):\n${(err as Error).stack ?? err}\n`,
+    );
     return ExitCode.Bug;
   }
 }

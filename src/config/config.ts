@@ -62,7 +62,10 @@ export const TemporalConfig = z.strictObject({
 export const ConfigFile = z.strictObject({
   temporal: TemporalConfig.default({}),
   /** Marks every instance this installation launches; reconcile only touches its own. @default "driftless" */
-  owner: z.string().regex(/^[a-z0-9][a-z0-9-]*$/).optional(),
+  owner: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]*$/)
+    .optional(),
   /** Where local pools keep instance records, logs and pool state. @default ~/.local/state/driftless */
   stateDir: z.string().optional(),
   providers: z
@@ -140,7 +143,9 @@ export async function loadConfig(
     try {
       doc = parseYaml(text) ?? {};
     } catch (err) {
-      throw new ConfigError(`config file ${path} is not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+      throw new ConfigError(
+        `config file ${path} is not valid YAML: ${(err as Error).message.split('\n')[0]}`,
+      );
     }
     const parsed = ConfigFile.safeParse(doc);
     if (!parsed.success) {
@@ -155,7 +160,10 @@ export async function loadConfig(
   }
   const baseDir = source ? resolve(source, '..') : process.cwd();
   const stateDirRaw =
-    overrides.stateDir ?? env.DRIFTLESS_STATE_DIR ?? file.stateDir ?? join(homedir(), '.local/state/driftless');
+    overrides.stateDir ??
+    env.DRIFTLESS_STATE_DIR ??
+    file.stateDir ??
+    join(homedir(), '.local/state/driftless');
   const stateDir = expandHome(stateDirRaw);
   const tlsEnabled =
     env.TEMPORAL_TLS === 'true' || env.TEMPORAL_TLS === '1' || !!env.TEMPORAL_TLS_CLIENT_CERT_PATH;
@@ -164,7 +172,8 @@ export async function loadConfig(
     temporal: {
       address: overrides.temporalAddress ?? env.TEMPORAL_ADDRESS ?? file.temporal.address ?? '127.0.0.1:7233',
       namespace: overrides.namespace ?? env.TEMPORAL_NAMESPACE ?? file.temporal.namespace ?? 'default',
-      taskQueue: overrides.taskQueue ?? env.DRIFTLESS_TASK_QUEUE ?? file.temporal.taskQueue ?? DEFAULT_TASK_QUEUE,
+      taskQueue:
+        overrides.taskQueue ?? env.DRIFTLESS_TASK_QUEUE ?? file.temporal.taskQueue ?? DEFAULT_TASK_QUEUE,
       apiKey: env.TEMPORAL_API_KEY || undefined,
       tls:
         tlsEnabled || env.TEMPORAL_API_KEY

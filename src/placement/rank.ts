@@ -47,7 +47,12 @@ export function blockCovers(b: Block, o: Offer): boolean {
 const clock = (ms: number) => new Date(ms).toISOString().slice(11, 19);
 
 /** Why this offer cannot host the spec, or undefined when it can. */
-export function rejectionReason(spec: WorkloadSpec, offer: Offer, blocks: Block[], now: number): string | undefined {
+export function rejectionReason(
+  spec: WorkloadSpec,
+  offer: Offer,
+  blocks: Block[],
+  now: number,
+): string | undefined {
   const allowed = spec.placement.providers;
   if (allowed && !allowed.includes(offer.provider)) {
     return `provider ${offer.provider} not in [${allowed.join(', ')}]`;
@@ -65,7 +70,8 @@ export function rejectionReason(spec: WorkloadSpec, offer: Offer, blocks: Block[
   }
   const { cpu, memory } = spec.resources;
   if (cpu !== undefined && offer.vcpus < cpu) return `${offer.vcpus} vCPUs, ${cpu} needed`;
-  if (memory !== undefined && offer.memoryGb < memory) return `${offer.memoryGb}GB memory, ${memory}GB needed`;
+  if (memory !== undefined && offer.memoryGb < memory)
+    return `${offer.memoryGb}GB memory, ${memory}GB needed`;
   const block = blocks.find((b) => b.until > now && blockCovers(b, offer));
   if (block) return `${blockLabel(block)} blocked until ${clock(block.until)} after ${block.reason}`;
   return undefined;

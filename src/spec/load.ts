@@ -38,7 +38,9 @@ export function problemsFromZod(error: z.ZodError): SpecProblem[] {
 /** Validates an already-parsed document. */
 export function validateSpec(doc: unknown): SpecResult {
   const parsed = WorkloadSpec.safeParse(doc);
-  return parsed.success ? { ok: true, spec: parsed.data } : { ok: false, problems: problemsFromZod(parsed.error) };
+  return parsed.success
+    ? { ok: true, spec: parsed.data }
+    : { ok: false, problems: problemsFromZod(parsed.error) };
 }
 
 /** Parses YAML or JSON text (JSON is YAML) and validates it. Syntax errors carry line and column. */

@@ -75,9 +75,15 @@ export const GpuRequest = z
     {
       /** One acceptable GPU model or a list of them, e.g. "A100" or ["A100", "H100"]. */
       type: z
-        .union([nonEmptyString('a GPU type'), z.array(nonEmptyString('a GPU type')).min(1, { error: expected('at least one GPU type') })], {
-          error: expected('a GPU type or a list of GPU types'),
-        })
+        .union(
+          [
+            nonEmptyString('a GPU type'),
+            z.array(nonEmptyString('a GPU type')).min(1, { error: expected('at least one GPU type') }),
+          ],
+          {
+            error: expected('a GPU type or a list of GPU types'),
+          },
+        )
         .transform((t) => (Array.isArray(t) ? t : [t])),
       /** GPUs per instance. @default 1 */
       count: positiveInt.default(1),
@@ -138,12 +144,10 @@ export const WORKLOAD_NAME_PATTERN = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 export const WorkloadSpec = z.strictObject(
   {
     /** Lower-case letters, digits and dashes; the workflow id is `workload-<name>`. */
-    name: z
-      .string({ error: expected('a name') })
-      .regex(WORKLOAD_NAME_PATTERN, {
-        error: (i) =>
-          `expected lower-case letters, digits and dashes (at most 63, no dash at either end), got ${got(i.input)}`,
-      }),
+    name: z.string({ error: expected('a name') }).regex(WORKLOAD_NAME_PATTERN, {
+      error: (i) =>
+        `expected lower-case letters, digits and dashes (at most 63, no dash at either end), got ${got(i.input)}`,
+    }),
     /** A service runs until stopped; a job runs to completion. */
     kind: z.enum(['service', 'job'], { error: expected('"service" or "job"') }),
     /** The program and its arguments (argv, not a shell line). */

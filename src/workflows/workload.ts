@@ -15,7 +15,11 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import { defineSearchAttributeKey, SearchAttributeType, type SearchAttributeUpdatePair } from '@temporalio/common';
+import {
+  defineSearchAttributeKey,
+  SearchAttributeType,
+  type SearchAttributeUpdatePair,
+} from '@temporalio/common';
 import type { ControlActivities } from '../activities';
 import type { AgentActivities, WorkloadExit } from '../agent/activities';
 import { FailureType, instanceTaskQueue, SEARCH_ATTRIBUTES } from '../common/names';
@@ -252,7 +256,10 @@ export async function workloadWorkflow(input: WorkloadInput): Promise<WorkloadRe
       if (stopped()) return 'stop';
       setPhase('PENDING');
       const placement = await place({ spec, blocks: activeBlocks() });
-      s.lastPlacement = { candidates: placement.ranked.slice(0, 10), rejected: placement.rejected.slice(0, 100) };
+      s.lastPlacement = {
+        candidates: placement.ranked.slice(0, 10),
+        rejected: placement.rejected.slice(0, 100),
+      };
       if (placement.ranked.length === 0) {
         const reasons = [...new Set(placement.rejected.map((r) => r.reason))].slice(0, 3);
         const next = activeBlocks().reduce((m, b) => Math.min(m, b.until), Infinity) - Date.now();
@@ -324,7 +331,10 @@ export async function workloadWorkflow(input: WorkloadInput): Promise<WorkloadRe
           details: instance.details,
           since: new Date().toISOString(),
         };
-        event('provisioned', `instance ${instance.id} up on ${location}`, { instanceId: instance.id, location });
+        event('provisioned', `instance ${instance.id} up on ${location}`, {
+          instanceId: instance.id,
+          location,
+        });
         setPhase('STARTING');
         const started = await raceAgent(instance, () =>
           agentOf(instance.id, { startup: true }).startWorkload({
@@ -336,10 +346,14 @@ export async function workloadWorkflow(input: WorkloadInput): Promise<WorkloadRe
         if (started.kind === 'stop') return 'stop';
         if (started.kind === 'lost') {
           s.recoveries++;
-          event('lost', `instance ${instance.id} on ${location} never started the workload: ${started.reason}`, {
-            instanceId: instance.id,
-            location,
-          });
+          event(
+            'lost',
+            `instance ${instance.id} on ${location} never started the workload: ${started.reason}`,
+            {
+              instanceId: instance.id,
+              location,
+            },
+          );
           await terminateCurrent('did not start');
           block(offer, 'zone', 'a failed start');
           break; // place again: the ranking may have changed
@@ -372,13 +386,18 @@ export async function workloadWorkflow(input: WorkloadInput): Promise<WorkloadRe
       if (instance === 'stop') continue;
       const location = `${instance.provider}/${instance.region}`;
       const outcome = await raceAgent<WorkloadExit>(instance, () =>
-        agentOf(instance.id, { startup: false }).superviseWorkload({ heartbeatIntervalMs: Math.floor(hbMs / 3) }),
+        agentOf(instance.id, { startup: false }).superviseWorkload({
+          heartbeatIntervalMs: Math.floor(hbMs / 3),
+        }),
       );
       if (outcome.kind === 'stop') continue;
       setPhase('RECOVERING');
       if (outcome.kind === 'lost') {
         s.recoveries++;
-        event('lost', `lost ${instance.id} on ${location}: ${outcome.reason}`, { instanceId: instance.id, location });
+        event('lost', `lost ${instance.id} on ${location}: ${outcome.reason}`, {
+          instanceId: instance.id,
+          location,
+        });
         await terminateCurrent('lost');
         block(instance, 'zone', 'losing an instance');
         continue;

@@ -8,7 +8,11 @@ export function configureDemoCommand(program: Command): void {
     .command('demo')
     .description('failover on one machine: dev server, worker, two local pools, an outage, recovery')
     .option('--keep', 'keep the server, worker and workload running after the demo until Ctrl-C')
-    .option('--examples <dir>', 'directory with driftless.config.yaml and http-service.yaml', defaultExamplesDir())
+    .option(
+      '--examples <dir>',
+      'directory with driftless.config.yaml and http-service.yaml',
+      defaultExamplesDir(),
+    )
     .action(async (opts: { keep?: boolean; examples: string }) => {
       await runDemo({
         examplesDir: opts.examples,

@@ -30,7 +30,9 @@ export function configureDevCommand(program: Command): void {
         logFile: join(dir, 'server.log'),
       });
       const config = { ...base, temporal: { ...base.temporal, address: server.address } };
-      progress(`Temporal dev server on ${server.address}; Web UI ${server.uiUrl}; history in ${join(dir, 'dev.db')}`);
+      progress(
+        `Temporal dev server on ${server.address}; Web UI ${server.uiUrl}; history in ${join(dir, 'dev.db')}`,
+      );
       try {
         if (!opts.worker) {
           progress('no worker started (--no-worker); Ctrl-C stops the server');
@@ -39,7 +41,9 @@ export function configureDevCommand(program: Command): void {
         }
         const w = await createDriftlessWorker(config, createLogger());
         const running = w.run();
-        progress(`worker polling task queue ${config.temporal.taskQueue}; Ctrl-C stops the worker and the server`);
+        progress(
+          `worker polling task queue ${config.temporal.taskQueue}; Ctrl-C stops the worker and the server`,
+        );
         await Promise.race([untilSignal(), running]);
         progress('stopping the worker and the server');
         await w.shutdown();

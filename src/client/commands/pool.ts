@@ -8,11 +8,17 @@ import { table } from '../format';
 async function localProvider(cmd: Command): Promise<LocalProvider> {
   const config = await configFrom(cmd);
   if (!config.providers.local) throw new CliError('no local provider is configured', ExitCode.Usage);
-  return new LocalProvider({ config: config.providers.local, stateDir: config.stateDir, logger: createLogger() });
+  return new LocalProvider({
+    config: config.providers.local,
+    stateDir: config.stateDir,
+    logger: createLogger(),
+  });
 }
 
 export function configurePoolCommand(program: Command): void {
-  const pool = program.command('pool').description('local pools: list them, or mark one down (an outage) or up');
+  const pool = program
+    .command('pool')
+    .description('local pools: list them, or mark one down (an outage) or up');
 
   pool
     .command('ls')
@@ -30,7 +36,11 @@ export function configurePoolCommand(program: Command): void {
       output(opts.json, rows, () =>
         table([
           ['POOL', 'STATE', 'FREE GPUS'],
-          ...rows.map((r) => [r.name, r.down ? 'down' : 'up', `${r.freeGpus}${r.gpuType ? ` x ${r.gpuType}` : ''}`]),
+          ...rows.map((r) => [
+            r.name,
+            r.down ? 'down' : 'up',
+            `${r.freeGpus}${r.gpuType ? ` x ${r.gpuType}` : ''}`,
+          ]),
         ]),
       );
     });
@@ -48,7 +58,11 @@ export function configurePoolCommand(program: Command): void {
       .action(async (name: string, opts: { json?: boolean }, cmd: Command) => {
         const p = await localProvider(cmd);
         if (!p.poolNames().includes(name)) {
-          throw new CliError(`no local pool named "${name}"`, ExitCode.Usage, `configured: ${p.poolNames().join(', ')}`);
+          throw new CliError(
+            `no local pool named "${name}"`,
+            ExitCode.Usage,
+            `configured: ${p.poolNames().join(', ')}`,
+          );
         }
         const killed = await p.setPoolDown(name, state === 'down');
         output(opts.json, { pool: name, state, killedInstances: killed }, () =>

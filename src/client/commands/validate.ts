@@ -13,10 +13,16 @@ export function configureValidateCommand(program: Command): void {
     .action(async (file: string, opts: { json?: boolean }) => {
       const result = await loadSpecFile(file);
       if (result.ok) {
-        output(opts.json, { valid: true, spec: result.spec }, () => `${file}: valid (${result.spec.kind} ${result.spec.name})`);
+        output(
+          opts.json,
+          { valid: true, spec: result.spec },
+          () => `${file}: valid (${result.spec.kind} ${result.spec.name})`,
+        );
         return;
       }
-      output(opts.json, { valid: false, problems: result.problems }, () => formatProblems(file, result.problems));
+      output(opts.json, { valid: false, problems: result.problems }, () =>
+        formatProblems(file, result.problems),
+      );
       process.exitCode = ExitCode.Usage;
     });
 }

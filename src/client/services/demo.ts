@@ -80,10 +80,13 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     const servicePort = (await portInUse(18080)) ? await freePort() : 18080;
     const spec = { ...parsed.spec, env: { ...parsed.spec.env, PORT: String(servicePort) } };
     name = spec.name;
-    say(`3. applying ${spec.name} (needs ${spec.resources.gpu?.count}x ${spec.resources.gpu?.type.join('|')})`);
+    say(
+      `3. applying ${spec.name} (needs ${spec.resources.gpu?.count}x ${spec.resources.gpu?.type.join('|')})`,
+    );
     await svc.apply(spec);
     const first = await svc.waitPhase(spec.name, ['RUNNING', 'FAILED'], 120_000);
-    if (first.phase !== 'RUNNING') throw new CliError(`${spec.name} did not start:\n${formatStatus(first)}`, ExitCode.Failed);
+    if (first.phase !== 'RUNNING')
+      throw new CliError(`${spec.name} did not start:\n${formatStatus(first)}`, ExitCode.Failed);
     say(`   RUNNING on pool ${first.pool} as ${first.instanceId} at $${first.pricePerHour}/h`);
     say(`   GET http://127.0.0.1:${servicePort}/ -> ${await httpGetWithRetry(servicePort)}`);
 
@@ -96,15 +99,20 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
       if (moved.phase !== 'RUNNING' || moved.pool !== first.pool) break;
       await new Promise((r) => setTimeout(r, 200));
     }
-    if (moved.phase !== 'RUNNING') throw new CliError(`${spec.name} did not recover:\n${formatStatus(moved)}`, ExitCode.Failed);
-    say(`   recovered: RUNNING on pool ${moved.pool} as ${moved.instanceId} ${((Date.now() - t0) / 1000).toFixed(1)}s after the outage`);
+    if (moved.phase !== 'RUNNING')
+      throw new CliError(`${spec.name} did not recover:\n${formatStatus(moved)}`, ExitCode.Failed);
+    say(
+      `   recovered: RUNNING on pool ${moved.pool} as ${moved.instanceId} ${((Date.now() - t0) / 1000).toFixed(1)}s after the outage`,
+    );
     say(`   GET http://127.0.0.1:${servicePort}/ -> ${await httpGetWithRetry(servicePort)}`);
     say('5. timeline:');
     say(formatTimeline(moved.status?.timeline ?? []).replace(/^/gm, '   '));
 
     if (opts.keep) {
       say(`\nkeeping everything running. Web UI: ${server.uiUrl}/namespaces/default/workflows`);
-      say(`  try: driftless --address ${server.address} --task-queue driftless-demo --config ${join(opts.examplesDir, 'driftless.config.yaml')} --state-dir ${stateDir} status ${spec.name}`);
+      say(
+        `  try: driftless --address ${server.address} --task-queue driftless-demo --config ${join(opts.examplesDir, 'driftless.config.yaml')} --state-dir ${stateDir} status ${spec.name}`,
+      );
       say('Ctrl-C stops the workload, the worker and the server.');
       await opts.interrupted();
     }
@@ -114,9 +122,15 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     name = undefined;
     say(`   ${end.phase}; workflow ${end.workflowStatus}`);
     say(`\nWeb UI (while a server runs): ${server.uiUrl}/namespaces/default/workflows/workload-${spec.name}`);
-    say('The demo server is stopping now; `driftless demo --keep` keeps it, or run `driftless dev` for your own.');
+    say(
+      'The demo server is stopping now; `driftless demo --keep` keeps it, or run `driftless dev` for your own.',
+    );
   } finally {
-    if (name) await svc.stop(name, 'demo interrupted').then(() => svc.waitClosed(name!, 30_000)).catch(() => undefined);
+    if (name)
+      await svc
+        .stop(name, 'demo interrupted')
+        .then(() => svc.waitClosed(name!, 30_000))
+        .catch(() => undefined);
     // Whatever is still alive is ended: the demo leaves no process behind.
     for (const r of await local.records()) await local.terminate(local.ref(r));
     await client.connection.close();

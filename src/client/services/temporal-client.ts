@@ -6,7 +6,10 @@ import { CliError, ExitCode } from '../errors';
 /** Connects to Temporal or explains what to do when nothing answers. */
 export async function connectClient(config: Config, timeoutMs = 5000): Promise<Client> {
   try {
-    const connection = await Connection.connect({ ...connectionOptions(config.temporal), connectTimeout: timeoutMs });
+    const connection = await Connection.connect({
+      ...connectionOptions(config.temporal),
+      connectTimeout: timeoutMs,
+    });
     return new Client({ connection, namespace: config.temporal.namespace });
   } catch (err) {
     throw new CliError(

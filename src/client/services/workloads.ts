@@ -6,7 +6,12 @@ import {
   type Client,
   type WorkflowExecutionDescription,
 } from '@temporalio/client';
-import { SEARCH_ATTRIBUTES, WORKLOAD_WORKFLOW_TYPE, workloadNameFromWorkflowId, workloadWorkflowId } from '../../common/names';
+import {
+  SEARCH_ATTRIBUTES,
+  WORKLOAD_WORKFLOW_TYPE,
+  workloadNameFromWorkflowId,
+  workloadWorkflowId,
+} from '../../common/names';
 import type { Config } from '../../config/config';
 import type { WorkloadSpec } from '../../spec/workload-spec';
 import { statusQuery, stopSignal } from '../../workflows/messages';
@@ -67,7 +72,9 @@ export class WorkloadService {
    * Starts the workload's workflow. A workload of that name already running with the same spec
    * is left alone ("unchanged"); with another spec it is an error until updates exist.
    */
-  async apply(spec: WorkloadSpec): Promise<{ outcome: 'started' | 'unchanged'; workflowId: string; runId: string }> {
+  async apply(
+    spec: WorkloadSpec,
+  ): Promise<{ outcome: 'started' | 'unchanged'; workflowId: string; runId: string }> {
     const workflowId = workloadWorkflowId(spec.name);
     const hash = specHash(spec);
     const input: WorkloadInput = { spec, searchAttributes: await this.hasSearchAttributes() };
@@ -145,7 +152,9 @@ export class WorkloadService {
   /** Every workload this namespace knows, newest run of each name. */
   async list(): Promise<WorkloadView[]> {
     const seen = new Map<string, WorkloadView>();
-    for await (const wf of this.client.workflow.list({ query: `WorkflowType = '${WORKLOAD_WORKFLOW_TYPE}'` })) {
+    for await (const wf of this.client.workflow.list({
+      query: `WorkflowType = '${WORKLOAD_WORKFLOW_TYPE}'`,
+    })) {
       const name = workloadNameFromWorkflowId(wf.workflowId);
       if (!name || seen.has(name)) continue;
       const sa = wf.searchAttributes as Record<string, unknown[] | undefined>;
@@ -171,7 +180,11 @@ export class WorkloadService {
       await this.handle(name).signal(stopSignal, { reason });
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) {
-        throw new CliError(`no running workload named ${name}`, ExitCode.Usage, 'list workloads with `driftless ls`');
+        throw new CliError(
+          `no running workload named ${name}`,
+          ExitCode.Usage,
+          'list workloads with `driftless ls`',
+        );
       }
       throw err;
     }

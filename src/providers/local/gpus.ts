@@ -8,7 +8,10 @@ export interface DetectedGpus {
 
 /** "NVIDIA A100-SXM4-80GB" -> "A100-SXM4-80GB"; names are matched case-insensitively later. */
 function shortName(name: string): string {
-  return name.replace(/^NVIDIA\s+/i, '').replace(/^Tesla\s+/i, '').trim();
+  return name
+    .replace(/^NVIDIA\s+/i, '')
+    .replace(/^Tesla\s+/i, '')
+    .trim();
 }
 
 /** Parses `nvidia-smi --query-gpu=name,memory.total --format=csv,noheader,nounits`. */

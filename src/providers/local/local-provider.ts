@@ -135,7 +135,9 @@ export class LocalProvider implements Provider {
 
   async readRecord(id: string): Promise<LocalInstanceRecord | undefined> {
     try {
-      return JSON.parse(await readFile(join(this.instanceDir(id), 'instance.json'), 'utf8')) as LocalInstanceRecord;
+      return JSON.parse(
+        await readFile(join(this.instanceDir(id), 'instance.json'), 'utf8'),
+      ) as LocalInstanceRecord;
     } catch {
       return undefined;
     }
@@ -215,7 +217,10 @@ export class LocalProvider implements Provider {
     const instance = await this.withPoolLock(poolName, async () => {
       const existing = await this.readRecord(id);
       if (existing?.agent) {
-        this.log.info({ instanceId: id, pool: poolName }, 'provision retried: returning the existing instance');
+        this.log.info(
+          { instanceId: id, pool: poolName },
+          'provision retried: returning the existing instance',
+        );
         return existing;
       }
       if (this.isPoolDown(poolName)) {
@@ -258,20 +263,24 @@ export class LocalProvider implements Provider {
     const command = this.opts.agentCommand ?? [process.execPath, join(packageRoot(), 'dist/agent/main.js')];
     const out = openSync(join(dir, 'agent.log'), 'a');
     try {
-      const child = spawn(command[0]!, [...command.slice(1), '--instance', rec.id, '--workload', rec.labels.workload], {
-        detached: true, // its own process group: terminate ends the agent and nothing else
-        stdio: ['ignore', out, out],
-        cwd: dir,
-        env: {
-          ...process.env,
-          TEMPORAL_ADDRESS: req.agent.address,
-          TEMPORAL_NAMESPACE: req.agent.namespace,
-          DRIFTLESS_INSTANCE_ID: rec.id,
-          DRIFTLESS_INSTANCE_DIR: dir,
-          DRIFTLESS_WORKLOAD: rec.labels.workload,
-          CUDA_VISIBLE_DEVICES: rec.gpuIndexes.join(','),
+      const child = spawn(
+        command[0]!,
+        [...command.slice(1), '--instance', rec.id, '--workload', rec.labels.workload],
+        {
+          detached: true, // its own process group: terminate ends the agent and nothing else
+          stdio: ['ignore', out, out],
+          cwd: dir,
+          env: {
+            ...process.env,
+            TEMPORAL_ADDRESS: req.agent.address,
+            TEMPORAL_NAMESPACE: req.agent.namespace,
+            DRIFTLESS_INSTANCE_ID: rec.id,
+            DRIFTLESS_INSTANCE_DIR: dir,
+            DRIFTLESS_WORKLOAD: rec.labels.workload,
+            CUDA_VISIBLE_DEVICES: rec.gpuIndexes.join(','),
+          },
         },
-      });
+      );
       child.unref();
       const pid = child.pid;
       if (pid === undefined) throw new Error(`could not start the agent (${command.join(' ')})`);
@@ -310,7 +319,11 @@ export class LocalProvider implements Provider {
     return status?.ready ? 'running' : 'pending';
   }
 
-  async terminate(ref: InstanceRef, _signal?: AbortSignal, by: 'terminate' | 'pool-down' = 'terminate'): Promise<void> {
+  async terminate(
+    ref: InstanceRef,
+    _signal?: AbortSignal,
+    by: 'terminate' | 'pool-down' = 'terminate',
+  ): Promise<void> {
     const rec = await this.readRecord(ref.id);
     if (!rec) return;
     const status = await this.readAgentStatus(ref.id);

@@ -1,0 +1,201 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { stringify } from 'yaml';
+
+export const ROOT = resolve(__dirname, '../..');
+export const CLI = join(ROOT, 'bin/driftless.js');
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The run's Temporal address (set by global-setup in this process's environment). */
+export function temporalAddress(): string {
+  const a = process.env.TEMPORAL_TEST_ADDRESS;
+  if (!a) throw new Error('TEMPORAL_TEST_ADDRESS is not set: is jest running with test/support/global-setup.ts?');
+  return a;
+}
+
+export interface PoolSpec {
+  name: string;
+  gpus?: { type: string; count: number };
+  pricePerGpuHour?: number;
+  bootDelay?: string;
+}
+
+/** An isolated installation: own state dir, config file, task queue and owner. */
+export interface TestEnv {
+  dir: string;
+  configPath: string;
+  taskQueue: string;
+  env: NodeJS.ProcessEnv;
+  cleanup(): Promise<void>;
+}
+
+export async function makeEnv(pools: PoolSpec[]): Promise<TestEnv> {
+  const dir = await mkdtemp(join(tmpdir(), 'driftless-test-'));
+  const taskQueue = `driftless-test-${randomBytes(4).toString('hex')}`;
+  const configPath = join(dir, 'driftless.config.yaml');
+  await writeFile(
+    configPath,
+    stringify({
+      owner: 'test',
+      providers: {
+        local: { pools: pools.map((p) => ({ gpus: { type: 'A100', count: 2 }, pricePerGpuHour: 1, ...p })) },
+      },
+    }),
+  );
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    DRIFTLESS_CONFIG: configPath,
+    TEMPORAL_ADDRESS: temporalAddress(),
+    TEMPORAL_NAMESPACE: 'default',
+    DRIFTLESS_TASK_QUEUE: taskQueue,
+    DRIFTLESS_STATE_DIR: join(dir, 'state'),
+    DRIFTLESS_LOG_LEVEL: process.env.DRIFTLESS_LOG_LEVEL ?? 'warn',
+  };
+  return { dir, configPath, taskQueue, env, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the real CLI in a child process. */
+export function cli(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 120_000): Promise<CliResult> {
+  return new Promise((res, rej) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const t = setTimeout(() => {
+      child.kill('SIGKILL');
+      rej(new Error(`driftless ${args.join(' ')} timed out; stderr:\n${stderr}`));
+    }, timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(t);
+      res({ code, stdout, stderr });
+    });
+  });
+}
+
+/** `cli` and parse its --json stdout. */
+export async function cliJson<T = Record<string, unknown>>(args: string[], env: NodeJS.ProcessEnv): Promise<T> {
+  const r = await cli([...args, '--json'], env);
+  if (r.code !== 0) throw new Error(`driftless ${args.join(' ')} exited ${r.code}:\n${r.stderr}`);
+  return JSON.parse(r.stdout) as T;
+}
+
+export interface WorkerProcess {
+  child: ChildProcess;
+  output(): string;
+  /** SIGTERM and wait for the exit. */
+  stop(): Promise<void>;
+  kill(signal: NodeJS.Signals): Promise<void>;
+}
+
+/** Starts `driftless worker` as a real process and waits until it polls. */
+export async function startWorker(env: NodeJS.ProcessEnv): Promise<WorkerProcess> {
+  const child = spawn(process.execPath, [CLI, 'worker'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const deadline = Date.now() + 60_000;
+  while (!out.includes('worker polling')) {
+    if (child.exitCode !== null) throw new Error(`worker exited early:\n${out}`);
+    if (Date.now() > deadline) throw new Error(`worker did not start:\n${out}`);
+    await sleep(100);
+  }
+  const kill = async (signal: NodeJS.Signals) => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    await exited;
+  };
+  return { child, output: () => out, kill, stop: () => kill('SIGTERM') };
+}
+
+/** Live processes (not zombies) whose argv contains every one of `parts`. */
+export function processesWith(...parts: string[]): number[] {
+  const out: number[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
+    try {
+      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+      if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) continue;
+      const argv = readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0');
+      if (parts.every((p) => argv.includes(p))) out.push(Number(e));
+    } catch {
+      /* exited while we looked */
+    }
+  }
+  return out;
+}
+
+/** Agent processes serving a workload (the local provider starts them with `--workload NAME`). */
+export const agentsOf = (workload: string) => processesWith('--workload', workload);
+
+/** Polls `fn` until it returns a truthy value. */
+export async function waitFor<T>(
+  fn: () => Promise<T> | T,
+  what: string,
+  timeoutMs = 60_000,
+  everyMs = 200,
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v as NonNullable<T>;
+      last = v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${String(last)}`);
+    await sleep(everyMs);
+  }
+}
+
+/** A workload spec file for tests; `marker` lands in the workload's argv so its processes can be found. */
+export async function writeSpec(env: TestEnv, spec: Record<string, unknown>): Promise<string> {
+  const file = join(env.dir, `${String(spec.name)}.yaml`);
+  await writeFile(file, stringify(spec));
+  return file;
+}
+
+/** A service that runs until killed; its argv carries `marker`. */
+export function serviceSpec(name: string, extra: Record<string, unknown> = {}) {
+  return {
+    name,
+    kind: 'service',
+    command: ['node', '-e', 'setInterval(() => {}, 1000)', `marker-${name}`],
+    resources: { gpu: { type: 'A100', count: 1 } },
+    health: { heartbeatTimeout: '5s', startupGrace: '30s' },
+    recovery: { maxRestarts: 2, cooldown: '5m' },
+    ...extra,
+  };
+}
+
+export const workloadProcesses = (name: string) => processesWith(`marker-${name}`);
+
+export async function temporalClient(): Promise<Client> {
+  const connection = await Connection.connect({ address: temporalAddress() });
+  return new Client({ connection, namespace: 'default' });
+}
+
+export interface StatusJson {
+  name: string;
+  workflowStatus: string;
+  phase: string;
+  provider?: string;
+  pool?: string;
+  instanceId?: string;
+  failure?: string;
+  status?: { attempts: number; restarts: number; recoveries: number; timeline: Array<{ type: string; message: string }> };
+}
