@@ -1,0 +1,133 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { cli, makeEnv, temporalClient, type TestEnv } from '../support/harness';
+
+// The real CLI binary in a child process; validate needs no server, the rest use the run's one.
+let env: TestEnv;
+
+beforeAll(async () => {
+  env = await makeEnv([{ name: 'p' }]);
+});
+
+afterAll(async () => {
+  await env?.cleanup();
+});
+
+const good = 'name: web\nkind: service\ncommand: [sleep, "100"]\n';
+
+// Each: [what is wrong, file text, path that must be named, part of the message]
+const badSpecs: Array<[string, string, string, RegExp]> = [
+  ['wrong type', 'name: web\nkind: 5\ncommand: [x]\n', 'kind', /expected "service" or "job", got 5/],
+  ['missing field', 'name: web\nkind: job\n', 'command', /expected a list of strings \(argv\), got nothing/],
+  [
+    'malformed GPU count',
+    good + 'resources: {gpu: {type: A100, count: eight}}\n',
+    'resources.gpu.count',
+    /expected a positive integer, got "eight"/,
+  ],
+  ['fractional GPU count', good + 'resources: {gpu: {type: A100, count: 1.5}}\n', 'resources.gpu.count', /positive integer/],
+  ['negative cpu', good + 'resources: {cpu: -2}\n', 'resources.cpu', /expected a positive number, got -2/],
+  ['negative restarts', good + 'recovery: {maxRestarts: -1}\n', 'recovery.maxRestarts', /non-negative integer, got -1/],
+  ['broken YAML', 'name: web\nkind: [service\n', 'line', /not valid YAML or JSON/],
+  ['unknown top-level key', good + 'replicas: 3\n', '(root)', /unknown key "replicas"/],
+  ['unknown nested key', good + 'health: {probe: x}\n', 'health', /unknown key "probe"/],
+  ['bad duration', good + 'health: {heartbeatTimeout: soon}\n', 'health.heartbeatTimeout', /expected a duration/],
+  ['bad memory size', good + 'resources: {memory: lots}\n', 'resources.memory', /expected a positive size/],
+  ['upper-case name', 'name: Web\nkind: job\ncommand: [x]\n', 'name', /lower-case letters/],
+  ['empty command', 'name: web\nkind: job\ncommand: []\n', 'command', /at least the program name/],
+  ['not a mapping', '[1, 2]\n', '(root)', /expected a workload spec/],
+];
+
+describe('validate', () => {
+  test.each(badSpecs)('rejects a spec with %s: exit 2 and the path is named', async (_what, text, path, message) => {
+    const file = join(env.dir, 'bad.yaml');
+    await writeFile(file, text);
+    const r = await cli(['validate', file], env.env);
+    expect(r.code).toBe(2);
+    const line = r.stdout.split('\n').find((l) => l.startsWith(`${file}: ${path}`));
+    expect(line).toBeDefined();
+    expect(line).toMatch(message);
+  });
+
+  test('accepts a good spec with exit 0', async () => {
+    const file = join(env.dir, 'good.yaml');
+    await writeFile(file, good);
+    const r = await cli(['validate', file], env.env);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('valid (service web)');
+  });
+
+  test('--json prints one document listing every problem', async () => {
+    const file = join(env.dir, 'many.yaml');
+    await writeFile(file, 'name: Web\nkind: svc\ncommand: []\n');
+    const r = await cli(['validate', file, '--json'], env.env);
+    expect(r.code).toBe(2);
+    const doc = JSON.parse(r.stdout) as { valid: boolean; problems: Array<{ path: string }> };
+    expect(doc.valid).toBe(false);
+    expect(doc.problems.map((p) => p.path).sort()).toEqual(['command', 'kind', 'name']);
+  });
+
+  test('a missing file exits 2 and says so', async () => {
+    const r = await cli(['validate', join(env.dir, 'nope.yaml')], env.env);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toMatch(/no such file/);
+  });
+});
+
+describe('usage and failures', () => {
+  test('an unknown command or option exits 2', async () => {
+    expect((await cli(['frobnicate'], env.env)).code).toBe(2);
+    expect((await cli(['status', 'x', '--bogus'], env.env)).code).toBe(2);
+    expect((await cli(['apply'], env.env)).code).toBe(2);
+  });
+
+  test('--help exits 0 and lists the commands', async () => {
+    const r = await cli(['--help'], env.env);
+    expect(r.code).toBe(0);
+    for (const c of ['apply', 'status', 'ls', 'stop', 'validate', 'pool', 'dev', 'worker', 'demo']) {
+      expect(r.stdout).toMatch(new RegExp(`^  ${c}\\b`, 'm'));
+    }
+  });
+
+  test('apply of an invalid spec exits 2 and starts no workflow', async () => {
+    const file = join(env.dir, 'invalid-apply.yaml');
+    await writeFile(file, 'name: never-started\nkind: job\ncommand: []\n');
+    const r = await cli(['apply', file], env.env);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/command: expected at least the program name/);
+    const client = await temporalClient();
+    try {
+      await expect(client.workflow.getHandle('workload-never-started').describe()).rejects.toThrow(/not found/i);
+    } finally {
+      await client.connection.close();
+    }
+  });
+
+  test('status of an unknown workload exits 2', async () => {
+    const r = await cli(['status', 'no-such-workload'], env.env);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/no workload named no-such-workload/);
+  });
+
+  test('an unreachable Temporal server exits 3 with a next step', async () => {
+    const r = await cli(['ls'], { ...env.env, TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/cannot reach Temporal at 127\.0\.0\.1:1/);
+    expect(r.stderr).toMatch(/driftless dev/);
+  });
+
+  test('an invalid config file exits 2 and names the field', async () => {
+    const cfg = join(env.dir, 'bad-config.yaml');
+    await writeFile(cfg, 'providers: {local: {pools: [{name: "Bad Name"}]}}\n');
+    const r = await cli(['--config', cfg, 'pool', 'ls'], env.env);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/providers\.local\.pools\[0\]\.name/);
+  });
+
+  test('pool down of an unknown pool exits 2 and lists the configured pools', async () => {
+    const r = await cli(['pool', 'down', 'atlantis'], env.env);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/no local pool named "atlantis"/);
+    expect(r.stderr).toMatch(/configured: p/);
+  });
+});
