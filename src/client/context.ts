@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { loadConfig, type Config } from '../config/config';
+import type { WorkloadService } from './services/workloads';
 
 /** Options every command accepts (declared on the root program). */
 export interface GlobalOptions {
@@ -30,4 +31,23 @@ export function output(json: boolean | undefined, value: unknown, text: () => st
 /** Progress for people: stderr, so stdout stays parseable. */
 export function progress(message: string): void {
   process.stderr.write(message + '\n');
+}
+
+/**
+ * Connects to Temporal, runs `fn` with the workload service, and closes the connection.
+ * The Temporal client is loaded only here, so `validate` and `--help` start fast.
+ */
+export async function withWorkloads<T>(
+  cmd: Command,
+  fn: (svc: WorkloadService, config: Config) => Promise<T>,
+): Promise<T> {
+  const config = await configFrom(cmd);
+  const { connectClient } = await import('./services/temporal-client');
+  const { WorkloadService } = await import('./services/workloads');
+  const client = await connectClient(config);
+  try {
+    return await fn(new WorkloadService(client, config), config);
+  } finally {
+    await client.connection.close();
+  }
 }

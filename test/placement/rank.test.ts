@@ -216,17 +216,16 @@ describe('rankOffers', () => {
     expect(rejected).toEqual([]);
   });
 
-  test('breaks price ties by fewer GPUs', () => {
-    const s = spec({ resources: { cpu: 1 } });
-    // Without a GPU request only CPU offers fit, so use a spec that fits both counts via a
-    // provider list check instead: compare two CPU-equal offers differing only in GPU count.
-    const gpuSpec = spec({ resources: { gpu: { type: 'A100', count: 2 } } });
-    const two = offer({ instanceType: 'z-two', gpuCount: 2, pricePerHour: 1 });
-    expect(rankOffers(gpuSpec, [two], [], NOW).ranked).toEqual([two]);
-    // A ranked list of mixed GPU counts can only arise from the comparator, so check it directly
-    // with offers the spec accepts: all CPU-only except for price; then GPU tie via two specs.
-    const cheapCpu = cpuOffer({ instanceType: 'z-cpu', pricePerHour: 1 });
-    expect(rankOffers(s, [cheapCpu], [], NOW).ranked).toEqual([cheapCpu]);
+  test('every ranked offer has exactly the requested GPU count, so price ties fall to the label', () => {
+    // The "fewer GPUs" tie-break cannot decide between two ranked offers: a GPU request needs an
+    // exact count and a spec without one accepts only CPU offers.
+    const s = spec({ resources: { gpu: { type: 'A100', count: 2 } } });
+    const offers = [1, 2, 4, 2, 8].map((n, i) =>
+      offer({ region: `p${5 - i}`, zone: `p${5 - i}`, instanceType: `${n}xA100`, gpuCount: n }),
+    );
+    const { ranked } = rankOffers(s, offers, [], NOW);
+    expect(ranked.map((o) => o.gpuCount)).toEqual([2, 2]);
+    expect(ranked.map((o) => o.region)).toEqual(['p2', 'p4']);
   });
 
   test('breaks price and GPU-count ties by label, alphabetically', () => {

@@ -1,11 +1,9 @@
 import type { Command } from 'commander';
 import { loadSpecFile } from '../../spec/load';
 import { parseDuration } from '../../spec/units';
-import { configFrom, output, progress } from '../context';
+import { output, progress, withWorkloads } from '../context';
 import { CliError, ExitCode } from '../errors';
 import { formatProblems, formatStatus } from '../format';
-import { connectClient } from '../services/temporal-client';
-import { WorkloadService } from '../services/workloads';
 
 export function durationOption(value: string): number {
   const ms = parseDuration(value);
@@ -27,10 +25,7 @@ export function configureApplyCommand(program: Command): void {
         throw new CliError(`invalid spec:\n${formatProblems(file, result.problems)}`, ExitCode.Usage);
       }
       const spec = result.spec;
-      const config = await configFrom(cmd);
-      const client = await connectClient(config);
-      try {
-        const svc = new WorkloadService(client, config);
+      await withWorkloads(cmd, async (svc) => {
         const applied = await svc.apply(spec);
         progress(
           applied.outcome === 'started'
@@ -48,8 +43,6 @@ export function configureApplyCommand(program: Command): void {
         output(opts.json, view, () => formatStatus(view));
         const ok = spec.kind === 'service' ? view.phase === 'RUNNING' : view.workflowStatus === 'COMPLETED';
         if (!ok) process.exitCode = ExitCode.Failed;
-      } finally {
-        await client.connection.close();
-      }
+      });
     });
 }

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
+import { join } from 'node:path';
 import { progress } from '../context';
-import { defaultExamplesDir, runDemo } from '../services/demo';
 import { untilSignal } from './worker';
 
 export function configureDemoCommand(program: Command): void {
@@ -11,9 +11,10 @@ export function configureDemoCommand(program: Command): void {
     .option(
       '--examples <dir>',
       'directory with driftless.config.yaml and http-service.yaml',
-      defaultExamplesDir(),
+      join(__dirname, '../../../examples'),
     )
     .action(async (opts: { keep?: boolean; examples: string }) => {
+      const { runDemo } = await import('../services/demo');
       await runDemo({
         examplesDir: opts.examples,
         keep: !!opts.keep,

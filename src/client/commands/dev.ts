@@ -1,10 +1,8 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { createLogger } from '../../logger';
-import { createDriftlessWorker } from '../../worker';
 import { configFrom, progress } from '../context';
 import { CliError } from '../errors';
-import { startDevServer } from '../services/dev-server';
 import { untilSignal } from './worker';
 
 function portOption(v: string): number {
@@ -23,6 +21,8 @@ export function configureDevCommand(program: Command): void {
     .action(async (opts: { port: number; uiPort: number; worker: boolean }, cmd: Command) => {
       const base = await configFrom(cmd);
       const dir = join(base.stateDir, 'temporal');
+      const { startDevServer } = await import('../services/dev-server');
+      const { createDriftlessWorker } = await import('../../worker');
       const server = await startDevServer({
         port: opts.port,
         uiPort: opts.uiPort,

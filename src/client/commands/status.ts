@@ -1,8 +1,6 @@
 import type { Command } from 'commander';
-import { configFrom, output } from '../context';
+import { output, withWorkloads } from '../context';
 import { formatList, formatStatus } from '../format';
-import { connectClient } from '../services/temporal-client';
-import { WorkloadService } from '../services/workloads';
 
 export function configureStatusCommands(program: Command): void {
   program
@@ -11,14 +9,8 @@ export function configureStatusCommands(program: Command): void {
     .argument('<name>', 'workload name')
     .option('--json', 'print one JSON document')
     .action(async (name: string, opts: { json?: boolean }, cmd: Command) => {
-      const config = await configFrom(cmd);
-      const client = await connectClient(config);
-      try {
-        const view = await new WorkloadService(client, config).status(name);
-        output(opts.json, view, () => formatStatus(view));
-      } finally {
-        await client.connection.close();
-      }
+      const view = await withWorkloads(cmd, (svc) => svc.status(name));
+      output(opts.json, view, () => formatStatus(view));
     });
 
   program
@@ -26,13 +18,7 @@ export function configureStatusCommands(program: Command): void {
     .description('list workloads (newest run of each name)')
     .option('--json', 'print one JSON document')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
-      const config = await configFrom(cmd);
-      const client = await connectClient(config);
-      try {
-        const views = await new WorkloadService(client, config).list();
-        output(opts.json, views, () => formatList(views));
-      } finally {
-        await client.connection.close();
-      }
+      const views = await withWorkloads(cmd, (svc) => svc.list());
+      output(opts.json, views, () => formatList(views));
     });
 }

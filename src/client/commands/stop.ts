@@ -1,8 +1,6 @@
 import type { Command } from 'commander';
-import { configFrom, output, progress } from '../context';
+import { output, progress, withWorkloads } from '../context';
 import { formatStatus } from '../format';
-import { connectClient } from '../services/temporal-client';
-import { WorkloadService } from '../services/workloads';
 import { durationOption } from './apply';
 
 export function configureStopCommand(program: Command): void {
@@ -14,10 +12,7 @@ export function configureStopCommand(program: Command): void {
     .option('--timeout <duration>', 'how long to wait for the workload to stop', durationOption, 120_000)
     .option('--json', 'print one JSON document')
     .action(async (name: string, opts: { wait: boolean; timeout: number; json?: boolean }, cmd: Command) => {
-      const config = await configFrom(cmd);
-      const client = await connectClient(config);
-      try {
-        const svc = new WorkloadService(client, config);
+      await withWorkloads(cmd, async (svc) => {
         await svc.stop(name);
         progress(`stop requested for ${name}`);
         if (!opts.wait) {
@@ -26,8 +21,6 @@ export function configureStopCommand(program: Command): void {
         }
         const view = await svc.waitClosed(name, opts.timeout);
         output(opts.json, view, () => formatStatus(view));
-      } finally {
-        await client.connection.close();
-      }
+      });
     });
 }

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { createLogger } from '../../logger';
-import { createDriftlessWorker } from '../../worker';
 import { configFrom, progress } from '../context';
 
 /** Runs until SIGINT or SIGTERM, then shuts the worker down cleanly. */
@@ -18,6 +17,7 @@ export function configureWorkerCommand(program: Command): void {
     .description('run a driftless worker (workflows and provider activities) until interrupted')
     .action(async (_opts: unknown, cmd: Command) => {
       const config = await configFrom(cmd);
+      const { createDriftlessWorker } = await import('../../worker');
       const w = await createDriftlessWorker(config, createLogger());
       const running = w.run();
       progress(`worker polling ${config.temporal.address} task queue ${config.temporal.taskQueue}`);

@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { loadConfig } from '../../config/config';
 import { createLogger } from '../../logger';
 import { LocalProvider } from '../../providers/local/local-provider';
@@ -140,5 +140,3 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     await rm(stateDir, { recursive: true, force: true });
   }
 }
-
-export const defaultExamplesDir = () => resolve(__dirname, '../../../examples');

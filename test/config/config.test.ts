@@ -1,0 +1,390 @@
+import { mkdir, mkdtemp, realpath, rm, writeFile } from 'node:fs/promises';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DEFAULT_TASK_QUEUE } from '../../src/common/names';
+import { ConfigError, DEFAULT_CONFIG_FILE, loadConfig } from '../../src/config/config';
+
+const FULL_FILE = `
+temporal:
+  address: file-host:7233
+  namespace: file-ns
+  taskQueue: file-queue
+owner: file-owner
+stateDir: /var/lib/driftless-file
+providers:
+  local:
+    pools:
+      - name: lab-a
+        gpus: { type: A100, count: 2, memoryGb: 80 }
+        pricePerGpuHour: 1.5
+        bootDelay: 2s
+`;
+
+let dir: string;
+let cwd: string;
+
+beforeEach(async () => {
+  // realpath: macOS tmpdir is a symlink and process.cwd() returns the resolved path.
+  dir = await realpath(await mkdtemp(join(tmpdir(), 'driftless-config-test-')));
+  cwd = process.cwd();
+});
+
+afterEach(async () => {
+  process.chdir(cwd);
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function write(name: string, text: string): Promise<string> {
+  const path = join(dir, name);
+  await writeFile(path, text);
+  return path;
+}
+
+/** The ConfigError that `p` rejects with; fails the test if it resolves or throws something else. */
+async function configError(p: Promise<unknown>): Promise<ConfigError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(ConfigError);
+  return err as ConfigError;
+}
+
+describe('loadConfig without any file', () => {
+  beforeEach(() => process.chdir(dir));
+
+  test('uses the defaults for every setting', async () => {
+    const c = await loadConfig({}, {});
+    expect(c.source).toBeUndefined();
+    expect(c.temporal).toEqual({
+      address: '127.0.0.1:7233',
+      namespace: 'default',
+      taskQueue: DEFAULT_TASK_QUEUE,
+      apiKey: undefined,
+      tls: undefined,
+    });
+    expect(c.owner).toBe('driftless');
+    expect(c.stateDir).toBe(join(homedir(), '.local/state/driftless'));
+  });
+
+  test('gives one local pool named "local" that detects its GPUs and is free', async () => {
+    const c = await loadConfig({}, {});
+    expect(c.providers.local?.pools).toEqual([
+      { name: 'local', gpus: 'detect', pricePerGpuHour: 0, pricePerHour: 0, bootDelay: 0 },
+    ]);
+  });
+
+  test('does not read process.env when an env object is passed', async () => {
+    const saved = process.env.TEMPORAL_ADDRESS;
+    process.env.TEMPORAL_ADDRESS = 'from-process-env:1';
+    try {
+      expect((await loadConfig({}, {})).temporal.address).toBe('127.0.0.1:7233');
+    } finally {
+      if (saved === undefined) delete process.env.TEMPORAL_ADDRESS;
+      else process.env.TEMPORAL_ADDRESS = saved;
+    }
+  });
+});
+
+describe('loadConfig file selection', () => {
+  test(`reads ./${DEFAULT_CONFIG_FILE} from the working directory when it exists`, async () => {
+    const path = await write(DEFAULT_CONFIG_FILE, 'owner: from-cwd\n');
+    process.chdir(dir);
+    const c = await loadConfig({}, {});
+    expect(c.source).toBe(path);
+    expect(c.owner).toBe('from-cwd');
+  });
+
+  test('DRIFTLESS_CONFIG picks the file instead of the default one', async () => {
+    await write(DEFAULT_CONFIG_FILE, 'owner: from-default\n');
+    const chosen = await write('other.yaml', 'owner: from-env-file\n');
+    process.chdir(dir);
+    const c = await loadConfig({}, { DRIFTLESS_CONFIG: chosen });
+    expect(c.source).toBe(chosen);
+    expect(c.owner).toBe('from-env-file');
+  });
+
+  test('the configPath flag wins over DRIFTLESS_CONFIG', async () => {
+    const flag = await write('flag.yaml', 'owner: from-flag-file\n');
+    const env = await write('env.yaml', 'owner: from-env-file\n');
+    const c = await loadConfig({ configPath: flag }, { DRIFTLESS_CONFIG: env });
+    expect(c.source).toBe(flag);
+    expect(c.owner).toBe('from-flag-file');
+  });
+
+  test('a relative configPath is resolved against the working directory', async () => {
+    await mkdir(join(dir, 'conf'));
+    const path = await write('conf/d.yaml', 'owner: relative\n');
+    process.chdir(dir);
+    const c = await loadConfig({ configPath: 'conf/d.yaml' }, {});
+    expect(c.source).toBe(path);
+  });
+
+  test('an explicit configPath that does not exist throws ConfigError naming the path and ENOENT', async () => {
+    const missing = join(dir, 'missing.yaml');
+    const err = await configError(loadConfig({ configPath: missing }, {}));
+    expect(err.message).toContain(missing);
+    expect(err.message).toContain('ENOENT');
+  });
+
+  test('a DRIFTLESS_CONFIG that does not exist throws ConfigError', async () => {
+    const missing = join(dir, 'nope.yaml');
+    const err = await configError(loadConfig({}, { DRIFTLESS_CONFIG: missing }));
+    expect(err.message).toContain(missing);
+  });
+
+  test('an empty file is valid and gives the defaults', async () => {
+    const path = await write('empty.yaml', '');
+    const c = await loadConfig({ configPath: path }, {});
+    expect(c.source).toBe(path);
+    expect(c.temporal.address).toBe('127.0.0.1:7233');
+    expect(c.providers.local?.pools.map((p) => p.name)).toEqual(['local']);
+  });
+});
+
+describe('loadConfig file contents', () => {
+  test('takes every setting from the file when no flag or env overrides it', async () => {
+    const path = await write('full.yaml', FULL_FILE);
+    const c = await loadConfig({ configPath: path }, {});
+    expect(c.temporal.address).toBe('file-host:7233');
+    expect(c.temporal.namespace).toBe('file-ns');
+    expect(c.temporal.taskQueue).toBe('file-queue');
+    expect(c.owner).toBe('file-owner');
+    expect(c.stateDir).toBe('/var/lib/driftless-file');
+  });
+
+  test('parses local pools with their defaults and bootDelay in milliseconds', async () => {
+    const path = await write('full.yaml', FULL_FILE);
+    const c = await loadConfig({ configPath: path }, {});
+    expect(c.providers.local?.pools).toEqual([
+      {
+        name: 'lab-a',
+        gpus: { type: 'A100', count: 2, memoryGb: 80 },
+        pricePerGpuHour: 1.5,
+        pricePerHour: 0,
+        bootDelay: 2000,
+      },
+    ]);
+  });
+
+  test('a file without providers still gets the default "local" pool', async () => {
+    const path = await write('np.yaml', 'owner: x\nproviders: {}\n');
+    const c = await loadConfig({ configPath: path }, {});
+    expect(c.providers.local?.pools.map((p) => p.name)).toEqual(['local']);
+  });
+
+  test('invalid YAML throws ConfigError saying the file is not valid YAML', async () => {
+    const path = await write('bad.yaml', 'temporal: [unclosed\n  address: x\n');
+    const err = await configError(loadConfig({ configPath: path }, {}));
+    expect(err.message).toContain(`config file ${path} is not valid YAML`);
+  });
+
+  test('an invalid pool name throws ConfigError naming providers.local.pools[0].name', async () => {
+    const path = await write('badpool.yaml', 'providers:\n  local:\n    pools:\n      - name: Lab_A\n');
+    const err = await configError(loadConfig({ configPath: path }, {}));
+    expect(err.message).toContain(`config file ${path} is invalid`);
+    expect(err.message).toContain('providers.local.pools[0].name: expected lower-case letters, digits and dashes');
+    expect(err.problems).toEqual([
+      { path: 'providers.local.pools[0].name', message: 'expected lower-case letters, digits and dashes' },
+    ]);
+  });
+
+  test('reports every invalid field with its path', async () => {
+    const path = await write(
+      'many.yaml',
+      [
+        'temporal:',
+        '  address: ""',
+        'owner: Not Valid',
+        'providers:',
+        '  local:',
+        '    pools:',
+        '      - name: ok',
+        '        gpus: { type: A100, count: -1 }',
+        '        bootDelay: soon',
+      ].join('\n'),
+    );
+    const err = await configError(loadConfig({ configPath: path }, {}));
+    expect(err.problems.map((p) => p.path).sort()).toEqual(
+      [
+        'temporal.address',
+        'owner',
+        'providers.local.pools[0].gpus.count',
+        'providers.local.pools[0].bootDelay',
+      ].sort(),
+    );
+  });
+
+  test('an unknown key is reported as unknown under its parent path', async () => {
+    const path = await write('unknown.yaml', 'temporal:\n  adress: x:1\n');
+    const err = await configError(loadConfig({ configPath: path }, {}));
+    expect(err.problems).toEqual([{ path: 'temporal', message: 'unknown key "adress"' }]);
+  });
+
+  test('an empty pool list is rejected at providers.local.pools', async () => {
+    const path = await write('nopools.yaml', 'providers:\n  local:\n    pools: []\n');
+    const err = await configError(loadConfig({ configPath: path }, {}));
+    expect(err.problems.map((p) => p.path)).toEqual(['providers.local.pools']);
+  });
+
+  test('a document that is not a mapping is rejected at (root)', async () => {
+    const path = await write('list.yaml', '- a\n- b\n');
+    const err = await configError(loadConfig({ configPath: path }, {}));
+    expect(err.problems.map((p) => p.path)).toEqual(['(root)']);
+  });
+});
+
+describe('loadConfig precedence: flag > env > file > default', () => {
+  let path: string;
+  beforeEach(async () => {
+    path = await write('full.yaml', FULL_FILE);
+  });
+
+  test('env beats the file for address, namespace, task queue, state dir and owner', async () => {
+    const c = await loadConfig(
+      { configPath: path },
+      {
+        TEMPORAL_ADDRESS: 'env-host:7233',
+        TEMPORAL_NAMESPACE: 'env-ns',
+        DRIFTLESS_TASK_QUEUE: 'env-queue',
+        DRIFTLESS_STATE_DIR: '/srv/env-state',
+        DRIFTLESS_OWNER: 'env-owner',
+      },
+    );
+    expect(c.temporal.address).toBe('env-host:7233');
+    expect(c.temporal.namespace).toBe('env-ns');
+    expect(c.temporal.taskQueue).toBe('env-queue');
+    expect(c.stateDir).toBe('/srv/env-state');
+    expect(c.owner).toBe('env-owner');
+  });
+
+  test('flags beat env for address, namespace, task queue and state dir', async () => {
+    const c = await loadConfig(
+      {
+        configPath: path,
+        temporalAddress: 'flag-host:7233',
+        namespace: 'flag-ns',
+        taskQueue: 'flag-queue',
+        stateDir: '/srv/flag-state',
+      },
+      {
+        TEMPORAL_ADDRESS: 'env-host:7233',
+        TEMPORAL_NAMESPACE: 'env-ns',
+        DRIFTLESS_TASK_QUEUE: 'env-queue',
+        DRIFTLESS_STATE_DIR: '/srv/env-state',
+      },
+    );
+    expect(c.temporal.address).toBe('flag-host:7233');
+    expect(c.temporal.namespace).toBe('flag-ns');
+    expect(c.temporal.taskQueue).toBe('flag-queue');
+    expect(c.stateDir).toBe('/srv/flag-state');
+  });
+
+  test('flags beat the default when there is no file and no env', async () => {
+    process.chdir(dir);
+    const c = await loadConfig(
+      { temporalAddress: 'flag-host:1', namespace: 'flag-ns', taskQueue: 'flag-q', stateDir: '/srv/s' },
+      {},
+    );
+    expect(c.temporal).toMatchObject({ address: 'flag-host:1', namespace: 'flag-ns', taskQueue: 'flag-q' });
+    expect(c.stateDir).toBe('/srv/s');
+  });
+
+  test('env beats the default when there is no file', async () => {
+    process.chdir(dir);
+    const c = await loadConfig({}, { TEMPORAL_ADDRESS: 'env:1', DRIFTLESS_OWNER: 'env-owner' });
+    expect(c.temporal.address).toBe('env:1');
+    expect(c.owner).toBe('env-owner');
+  });
+});
+
+describe('loadConfig state directory', () => {
+  test('a relative stateDir in the file is resolved against the file’s directory, not the cwd', async () => {
+    await mkdir(join(dir, 'etc'));
+    await mkdir(join(dir, 'elsewhere'));
+    const path = await write('etc/driftless.yaml', 'stateDir: state/here\n');
+    process.chdir(join(dir, 'elsewhere'));
+    const c = await loadConfig({ configPath: path }, {});
+    expect(c.stateDir).toBe(join(dir, 'etc', 'state/here'));
+  });
+
+  test('a relative state dir with no file is resolved against the working directory', async () => {
+    process.chdir(dir);
+    const c = await loadConfig({}, { DRIFTLESS_STATE_DIR: 'rel/state' });
+    expect(c.stateDir).toBe(join(dir, 'rel/state'));
+  });
+
+  test.each([
+    ['file', { file: 'stateDir: ~/x\n' }],
+    ['env', { env: { DRIFTLESS_STATE_DIR: '~/x' } }],
+    ['flag', { flag: '~/x' }],
+  ])('expands "~/x" from the %s to a path in the home directory', async (_from, how) => {
+    const path = await write('home.yaml', 'file' in how ? how.file : '');
+    const c = await loadConfig(
+      { configPath: path, stateDir: 'flag' in how ? how.flag : undefined },
+      'env' in how ? how.env : {},
+    );
+    expect(c.stateDir).toBe(join(homedir(), 'x'));
+  });
+
+  test('expands a bare "~" to the home directory', async () => {
+    process.chdir(dir);
+    expect((await loadConfig({ stateDir: '~' }, {})).stateDir).toBe(homedir());
+  });
+
+  test('does not expand "~" in the middle of a path', async () => {
+    process.chdir(dir);
+    expect((await loadConfig({ stateDir: '/a/~/b' }, {})).stateDir).toBe('/a/~/b');
+  });
+});
+
+describe('loadConfig TLS and API key', () => {
+  beforeEach(() => process.chdir(dir));
+
+  test('TEMPORAL_API_KEY sets the api key and enables TLS', async () => {
+    const c = await loadConfig({}, { TEMPORAL_API_KEY: 'secret' });
+    expect(c.temporal.apiKey).toBe('secret');
+    expect(c.temporal.tls).toEqual({
+      enabled: true,
+      certPath: undefined,
+      keyPath: undefined,
+      caPath: undefined,
+      serverName: undefined,
+    });
+  });
+
+  test('an empty TEMPORAL_API_KEY is treated as unset and leaves TLS off', async () => {
+    const c = await loadConfig({}, { TEMPORAL_API_KEY: '' });
+    expect(c.temporal.apiKey).toBeUndefined();
+    expect(c.temporal.tls).toBeUndefined();
+  });
+
+  test.each(['true', '1'])('TEMPORAL_TLS=%s enables TLS without an api key', async (v) => {
+    const c = await loadConfig({}, { TEMPORAL_TLS: v });
+    expect(c.temporal.tls?.enabled).toBe(true);
+    expect(c.temporal.apiKey).toBeUndefined();
+  });
+
+  test.each(['false', '0', 'yes'])('TEMPORAL_TLS=%s leaves TLS off', async (v) => {
+    expect((await loadConfig({}, { TEMPORAL_TLS: v })).temporal.tls).toBeUndefined();
+  });
+
+  test('a client certificate enables TLS and carries the cert, key, CA and server name paths', async () => {
+    const c = await loadConfig(
+      {},
+      {
+        TEMPORAL_TLS_CLIENT_CERT_PATH: '/c.pem',
+        TEMPORAL_TLS_CLIENT_KEY_PATH: '/k.pem',
+        TEMPORAL_TLS_SERVER_CA_CERT_PATH: '/ca.pem',
+        TEMPORAL_TLS_SERVER_NAME: 'temporal.example',
+      },
+    );
+    expect(c.temporal.tls).toEqual({
+      enabled: true,
+      certPath: '/c.pem',
+      keyPath: '/k.pem',
+      caPath: '/ca.pem',
+      serverName: 'temporal.example',
+    });
+  });
+});
