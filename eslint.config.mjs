@@ -50,7 +50,15 @@ export default tseslint.config(
               message: 'Workflows run in the Temporal sandbox: no logging library or cloud SDKs.',
             },
             {
-              group: ['**/providers/**', '**/providers', '**/activities/*', '**/agent/**', '**/client/**'],
+              group: [
+                '**/providers/**',
+                '**/providers',
+                '**/activities',
+                '**/activities/**',
+                '**/agent/**',
+                '**/client/**',
+                '**/worker',
+              ],
               message: 'Workflows may only import types from providers, activities, agent and client.',
               allowTypeImports: true,
             },

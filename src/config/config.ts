@@ -1,11 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { isAbsolute, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { DEFAULT_TASK_QUEUE } from '../common/names';
 import { problemsFromZod, type SpecProblem } from '../spec/load';
 import { parseDuration } from '../spec/units';
+
+const OWNER_PATTERN = /^[a-z0-9][a-z0-9-]*$/;
 
 const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
   const ms = parseDuration(v);
@@ -114,6 +116,12 @@ export class ConfigError extends Error {
 
 export const DEFAULT_CONFIG_FILE = 'driftless.config.yaml';
 
+/** An environment variable, with "" read as unset. */
+function envValue(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const v = env[name];
+  return v === undefined || v === '' ? undefined : v;
+}
+
 function expandHome(p: string): string {
   return p === '~' || p.startsWith('~/') ? join(homedir(), p.slice(1)) : p;
 }
@@ -126,7 +134,7 @@ export async function loadConfig(
   overrides: ConfigOverrides = {},
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<Config> {
-  const explicit = overrides.configPath ?? env.DRIFTLESS_CONFIG;
+  const explicit = overrides.configPath ?? envValue(env, 'DRIFTLESS_CONFIG');
   const path = resolve(explicit ?? DEFAULT_CONFIG_FILE);
   let file: ConfigFile = ConfigFile.parse({});
   let source: string | undefined;
@@ -134,7 +142,8 @@ export async function loadConfig(
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    if (explicit !== undefined) {
+    // Only a default file that does not exist is optional.
+    if (explicit !== undefined || (err as NodeJS.ErrnoException).code !== 'ENOENT') {
       throw new ConfigError(`cannot read config file ${path}: ${(err as NodeJS.ErrnoException).code ?? err}`);
     }
   }
@@ -158,22 +167,34 @@ export async function loadConfig(
     file = parsed.data;
     source = path;
   }
-  const baseDir = source ? resolve(source, '..') : process.cwd();
-  const stateDirRaw =
-    overrides.stateDir ??
-    env.DRIFTLESS_STATE_DIR ??
-    file.stateDir ??
-    join(homedir(), '.local/state/driftless');
-  const stateDir = expandHome(stateDirRaw);
+  // A relative stateDir in the file is relative to the file; from a flag or env, to the cwd.
+  const fromUser = overrides.stateDir ?? envValue(env, 'DRIFTLESS_STATE_DIR');
+  const stateDir = fromUser
+    ? resolve(expandHome(fromUser))
+    : file.stateDir
+      ? resolve(source ? resolve(source, '..') : process.cwd(), expandHome(file.stateDir))
+      : join(homedir(), '.local/state/driftless');
+  const owner = envValue(env, 'DRIFTLESS_OWNER') ?? file.owner ?? 'driftless';
+  if (!OWNER_PATTERN.test(owner)) {
+    throw new ConfigError(`DRIFTLESS_OWNER: expected lower-case letters, digits and dashes, got "${owner}"`);
+  }
   const tlsEnabled =
     env.TEMPORAL_TLS === 'true' || env.TEMPORAL_TLS === '1' || !!env.TEMPORAL_TLS_CLIENT_CERT_PATH;
   return {
     source,
     temporal: {
-      address: overrides.temporalAddress ?? env.TEMPORAL_ADDRESS ?? file.temporal.address ?? '127.0.0.1:7233',
-      namespace: overrides.namespace ?? env.TEMPORAL_NAMESPACE ?? file.temporal.namespace ?? 'default',
+      address:
+        overrides.temporalAddress ??
+        envValue(env, 'TEMPORAL_ADDRESS') ??
+        file.temporal.address ??
+        '127.0.0.1:7233',
+      namespace:
+        overrides.namespace ?? envValue(env, 'TEMPORAL_NAMESPACE') ?? file.temporal.namespace ?? 'default',
       taskQueue:
-        overrides.taskQueue ?? env.DRIFTLESS_TASK_QUEUE ?? file.temporal.taskQueue ?? DEFAULT_TASK_QUEUE,
+        overrides.taskQueue ??
+        envValue(env, 'DRIFTLESS_TASK_QUEUE') ??
+        file.temporal.taskQueue ??
+        DEFAULT_TASK_QUEUE,
       apiKey: env.TEMPORAL_API_KEY || undefined,
       tls:
         tlsEnabled || env.TEMPORAL_API_KEY
@@ -186,8 +207,8 @@ export async function loadConfig(
             }
           : undefined,
     },
-    owner: env.DRIFTLESS_OWNER ?? file.owner ?? 'driftless',
-    stateDir: isAbsolute(stateDir) ? stateDir : resolve(baseDir, stateDir),
+    owner,
+    stateDir,
     // With no providers configured, one local pool on this machine (GPUs from nvidia-smi).
     providers: file.providers.local
       ? { local: file.providers.local }

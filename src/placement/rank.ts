@@ -90,7 +90,7 @@ export function rankOffers(spec: WorkloadSpec, offers: Offer[], blocks: Block[],
     (a, b) =>
       a.pricePerHour - b.pricePerHour ||
       a.gpuCount - b.gpuCount ||
-      offerLabel(a).localeCompare(offerLabel(b)),
+      (offerLabel(a) < offerLabel(b) ? -1 : offerLabel(a) > offerLabel(b) ? 1 : 0),
   );
   return { ranked, rejected };
 }

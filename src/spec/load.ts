@@ -62,7 +62,8 @@ export function parseSpecText(text: string): SpecResult {
   const env = doc.get('env', true);
   if (isMap(env)) {
     for (const pair of env.items) {
-      if (isScalar(pair.value) && typeof pair.value.value !== 'string' && pair.value.source !== undefined) {
+      const v = isScalar(pair.value) ? pair.value.value : undefined;
+      if (isScalar(pair.value) && (typeof v === 'number' || typeof v === 'boolean') && pair.value.source) {
         pair.value.value = pair.value.source;
       }
     }

@@ -25,13 +25,28 @@ const badSpecs: Array<[string, string, string, RegExp]> = [
     'resources.gpu.count',
     /expected a positive integer, got "eight"/,
   ],
-  ['fractional GPU count', good + 'resources: {gpu: {type: A100, count: 1.5}}\n', 'resources.gpu.count', /positive integer/],
+  [
+    'fractional GPU count',
+    good + 'resources: {gpu: {type: A100, count: 1.5}}\n',
+    'resources.gpu.count',
+    /positive integer/,
+  ],
   ['negative cpu', good + 'resources: {cpu: -2}\n', 'resources.cpu', /expected a positive number, got -2/],
-  ['negative restarts', good + 'recovery: {maxRestarts: -1}\n', 'recovery.maxRestarts', /non-negative integer, got -1/],
+  [
+    'negative restarts',
+    good + 'recovery: {maxRestarts: -1}\n',
+    'recovery.maxRestarts',
+    /non-negative integer, got -1/,
+  ],
   ['broken YAML', 'name: web\nkind: [service\n', 'line', /not valid YAML or JSON/],
   ['unknown top-level key', good + 'replicas: 3\n', '(root)', /unknown key "replicas"/],
   ['unknown nested key', good + 'health: {probe: x}\n', 'health', /unknown key "probe"/],
-  ['bad duration', good + 'health: {heartbeatTimeout: soon}\n', 'health.heartbeatTimeout', /expected a duration/],
+  [
+    'bad duration',
+    good + 'health: {heartbeatTimeout: soon}\n',
+    'health.heartbeatTimeout',
+    /expected a duration/,
+  ],
   ['bad memory size', good + 'resources: {memory: lots}\n', 'resources.memory', /expected a positive size/],
   ['upper-case name', 'name: Web\nkind: job\ncommand: [x]\n', 'name', /lower-case letters/],
   ['empty command', 'name: web\nkind: job\ncommand: []\n', 'command', /at least the program name/],
@@ -39,15 +54,18 @@ const badSpecs: Array<[string, string, string, RegExp]> = [
 ];
 
 describe('validate', () => {
-  test.each(badSpecs)('rejects a spec with %s: exit 2 and the path is named', async (_what, text, path, message) => {
-    const file = join(env.dir, 'bad.yaml');
-    await writeFile(file, text);
-    const r = await cli(['validate', file], env.env);
-    expect(r.code).toBe(2);
-    const line = r.stdout.split('\n').find((l) => l.startsWith(`${file}: ${path}`));
-    expect(line).toBeDefined();
-    expect(line).toMatch(message);
-  });
+  test.each(badSpecs)(
+    'rejects a spec with %s: exit 2 and the path is named',
+    async (_what, text, path, message) => {
+      const file = join(env.dir, 'bad.yaml');
+      await writeFile(file, text);
+      const r = await cli(['validate', file], env.env);
+      expect(r.code).toBe(2);
+      const line = r.stdout.split('\n').find((l) => l.startsWith(`${file}: ${path}`));
+      expect(line).toBeDefined();
+      expect(line).toMatch(message);
+    },
+  );
 
   test('accepts a good spec with exit 0', async () => {
     const file = join(env.dir, 'good.yaml');
@@ -97,7 +115,9 @@ describe('usage and failures', () => {
     expect(r.stderr).toMatch(/command: expected at least the program name/);
     const client = await temporalClient();
     try {
-      await expect(client.workflow.getHandle('workload-never-started').describe()).rejects.toThrow(/not found/i);
+      await expect(client.workflow.getHandle('workload-never-started').describe()).rejects.toThrow(
+        /not found/i,
+      );
     } finally {
       await client.connection.close();
     }

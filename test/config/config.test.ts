@@ -183,7 +183,9 @@ describe('loadConfig file contents', () => {
     const path = await write('badpool.yaml', 'providers:\n  local:\n    pools:\n      - name: Lab_A\n');
     const err = await configError(loadConfig({ configPath: path }, {}));
     expect(err.message).toContain(`config file ${path} is invalid`);
-    expect(err.message).toContain('providers.local.pools[0].name: expected lower-case letters, digits and dashes');
+    expect(err.message).toContain(
+      'providers.local.pools[0].name: expected lower-case letters, digits and dashes',
+    );
     expect(err.problems).toEqual([
       { path: 'providers.local.pools[0].name', message: 'expected lower-case letters, digits and dashes' },
     ]);

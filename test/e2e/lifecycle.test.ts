@@ -62,7 +62,10 @@ test('a job that exits 0 completes its workflow and leaves no process', async ()
 
 test('a job that exits 1 is restarted up to maxRestarts, then the workflow fails with the exit code', async () => {
   const name = 'job-fail';
-  const file = await writeSpec(env, jobSpec(name, 'process.exit(1)', { recovery: { maxRestarts: 2, cooldown: '1m' } }));
+  const file = await writeSpec(
+    env,
+    jobSpec(name, 'process.exit(1)', { recovery: { maxRestarts: 2, cooldown: '1m' } }),
+  );
   const r = await cli(['apply', file, '--wait', '--json'], env.env);
   expect(r.code).toBe(3);
   const view = JSON.parse(r.stdout) as StatusJson;

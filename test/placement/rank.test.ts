@@ -47,7 +47,9 @@ describe('offerLabel', () => {
 
   test('shows provider/region/zone when the zone differs from the region', () => {
     expect(
-      offerLabel(offer({ provider: 'aws', region: 'us-east-1', zone: 'us-east-1a', instanceType: 'p4d.24xlarge' })),
+      offerLabel(
+        offer({ provider: 'aws', region: 'us-east-1', zone: 'us-east-1a', instanceType: 'p4d.24xlarge' }),
+      ),
     ).toBe('aws/us-east-1/us-east-1a p4d.24xlarge');
   });
 });
@@ -167,7 +169,9 @@ describe('rejectionReason', () => {
   test('rejects an offer in a blocked location with the block label, its end time and its reason', () => {
     const until = Date.parse('2025-03-01T12:05:07.000Z');
     const b = block({ region: 'lab-a', zone: 'lab-a', until, reason: 'agent lost' });
-    expect(rejectionReason(spec(), cpuOffer(), [b], NOW)).toBe('local/lab-a blocked until 12:05:07 after agent lost');
+    expect(rejectionReason(spec(), cpuOffer(), [b], NOW)).toBe(
+      'local/lab-a blocked until 12:05:07 after agent lost',
+    );
   });
 
   test('reports a provider-wide block by the provider name', () => {
@@ -192,7 +196,10 @@ describe('rejectionReason', () => {
   });
 
   test('checks the provider list before GPU, CPU, memory and blocks', () => {
-    const s = spec({ placement: { providers: ['aws'] }, resources: { gpu: { type: 'H100' }, cpu: 64, memory: 512 } });
+    const s = spec({
+      placement: { providers: ['aws'] },
+      resources: { gpu: { type: 'H100' }, cpu: 64, memory: 512 },
+    });
     expect(rejectionReason(s, cpuOffer({ vcpus: 1, memoryGb: 1 }), [block()], NOW)).toBe(
       'provider local not in [aws]',
     );
@@ -235,7 +242,11 @@ describe('rankOffers', () => {
       cpuOffer({ region: 'lab-b', zone: 'lab-b', instanceType: 'lab-b:cpu' }),
     ];
     const { ranked } = rankOffers(spec(), offers, [], NOW);
-    expect(ranked.map(offerLabel)).toEqual(['local/lab-a lab-a:cpu', 'local/lab-b lab-b:cpu', 'local/lab-c lab-c:cpu']);
+    expect(ranked.map(offerLabel)).toEqual([
+      'local/lab-a lab-a:cpu',
+      'local/lab-b lab-b:cpu',
+      'local/lab-c lab-c:cpu',
+    ]);
   });
 
   test('a cheaper offer ranks above one with a smaller label', () => {

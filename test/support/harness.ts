@@ -15,7 +15,8 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** The run's Temporal address (set by global-setup in this process's environment). */
 export function temporalAddress(): string {
   const a = process.env.TEMPORAL_TEST_ADDRESS;
-  if (!a) throw new Error('TEMPORAL_TEST_ADDRESS is not set: is jest running with test/support/global-setup.ts?');
+  if (!a)
+    throw new Error('TEMPORAL_TEST_ADDRESS is not set: is jest running with test/support/global-setup.ts?');
   return a;
 }
 
@@ -86,7 +87,10 @@ export function cli(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 120_000)
 }
 
 /** `cli` and parse its --json stdout. */
-export async function cliJson<T = Record<string, unknown>>(args: string[], env: NodeJS.ProcessEnv): Promise<T> {
+export async function cliJson<T = Record<string, unknown>>(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<T> {
   const r = await cli([...args, '--json'], env);
   if (r.code !== 0) throw new Error(`driftless ${args.join(' ')} exited ${r.code}:\n${r.stderr}`);
   return JSON.parse(r.stdout) as T;
@@ -197,5 +201,10 @@ export interface StatusJson {
   pool?: string;
   instanceId?: string;
   failure?: string;
-  status?: { attempts: number; restarts: number; recoveries: number; timeline: Array<{ type: string; message: string }> };
+  status?: {
+    attempts: number;
+    restarts: number;
+    recoveries: number;
+    timeline: Array<{ type: string; message: string }>;
+  };
 }

@@ -6,12 +6,18 @@ export interface DetectedGpus {
   memoryGb?: number;
 }
 
-/** "NVIDIA A100-SXM4-80GB" -> "A100-SXM4-80GB"; names are matched case-insensitively later. */
-function shortName(name: string): string {
-  return name
-    .replace(/^NVIDIA\s+/i, '')
-    .replace(/^Tesla\s+/i, '')
-    .trim();
+/**
+ * The model a spec names: "NVIDIA A100-SXM4-80GB" -> "A100", "Tesla T4" -> "T4",
+ * "NVIDIA GeForce RTX 4090" -> "RTX-4090". Memory is reported separately.
+ */
+export function gpuModel(name: string): string {
+  const words = name
+    .replace(/^(NVIDIA|Tesla)\s+/i, '')
+    .replace(/^(GeForce|Quadro)\s+/i, '')
+    .trim()
+    .split(/[\s-]+/);
+  const [first = 'unknown', second] = words;
+  return /^(RTX|GTX|TITAN)$/i.test(first) && second ? `${first}-${second}` : first;
 }
 
 /** Parses `nvidia-smi --query-gpu=name,memory.total --format=csv,noheader,nounits`. */
@@ -22,11 +28,17 @@ export function parseNvidiaSmi(csv: string): DetectedGpus {
     .filter(Boolean)
     .map((l) => l.split(',').map((c) => c.trim()));
   if (rows.length === 0) return { type: 'none', count: 0 };
-  const [name, mem] = rows[0]!;
-  const mib = Number(mem);
+  // A mixed machine is offered as its largest group of one model; the others are left out.
+  const groups = new Map<string, string[][]>();
+  for (const r of rows) {
+    const model = gpuModel(r[0] ?? 'unknown');
+    groups.set(model, [...(groups.get(model) ?? []), r]);
+  }
+  const [type, members] = [...groups.entries()].sort((a, b) => b[1].length - a[1].length)[0]!;
+  const mib = Math.min(...members.map((r) => Number(r[1])));
   return {
-    type: shortName(name ?? 'unknown'),
-    count: rows.length,
+    type,
+    count: members.length,
     memoryGb: Number.isFinite(mib) && mib > 0 ? Math.round(mib / 1024) : undefined,
   };
 }

@@ -249,7 +249,19 @@ export class LocalProvider implements Provider {
       // Recorded before the launch: a crash between the two leaves a record a retry completes.
       await mkdir(this.instanceDir(id), { recursive: true });
       await this.writeRecord(rec);
-      rec.agent = this.spawnAgent(rec, req);
+      try {
+        rec.agent = this.spawnAgent(rec, req);
+      } catch (err) {
+        // Nothing runs: release the record's GPUs and say why.
+        rec.terminatedAt = new Date().toISOString();
+        rec.terminatedBy = 'terminate';
+        await this.writeRecord(rec);
+        throw new InvalidRequestError(
+          `cannot start the agent: ${(err as Error).message}`,
+          location,
+          'AgentSpawnFailed',
+        );
+      }
       await this.writeRecord(rec);
       this.log.info({ instanceId: id, pool: poolName, pid: rec.agent.pid }, 'instance started');
       return rec;
@@ -280,6 +292,10 @@ export class LocalProvider implements Provider {
             CUDA_VISIBLE_DEVICES: rec.gpuIndexes.join(','),
           },
         },
+      );
+      // A failed spawn also emits 'error'; without a listener it would crash the worker.
+      child.on('error', (err) =>
+        this.log.error({ instanceId: rec.id, err: err.message }, 'agent process error'),
       );
       child.unref();
       const pid = child.pid;
@@ -336,6 +352,7 @@ export class LocalProvider implements Provider {
     }
   }
 
+  /** Instances of this owner not yet terminated through the provider (a dead agent still counts). */
   async listOwned(owner: string) {
     return (await this.records())
       .filter((r) => r.labels.owner === owner && !r.terminatedAt)
@@ -360,8 +377,12 @@ export class LocalProvider implements Provider {
       return [];
     }
     await writeFile(this.downMarker(pool), new Date().toISOString());
-    const victims = (await this.records()).filter((r) => r.pool === pool && !r.terminatedAt);
-    await Promise.all(victims.map((r) => this.terminate(this.ref(r), undefined, 'pool-down')));
+    const open = (await this.records()).filter((r) => r.pool === pool && !r.terminatedAt);
+    // Instances whose agent had already died are cleaned up, but were not the outage's victims.
+    const victims = open.filter((r) => this.isLive(r));
+    await Promise.all(
+      open.map((r) => this.terminate(this.ref(r), undefined, this.isLive(r) ? 'pool-down' : 'terminate')),
+    );
     return victims.map((r) => r.id);
   }
 

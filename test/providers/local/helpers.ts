@@ -17,7 +17,12 @@ export const MARKER = 'driftless-local-provider-test';
 
 /** A harmless process that runs until it is killed. */
 export const IDLE_SCRIPT = `/*${MARKER}*/setInterval(()=>{},1000)`;
-export const IDLE_AGENT = [process.execPath, '-e', IDLE_SCRIPT];
+/**
+ * Stands in for the agent. The trailing `--` matters: without it node reads the
+ * `--instance <id> --workload <name>` the provider appends as node options and exits with
+ * "bad option" (status 9).
+ */
+export const IDLE_AGENT = [process.execPath, '-e', IDLE_SCRIPT, '--'];
 
 export const silentLogger = pino({ level: 'silent' });
 

@@ -1,11 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  CapacityError,
-  InvalidRequestError,
-  ProviderUnavailableError,
-} from '../../../src/providers/errors';
+import { CapacityError, InvalidRequestError, ProviderUnavailableError } from '../../../src/providers/errors';
 import { LocalProvider, localInstanceId } from '../../../src/providers/local/local-provider';
 import { identify, isAlive, type ProcessIdentity } from '../../../src/providers/local/processes';
 import type { Instance } from '../../../src/providers/types';
@@ -19,6 +15,7 @@ import {
   pidsWithArg,
   request,
   spawnDetached,
+  tempStateDir,
   waitFor,
 } from './helpers';
 
@@ -170,9 +167,10 @@ describe('provision', () => {
   });
 
   test('a second provider on the same state directory finds the instance a retried key started', async () => {
-    const provider = makeProvider([LAB_A]);
+    const stateDir = tempStateDir();
+    const provider = makeProvider([LAB_A], IDLE_AGENT, stateDir);
     const a = await provisionIn(provider, 'lab-a', 1, 'survives-restart');
-    const restarted = makeProvider([LAB_A], IDLE_AGENT, String(a.details!.logDir).replace(/\/local\/.*$/, ''));
+    const restarted = makeProvider([LAB_A], IDLE_AGENT, stateDir);
     const b = await provisionIn(restarted, 'lab-a', 1, 'survives-restart');
     expect(b.id).toBe(a.id);
     expect(b.details!.pid).toBe(a.details!.pid);
@@ -290,7 +288,10 @@ describe('describe', () => {
     const inst = await provisionIn(provider, 'lab-a', 0, 'booting');
     expect(await provider.describe(inst)).toBe('pending');
     const agent = await agentOf(provider, inst.id);
-    await writeFile(join(String(inst.details!.logDir), 'agent.json'), JSON.stringify({ pid: agent.pid, ready: false }));
+    await writeFile(
+      join(String(inst.details!.logDir), 'agent.json'),
+      JSON.stringify({ pid: agent.pid, ready: false }),
+    );
     expect(await provider.describe(inst)).toBe('pending');
     await markReady(provider, inst);
     expect(await provider.describe(inst)).toBe('running');
@@ -339,11 +340,15 @@ describe('terminate', () => {
       '-e',
       `/*${MARKER}*/const c=require('child_process').spawn(process.execPath,['-e','setInterval(()=>{},1000)'],{stdio:'ignore'});` +
         `require('fs').writeFileSync('child.pid',String(c.pid));setInterval(()=>{},1000)`,
+      '--',
     ];
     const provider = makeProvider([LAB_A], spawningAgent);
     const inst = await provisionIn(provider, 'lab-a', 1, 'with-children');
     const pidFile = join(String(inst.details!.logDir), 'child.pid');
-    await waitFor(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8') !== '', 'the agent to spawn a child');
+    await waitFor(
+      () => existsSync(pidFile) && readFileSync(pidFile, 'utf8') !== '',
+      'the agent to spawn a child',
+    );
     const grandchild = identify(Number(readFileSync(pidFile, 'utf8')));
     expect(isAlive(grandchild)).toBe(true);
     const agent = await agentOf(provider, inst.id);

@@ -1,0 +1,141 @@
+import { ApplicationFailure } from '@temporalio/common';
+import { toFailure } from '../../src/activities';
+import { FailureType } from '../../src/common/names';
+import {
+  AuthError,
+  CapacityError,
+  InvalidRequestError,
+  ProviderError,
+  ProviderUnavailableError,
+  QuotaError,
+  TransientProviderError,
+} from '../../src/providers/errors';
+import type { FailureScope, Location } from '../../src/providers/types';
+
+const loc: Location = { provider: 'aws', region: 'us-east-1', zone: 'us-east-1a' };
+
+interface Case {
+  cls: string;
+  make: () => ProviderError;
+  type: string;
+  scope: FailureScope;
+  retryable: boolean;
+}
+
+const cases: Case[] = [
+  {
+    cls: 'CapacityError',
+    make: () => new CapacityError('no p4d capacity', loc, 'InsufficientInstanceCapacity'),
+    type: FailureType.Capacity,
+    scope: 'zone',
+    retryable: false,
+  },
+  {
+    cls: 'QuotaError',
+    make: () => new QuotaError('vCPU limit', loc, 'VcpuLimitExceeded'),
+    type: FailureType.Quota,
+    scope: 'region',
+    retryable: false,
+  },
+  {
+    cls: 'TransientProviderError',
+    make: () => new TransientProviderError('throttled', loc, 'RequestLimitExceeded'),
+    type: FailureType.Transient,
+    scope: 'provider',
+    retryable: true,
+  },
+  {
+    cls: 'ProviderUnavailableError',
+    make: () => new ProviderUnavailableError('pool down', loc, 'PoolDown'),
+    type: FailureType.ProviderUnavailable,
+    scope: 'provider',
+    retryable: false,
+  },
+  {
+    cls: 'InvalidRequestError',
+    make: () => new InvalidRequestError('bad instance type', loc, 'InvalidParameterValue'),
+    type: FailureType.InvalidRequest,
+    scope: 'provider',
+    retryable: false,
+  },
+  {
+    cls: 'AuthError',
+    make: () => new AuthError('expired token', loc, 'ExpiredToken'),
+    type: FailureType.Auth,
+    scope: 'provider',
+    retryable: false,
+  },
+];
+
+describe('provider error classes', () => {
+  test.each(cases)('$cls has name $type (a FailureType), scope $scope and retryable $retryable', (c) => {
+    const err = c.make();
+    expect(err).toBeInstanceOf(ProviderError);
+    expect(err).toBeInstanceOf(Error);
+    expect(err.constructor.name).toBe(c.cls);
+    expect(err.name).toBe(c.cls);
+    expect(err.name).toBe(c.type);
+    expect(Object.values(FailureType)).toContain(err.name);
+    expect(err.scope).toBe(c.scope);
+    expect(err.retryable).toBe(c.retryable);
+    expect(err.location).toEqual(loc);
+  });
+
+  test('QuotaError and ProviderUnavailableError accept a narrower scope', () => {
+    expect(new QuotaError('m', loc, undefined, 'zone').scope).toBe('zone');
+    expect(new ProviderUnavailableError('m', loc, undefined, 'region').scope).toBe('region');
+  });
+
+  test('only TransientProviderError is retryable', () => {
+    expect(cases.filter((c) => c.make().retryable).map((c) => c.cls)).toEqual(['TransientProviderError']);
+  });
+});
+
+describe('toFailure', () => {
+  test.each(cases)(
+    '$cls becomes an ApplicationFailure of type $type with nonRetryable = !retryable and scope/location/code details',
+    (c) => {
+      const err = c.make();
+      const f = toFailure(err);
+      expect(f).toBeInstanceOf(ApplicationFailure);
+      const af = f as ApplicationFailure;
+      expect(af.type).toBe(c.type);
+      expect(af.type).toBe(c.cls);
+      expect(af.message).toBe(err.message);
+      expect(af.nonRetryable).toBe(!c.retryable);
+      expect(af.details).toHaveLength(1);
+      expect(af.details?.[0]).toEqual({ scope: c.scope, location: loc, code: err.code });
+      expect(err.code).toBeDefined();
+    },
+  );
+
+  test('carries a narrowed scope into the details', () => {
+    const af = toFailure(new QuotaError('zonal quota', loc, 'Q', 'zone')) as ApplicationFailure;
+    expect(af.details?.[0]).toMatchObject({ scope: 'zone' });
+  });
+
+  test('leaves code undefined in the details when the provider gave none', () => {
+    const af = toFailure(
+      new CapacityError('full', { provider: 'local', region: 'lab-a' }),
+    ) as ApplicationFailure;
+    expect(af.details?.[0]).toEqual({ scope: 'zone', location: { provider: 'local', region: 'lab-a' } });
+    expect(af.details?.[0]).toHaveProperty('code', undefined);
+  });
+
+  test('returns a plain Error unchanged (same object)', () => {
+    const err = new Error('boom');
+    expect(toFailure(err)).toBe(err);
+  });
+
+  test('returns an existing ApplicationFailure unchanged', () => {
+    const af = ApplicationFailure.create({ type: 'Other', message: 'x', nonRetryable: true });
+    expect(toFailure(af)).toBe(af);
+  });
+
+  test.each([['a string'], [42], [undefined], [null], [{ name: 'CapacityError', scope: 'zone' }]])(
+    'returns the non-provider value %p unchanged',
+    (v) => {
+      expect(toFailure(v)).toBe(v);
+    },
+  );
+});
