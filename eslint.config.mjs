@@ -18,7 +18,7 @@ const sandboxBanned = [
 ];
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'bin/**', '*.config.js'] },
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'bin/**', 'bench/**', '*.config.js'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,0 +1,81 @@
+import { spawn } from 'node:child_process';
+import { request } from 'node:http';
+import { Connection } from '@temporalio/client';
+import { SEARCH_ATTRIBUTES } from '../../src/common/names';
+import { freePort } from '../../src/client/services/dev-server';
+import { CLI, makeEnv, processesWith, sleep, waitFor, type TestEnv } from '../support/harness';
+
+let env: TestEnv;
+
+beforeAll(async () => {
+  env = await makeEnv([{ name: 'p' }]);
+});
+
+afterAll(async () => {
+  await env?.cleanup();
+});
+
+function httpStatus(port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path: '/', timeout: 3000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test('dev starts a server with the search attributes, the Web UI and a worker; SIGINT stops both and exits 0', async () => {
+  const [port, uiPort] = [await freePort(), await freePort()];
+  const child = spawn(process.execPath, [CLI, 'dev', '--port', String(port), '--ui-port', String(uiPort)], {
+    env: env.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  try {
+    await waitFor(() => out.includes('worker polling'), `dev to start; output so far:\n${out}`, 90_000);
+    const conn = await Connection.connect({ address: `127.0.0.1:${port}` });
+    try {
+      const res = await conn.operatorService.listSearchAttributes({ namespace: 'default' });
+      for (const a of Object.values(SEARCH_ATTRIBUTES))
+        expect(Object.keys(res.customAttributes ?? {})).toContain(a.name);
+    } finally {
+      await conn.close();
+    }
+    expect(await waitFor(() => httpStatus(uiPort), 'the Web UI', 30_000)).toBe(200);
+    expect(processesWith('start-dev', '--port', String(port))).toHaveLength(1);
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    await waitFor(
+      () => processesWith('start-dev', '--port', String(port)).length === 0,
+      'the server to exit',
+      15_000,
+    );
+  } finally {
+    child.kill('SIGKILL');
+  }
+});
+
+test('the demo fails a service over between pools, prints the timeline and leaves no process behind', async () => {
+  const child = spawn(process.execPath, [CLI, 'demo'], {
+    env: { ...process.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+  expect([code, stderr.slice(-2000)]).toEqual([0, expect.anything()]);
+  expect(stdout).toMatch(/RUNNING on pool lab-a/);
+  expect(stdout).toMatch(/recovered: RUNNING on pool lab-b/);
+  expect(stdout).toMatch(/lost .* on local\/lab-a/);
+  expect(stdout).toMatch(/STOPPED; workflow COMPLETED/);
+  expect(stdout).toMatch(/Web UI .*http:\/\/127\.0\.0\.1:\d+/);
+  await sleep(500);
+  expect(processesWith('--workload', 'hello-web')).toHaveLength(0);
+});
