@@ -178,7 +178,8 @@ export function createActivities(deps: ActivityDeps) {
           misses = 0;
         }
         ctx.heartbeat({ misses });
-        await ctx.sleep(intervalMs);
+        // A first "gone" is confirmed quickly rather than a whole interval later.
+        await ctx.sleep(misses > 0 ? Math.min(intervalMs, 250) : intervalMs);
       }
     },
   };
