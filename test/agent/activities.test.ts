@@ -31,7 +31,6 @@ const marker = () => `agent-test-${Math.random().toString(16).slice(2)}`;
 
 test('startWorkload runs the command, writes its output to workload.log and returns the exit code on supervise', async () => {
   const acts = createAgentActivities(runner);
-  const env = new MockActivityEnvironment();
   const started = await run(acts.startWorkload, {
     workload: 'w',
     command: ['node', '-e', 'console.log("hello " + process.env.GREETING); process.exit(3)'],
