@@ -130,7 +130,8 @@ export async function workloadWorkflow(input: WorkloadInput): Promise<WorkloadRe
   setHandler(stopSignal, (arg) => {
     stopReason ??= arg?.reason ?? 'stop requested';
   });
-  setHandler(statusQuery, () => ({ ...s, blocks: activeBlocks() }));
+  // Queries must not change state: filter a copy.
+  setHandler(statusQuery, () => ({ ...s, blocks: s.blocks.filter((b) => b.until > Date.now()) }));
 
   function event(type: TimelineEvent['type'], message: string, extra: Partial<TimelineEvent> = {}) {
     s.timeline.push({ at: new Date().toISOString(), type, message, ...extra });
@@ -299,7 +300,13 @@ export async function workloadWorkflow(input: WorkloadInput): Promise<WorkloadRe
         try {
           instance = await unlessStopped(() => provision({ offer, idempotencyKey, labels }));
         } catch (err) {
-          if (isCancellation(err)) throw err;
+          if (isCancellation(err)) {
+            // Cancelled mid-provision: whatever this attempt launched must not outlive the workflow.
+            await CancellationScope.nonCancellable(() =>
+              releaseAttempt({ provider: offer.provider, workflowId: info.workflowId, attempt }),
+            );
+            throw err;
+          }
           const type = failureTypeOf(err) ?? 'error';
           event('provision-failed', `attempt ${attempt} on ${location} failed: ${type}: ${messageOf(err)}`, {
             location,

@@ -80,3 +80,31 @@ test('killing the worker while provision is in flight, then starting a new one, 
     await second?.stop();
   }
 });
+
+test('cancelling the workflow while provision is in flight leaves no instance behind', async () => {
+  const name = 'svc-cancel-provision';
+  const w = await startWorker(env.env);
+  try {
+    expect((await cli(['apply', await writeSpec(env, serviceSpec(name))], env.env)).code).toBe(0);
+    const handle = client.workflow.getHandle(`workload-${name}`);
+    await waitFor(
+      async () => {
+        const d = await handle.describe();
+        return (
+          (d.raw.pendingActivities ?? []).some((a) => a.activityType?.name === 'provision') &&
+          agentsOf(name).length === 1
+        );
+      },
+      'provision in flight',
+      30_000,
+      50,
+    );
+    await handle.cancel();
+    await expect(handle.result()).rejects.toThrow();
+    expect((await handle.describe()).status.name).toBe('CANCELLED');
+    await waitFor(() => agentsOf(name).length === 0, 'no agent', 10_000);
+    expect(instanceRecords(name).every((r) => r.terminatedAt)).toBe(true);
+  } finally {
+    await w.stop();
+  }
+});
