@@ -1,32 +1,15 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel } from '@temporalio/worker';
+import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from './activities';
 import type { Config } from './config/config';
-import { createLogger, type Logger } from './logger';
+import { createLogger } from './logger';
 import { createProviders } from './providers/registry';
+import { installRuntimeLogger } from './runtime';
 import { connectionOptions } from './temporal-connection';
 
 /** Prebuilt by `npm run build` so a worker starts in about a second instead of bundling. */
 export const WORKFLOW_BUNDLE = join(__dirname, 'workflow-bundle.js');
-
-let runtimeInstalled = false;
-
-/** Routes the Temporal SDK's own logs into pino (once per process). */
-export function installRuntimeLogger(logger: Logger): void {
-  if (runtimeInstalled) return;
-  runtimeInstalled = true;
-  const sdk = logger.child({ component: 'temporal-sdk' });
-  const level = (process.env.DRIFTLESS_SDK_LOG_LEVEL ?? 'WARN') as LogLevel;
-  Runtime.install({
-    logger: new DefaultLogger(level, (entry) => {
-      const fn = entry.level === 'ERROR' ? 'error' : entry.level === 'WARN' ? 'warn' : 'info';
-      sdk[fn]({ ...entry.meta }, entry.message);
-    }),
-    // The native core's own logs go through the same logger instead of raw to stderr.
-    telemetryOptions: { logging: { filter: { core: level, other: level }, forward: {} } },
-  });
-}
 
 export interface DriftlessWorker {
   worker: Worker;

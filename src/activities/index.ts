@@ -147,10 +147,54 @@ export function createActivities(deps: ActivityDeps) {
      */
     async releaseAttempt({ provider: name, workflowId, attempt }: ReleaseInput): Promise<number> {
       const p = provider(name);
-      const owned = await p.listOwned(deps.owner);
-      const mine = owned.filter((r) => r.labels?.workflowId === workflowId && r.labels?.attempt === attempt);
-      await Promise.all(mine.map((r) => p.terminate(r)));
-      return mine.length;
+      try {
+        const owned = await p.listOwned(deps.owner);
+        const mine = owned.filter(
+          (r) => r.labels?.workflowId === workflowId && r.labels?.attempt === attempt,
+        );
+        await Promise.all(mine.map((r) => p.terminate(r)));
+        if (mine.length)
+          log.info({ workflowId, attempt, instances: mine.map((r) => r.id) }, 'released attempt');
+        return mine.length;
+      } catch (err) {
+        throw toFailure(err);
+      }
+    },
+
+    /**
+     * Waits until the provider reports the instance running (for the local provider: its agent
+     * polls). Fails with `InstanceNotReady` when it ends up anything but pending or running, or
+     * when `timeoutMs` passes.
+     */
+    async waitReady({ ref, timeoutMs }: { ref: InstanceRef; timeoutMs: number }): Promise<void> {
+      const ctx = Context.current();
+      const p = provider(ref.provider);
+      const deadline = now() + timeoutMs;
+      for (;;) {
+        let state: InstanceState | undefined;
+        try {
+          state = await p.describe(ref, ctx.cancellationSignal);
+        } catch (err) {
+          log.warn({ instanceId: ref.id, err: (err as Error).message }, 'describe failed while waiting');
+        }
+        if (state === 'running') return;
+        if (state && !ALIVE.includes(state)) {
+          throw ApplicationFailure.create({
+            type: 'InstanceNotReady',
+            message: `instance ${ref.id} is ${state} before it became ready`,
+            nonRetryable: true,
+          });
+        }
+        if (now() > deadline) {
+          throw ApplicationFailure.create({
+            type: 'InstanceNotReady',
+            message: `instance ${ref.id} not ready within ${timeoutMs / 1000}s (state ${state ?? 'unknown'})`,
+            nonRetryable: true,
+          });
+        }
+        ctx.heartbeat(state);
+        await ctx.sleep(250);
+      }
     },
 
     /**

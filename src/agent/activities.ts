@@ -32,6 +32,19 @@ export interface WorkloadExit {
   error?: string;
 }
 
+/**
+ * The agent's environment minus what belongs to the control plane: Temporal credentials, cloud
+ * credentials and driftless's own settings. The instance id and GPUs stay.
+ */
+export function workloadBaseEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const keep = new Set(['DRIFTLESS_INSTANCE_ID', 'CUDA_VISIBLE_DEVICES']);
+  return Object.fromEntries(
+    Object.entries(env).filter(
+      ([k]) => keep.has(k) || !/^(TEMPORAL_|DRIFTLESS_|AWS_|GOOGLE_|CLOUDSDK_)/.test(k),
+    ),
+  );
+}
+
 /** Activities the agent serves on its instance's own task queue. */
 export interface AgentActivities {
   startWorkload(input: StartWorkloadInput): Promise<StartedWorkload>;
@@ -82,7 +95,7 @@ export class WorkloadRunner {
       const child = spawn(cmd!, args, {
         detached: true, // own process group, so stopping it reaches its children too
         stdio: ['ignore', out, out],
-        env: { ...process.env, ...input.env, DRIFTLESS_WORKLOAD: input.workload },
+        env: { ...workloadBaseEnv(process.env), ...input.env, DRIFTLESS_WORKLOAD: input.workload },
         cwd: this.deps.dir,
       });
       const started: StartedWorkload = {

@@ -1,5 +1,8 @@
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { instanceTaskQueue } from '../common/names';
+import { temporalSecurityFromEnv } from '../config/config';
+import { connectionOptions } from '../temporal-connection';
+import { installRuntimeLogger } from '../runtime';
 import { createLogger } from '../logger';
 import { createAgentActivities, WorkloadRunner } from './activities';
 
@@ -15,14 +18,13 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<vo
   const logger = createLogger({ component: 'agent', instanceId });
   const address = env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
   const namespace = env.TEMPORAL_NAMESPACE ?? 'default';
+  installRuntimeLogger(logger);
   const runner = new WorkloadRunner({ instanceId, dir, logger });
   runner.writeStatus(false);
 
-  const connection = await NativeConnection.connect({
-    address,
-    apiKey: env.TEMPORAL_API_KEY || undefined,
-    tls: env.TEMPORAL_TLS === 'true' || !!env.TEMPORAL_API_KEY ? {} : undefined,
-  });
+  const connection = await NativeConnection.connect(
+    connectionOptions({ ...temporalSecurityFromEnv(env), address, namespace, taskQueue: '' }),
+  );
   const worker = await Worker.create({
     connection,
     namespace,

@@ -28,8 +28,13 @@ export function output(json: boolean | undefined, value: unknown, text: () => st
   process.stdout.write(json ? JSON.stringify(value, null, 2) + '\n' : text() + '\n');
 }
 
-/** Progress for people: stderr, so stdout stays parseable. */
+/** Progress for people: stderr, and only on a terminal, so pipes and scripts get results alone. */
 export function progress(message: string): void {
+  if (process.stderr.isTTY) process.stderr.write(message + '\n');
+}
+
+/** A status line of a long-running process (worker, dev server): always, on stderr. */
+export function notice(message: string): void {
   process.stderr.write(message + '\n');
 }
 

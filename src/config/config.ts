@@ -116,6 +116,25 @@ export class ConfigError extends Error {
 
 export const DEFAULT_CONFIG_FILE = 'driftless.config.yaml';
 
+/** API key and TLS settings from the standard TEMPORAL_* variables (secrets never come from files). */
+export function temporalSecurityFromEnv(env: NodeJS.ProcessEnv): Pick<Config['temporal'], 'apiKey' | 'tls'> {
+  const apiKey = envValue(env, 'TEMPORAL_API_KEY');
+  const certPath = envValue(env, 'TEMPORAL_TLS_CLIENT_CERT_PATH');
+  const enabled = env.TEMPORAL_TLS === 'true' || env.TEMPORAL_TLS === '1' || !!certPath || !!apiKey;
+  return {
+    apiKey,
+    tls: enabled
+      ? {
+          enabled: true,
+          certPath,
+          keyPath: envValue(env, 'TEMPORAL_TLS_CLIENT_KEY_PATH'),
+          caPath: envValue(env, 'TEMPORAL_TLS_SERVER_CA_CERT_PATH'),
+          serverName: envValue(env, 'TEMPORAL_TLS_SERVER_NAME'),
+        }
+      : undefined,
+  };
+}
+
 /** An environment variable, with "" read as unset. */
 function envValue(env: NodeJS.ProcessEnv, name: string): string | undefined {
   const v = env[name];
@@ -178,8 +197,6 @@ export async function loadConfig(
   if (!OWNER_PATTERN.test(owner)) {
     throw new ConfigError(`DRIFTLESS_OWNER: expected lower-case letters, digits and dashes, got "${owner}"`);
   }
-  const tlsEnabled =
-    env.TEMPORAL_TLS === 'true' || env.TEMPORAL_TLS === '1' || !!env.TEMPORAL_TLS_CLIENT_CERT_PATH;
   return {
     source,
     temporal: {
@@ -195,17 +212,7 @@ export async function loadConfig(
         envValue(env, 'DRIFTLESS_TASK_QUEUE') ??
         file.temporal.taskQueue ??
         DEFAULT_TASK_QUEUE,
-      apiKey: env.TEMPORAL_API_KEY || undefined,
-      tls:
-        tlsEnabled || env.TEMPORAL_API_KEY
-          ? {
-              enabled: true,
-              certPath: env.TEMPORAL_TLS_CLIENT_CERT_PATH,
-              keyPath: env.TEMPORAL_TLS_CLIENT_KEY_PATH,
-              caPath: env.TEMPORAL_TLS_SERVER_CA_CERT_PATH,
-              serverName: env.TEMPORAL_TLS_SERVER_NAME,
-            }
-          : undefined,
+      ...temporalSecurityFromEnv(env),
     },
     owner,
     stateDir,

@@ -69,7 +69,7 @@ export interface WorkloadStatus {
   recoveries: number;
   blocks: Block[];
   /** The last placement: chosen offer first, then the rest, and the offers passed over. */
-  lastPlacement?: { candidates: Offer[]; rejected: RejectedOffer[] };
+  lastPlacement?: { candidates: Offer[]; rejected: RejectedOffer[]; providerErrors?: string[] };
   timeline: TimelineEvent[];
   /** Set once the workload has ended. */
   result?: WorkloadResult;

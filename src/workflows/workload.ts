@@ -38,9 +38,16 @@ const SA = {
   price: defineSearchAttributeKey(SEARCH_ATTRIBUTES.pricePerHour.name, SearchAttributeType.DOUBLE),
 };
 
-const { place, releaseAttempt } = proxyActivities<ControlActivities>({
+const { place } = proxyActivities<ControlActivities>({
   startToCloseTimeout: '1m',
   retry: { initialInterval: '1s', maximumInterval: '20s', maximumAttempts: 10 },
+});
+
+// Polls the provider until the instance is up; bounded by the spec's startup grace.
+const { waitReady } = proxyActivities<ControlActivities>({
+  startToCloseTimeout: '1h',
+  heartbeatTimeout: '10s',
+  retry: { initialInterval: '1s', maximumInterval: '10s', nonRetryableErrorTypes: ['InstanceNotReady'] },
 });
 
 // Failures the workflow decides on are not retried by Temporal; transient ones are, a few times.
@@ -61,8 +68,9 @@ const { provision } = proxyActivities<ControlActivities>({
   },
 });
 
-// A termination that gives up leaks a billed machine: retry it for as long as it takes.
-const { terminate } = proxyActivities<ControlActivities>({
+// A termination (or the compensation of a cut-short provision) that gives up leaks a billed
+// machine: retry it for as long as it takes.
+const { terminate, releaseAttempt } = proxyActivities<ControlActivities>({
   startToCloseTimeout: '2m',
   retry: { initialInterval: '1s', maximumInterval: '1m' },
 });
@@ -125,6 +133,9 @@ export async function workloadWorkflow(input: WorkloadInput): Promise<WorkloadRe
     timeline: [],
   };
   let stopReason: string | undefined;
+  /** Invalid-request and auth failures: surfaced when no other offer is left. */
+  const fatal: string[] = [];
+  let fatalType: string | undefined;
   const stopped = () => stopReason !== undefined;
 
   setHandler(stopSignal, (arg) => {
@@ -247,6 +258,11 @@ export async function workloadWorkflow(input: WorkloadInput): Promise<WorkloadRe
         return await Promise.race([main, stop]);
       } finally {
         scope.cancel();
+        // Settled before returning: a compensation that follows sees all the activity did.
+        await main.then(
+          () => undefined,
+          () => undefined,
+        );
       }
     });
   }
@@ -260,7 +276,20 @@ export async function workloadWorkflow(input: WorkloadInput): Promise<WorkloadRe
       s.lastPlacement = {
         candidates: placement.ranked.slice(0, 10),
         rejected: placement.rejected.slice(0, 100),
+        providerErrors: placement.providerErrors,
       };
+      for (const e of placement.providerErrors) event('no-offer', `provider did not answer: ${e}`);
+      if (placement.ranked.length === 0 && fatal.length > 0) {
+        // Nothing else can run it and what failed will not fix itself: surface it.
+        const message = `no provider can run ${spec.name}: ${fatal.join('; ')}`;
+        setPhase('FAILED');
+        event('failed', message);
+        throw ApplicationFailure.create({
+          type: fatalType ?? FailureType.InvalidRequest,
+          message,
+          nonRetryable: true,
+        });
+      }
       if (placement.ranked.length === 0) {
         const reasons = [...new Set(placement.rejected.map((r) => r.reason))].slice(0, 3);
         const next = activeBlocks().reduce((m, b) => Math.min(m, b.until), Infinity) - Date.now();
@@ -315,8 +344,16 @@ export async function workloadWorkflow(input: WorkloadInput): Promise<WorkloadRe
           await CancellationScope.nonCancellable(() =>
             releaseAttempt({ provider: offer.provider, workflowId: info.workflowId, attempt }),
           );
+          if (type === FailureType.InvalidRequest || type === FailureType.Auth) {
+            // Retrying will not help on this provider: block it whole and remember why.
+            fatal.push(`${offer.provider}: ${messageOf(err)}`);
+            fatalType ??= type;
+            block(offer, 'provider', type);
+            continue;
+          }
+          // An unclassified failure (a deadline passed, a crash) is a failure of that location.
           const scope: FailureScope =
-            type === FailureType.Capacity ? 'zone' : (failureScopeOf(err) ?? 'provider');
+            type === FailureType.Capacity ? 'zone' : (failureScopeOf(err) ?? 'zone');
           block(offer, scope, type);
           continue;
         }
@@ -343,13 +380,14 @@ export async function workloadWorkflow(input: WorkloadInput): Promise<WorkloadRe
           location,
         });
         setPhase('STARTING');
-        const started = await raceAgent(instance, () =>
-          agentOf(instance.id, { startup: true }).startWorkload({
+        const started = await raceAgent(instance, async () => {
+          await waitReady({ ref: instance, timeoutMs: spec.health.startupGrace });
+          return agentOf(instance.id, { startup: true }).startWorkload({
             workload: spec.name,
             command: spec.command,
             env: spec.env,
-          }),
-        );
+          });
+        });
         if (started.kind === 'stop') return 'stop';
         if (started.kind === 'lost') {
           s.recoveries++;

@@ -3,7 +3,7 @@ import { request } from 'node:http';
 import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTES } from '../../src/common/names';
 import { freePort } from '../../src/client/services/dev-server';
-import { CLI, makeEnv, processesWith, sleep, waitFor, type TestEnv } from '../support/harness';
+import { CLI, makeEnv, processesWith, processesWithEnv, waitFor, type TestEnv } from '../support/harness';
 
 let env: TestEnv;
 
@@ -60,22 +60,58 @@ test('dev starts a server with the search attributes, the Web UI and a worker; S
   }
 });
 
-test('the demo fails a service over between pools, prints the timeline and leaves no process behind', async () => {
+/** Runs `driftless demo`; `onStdout` may act on the output as it arrives. */
+function runDemo(onStdout?: (all: string, child: ReturnType<typeof spawn>) => void) {
   const child = spawn(process.execPath, [CLI, 'demo'], {
     env: { ...process.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
+  child.stdout.on('data', (d) => {
+    stdout += d;
+    onStdout?.(stdout, child);
+  });
   child.stderr.on('data', (d) => (stderr += d));
-  const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((r) =>
+    child.once('exit', (code) => r({ code, stdout, stderr })),
+  );
+}
+
+/** Nothing the demo started is left: server on its port, agents, the workload. */
+async function expectNothingLeft(stdout: string) {
+  const port = /dev server on 127\.0\.0\.1:(\d+)/.exec(stdout)?.[1];
+  expect(port).toBeDefined();
+  await waitFor(
+    () =>
+      processesWith('start-dev', '--port', port!).length === 0 &&
+      processesWith('--workload', 'hello-web').length === 0 &&
+      processesWithEnv('DRIFTLESS_WORKLOAD=hello-web').length === 0,
+    'every demo process to be gone',
+    10_000,
+  );
+}
+
+test('the demo fails a service over between pools, prints the timeline and leaves no process behind', async () => {
+  const { code, stdout, stderr } = await runDemo();
   expect([code, stderr.slice(-2000)]).toEqual([0, expect.anything()]);
   expect(stdout).toMatch(/RUNNING on pool lab-a/);
   expect(stdout).toMatch(/recovered: RUNNING on pool lab-b/);
   expect(stdout).toMatch(/lost .* on local\/lab-a/);
   expect(stdout).toMatch(/STOPPED; workflow COMPLETED/);
   expect(stdout).toMatch(/Web UI .*http:\/\/127\.0\.0\.1:\d+/);
-  await sleep(500);
-  expect(processesWith('--workload', 'hello-web')).toHaveLength(0);
+  await expectNothingLeft(stdout);
+});
+
+test('Ctrl-C during the demo cleans up everything it started and exits 130', async () => {
+  let sent = false;
+  const { code, stdout } = await runDemo((out, child) => {
+    if (!sent && /RUNNING on pool lab-a/.test(out)) {
+      sent = true;
+      child.kill('SIGINT');
+    }
+  });
+  expect(sent).toBe(true);
+  expect(code).toBe(130);
+  await expectNothingLeft(stdout);
 });

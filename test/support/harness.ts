@@ -141,6 +141,22 @@ export function processesWith(...parts: string[]): number[] {
   return out;
 }
 
+/** Live processes whose environment holds `entry` ("NAME=value"); workloads carry DRIFTLESS_WORKLOAD. */
+export function processesWithEnv(entry: string): number[] {
+  const out: number[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
+    try {
+      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+      if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) continue;
+      if (readFileSync(`/proc/${e}/environ`, 'utf8').split('\0').includes(entry)) out.push(Number(e));
+    } catch {
+      /* exited while we looked */
+    }
+  }
+  return out;
+}
+
 /** Agent processes serving a workload (the local provider starts them with `--workload NAME`). */
 export const agentsOf = (workload: string) => processesWith('--workload', workload);
 

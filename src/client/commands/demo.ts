@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { join } from 'node:path';
-import { progress } from '../context';
-import { untilSignal } from './worker';
+import { notice } from '../context';
 
 export function configureDemoCommand(program: Command): void {
   program
@@ -15,12 +14,21 @@ export function configureDemoCommand(program: Command): void {
     )
     .action(async (opts: { keep?: boolean; examples: string }) => {
       const { runDemo } = await import('../services/demo');
-      await runDemo({
-        examplesDir: opts.examples,
-        keep: !!opts.keep,
-        say: (l) => process.stdout.write(l + '\n'),
-        interrupted: untilSignal,
-      });
-      progress('demo finished');
+      const ac = new AbortController();
+      const onSignal = () => ac.abort();
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      try {
+        await runDemo({
+          examplesDir: opts.examples,
+          keep: !!opts.keep,
+          say: (l) => process.stdout.write(l + '\n'),
+          signal: ac.signal,
+        });
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+      notice('demo finished');
     });
 }

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { createLogger } from '../../logger';
-import { configFrom, progress } from '../context';
+import { configFrom, notice } from '../context';
 import { CliError } from '../errors';
 import { untilSignal } from './worker';
 
@@ -30,22 +30,22 @@ export function configureDevCommand(program: Command): void {
         logFile: join(dir, 'server.log'),
       });
       const config = { ...base, temporal: { ...base.temporal, address: server.address } };
-      progress(
+      notice(
         `Temporal dev server on ${server.address}; Web UI ${server.uiUrl}; history in ${join(dir, 'dev.db')}`,
       );
       try {
         if (!opts.worker) {
-          progress('no worker started (--no-worker); Ctrl-C stops the server');
+          notice('no worker started (--no-worker); Ctrl-C stops the server');
           await untilSignal();
           return;
         }
         const w = await createDriftlessWorker(config, createLogger());
         const running = w.run();
-        progress(
+        notice(
           `worker polling task queue ${config.temporal.taskQueue}; Ctrl-C stops the worker and the server`,
         );
         await Promise.race([untilSignal(), running]);
-        progress('stopping the worker and the server');
+        notice('stopping the worker and the server');
         await w.shutdown();
       } finally {
         await server.stop();

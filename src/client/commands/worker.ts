@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { createLogger } from '../../logger';
-import { configFrom, progress } from '../context';
+import { configFrom, notice } from '../context';
 
 /** Runs until SIGINT or SIGTERM, then shuts the worker down cleanly. */
 export function untilSignal(): Promise<string> {
@@ -20,9 +20,9 @@ export function configureWorkerCommand(program: Command): void {
       const { createDriftlessWorker } = await import('../../worker');
       const w = await createDriftlessWorker(config, createLogger());
       const running = w.run();
-      progress(`worker polling ${config.temporal.address} task queue ${config.temporal.taskQueue}`);
+      notice(`worker polling ${config.temporal.address} task queue ${config.temporal.taskQueue}`);
       const sig = await Promise.race([untilSignal(), running.then(() => 'exit')]);
-      if (sig !== 'exit') progress(`${sig}: shutting the worker down`);
+      if (sig !== 'exit') notice(`${sig}: shutting the worker down`);
       await w.shutdown();
     });
 }

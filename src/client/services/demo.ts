@@ -19,8 +19,16 @@ export interface DemoOptions {
   /** Keep the server, worker and workload running after the demo until Ctrl-C. */
   keep: boolean;
   say: (line: string) => void;
-  /** Resolves when the user interrupts (only awaited with `keep`). */
-  interrupted: () => Promise<unknown>;
+  /** Aborted on Ctrl-C: the demo cleans up and, unless it was only keeping, fails with 130. */
+  signal: AbortSignal;
+}
+
+function aborted(signal: AbortSignal): Promise<never> {
+  return new Promise((_, reject) => {
+    const fail = () => reject(new CliError('interrupted: cleaning up', ExitCode.Interrupted));
+    if (signal.aborted) fail();
+    else signal.addEventListener('abort', fail, { once: true });
+  });
 }
 
 function httpGet(port: number): Promise<string> {
@@ -72,30 +80,37 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   const svc = new WorkloadService(client, config);
   const local = new LocalProvider({ config: config.providers.local!, stateDir, logger });
   let name: string | undefined;
+  const interrupted = aborted(opts.signal);
+  interrupted.catch(() => undefined);
+  /** Every step gives way to Ctrl-C, so the cleanup below always runs. */
+  let racing = true;
+  const step = <T>(p: Promise<T>): Promise<T> => (racing ? Promise.race([p, interrupted]) : p);
   try {
     say(`2. worker running; pools: ${local.poolNames().join(', ')}`);
-    const text = await readFile(join(opts.examplesDir, 'http-service.yaml'), 'utf8');
+    const text = await step(readFile(join(opts.examplesDir, 'http-service.yaml'), 'utf8'));
     const parsed = parseSpecText(text);
     if (!parsed.ok) throw new CliError('examples/http-service.yaml is invalid', ExitCode.Bug);
-    const servicePort = (await portInUse(18080)) ? await freePort() : 18080;
+    const servicePort = (await step(portInUse(18080))) ? await step(freePort()) : 18080;
     const spec = { ...parsed.spec, env: { ...parsed.spec.env, PORT: String(servicePort) } };
     name = spec.name;
     say(
       `3. applying ${spec.name} (needs ${spec.resources.gpu?.count}x ${spec.resources.gpu?.type.join('|')})`,
     );
-    await svc.apply(spec);
-    const first = await svc.waitPhase(spec.name, ['RUNNING', 'FAILED'], 120_000);
+    await step(svc.apply(spec));
+    const first = await step(svc.waitPhase(spec.name, ['RUNNING', 'FAILED'], 120_000));
     if (first.phase !== 'RUNNING')
       throw new CliError(`${spec.name} did not start:\n${formatStatus(first)}`, ExitCode.Failed);
     say(`   RUNNING on pool ${first.pool} as ${first.instanceId} at $${first.pricePerHour}/h`);
-    say(`   GET http://127.0.0.1:${servicePort}/ -> ${await httpGetWithRetry(servicePort)}`);
+    say(`   GET http://127.0.0.1:${servicePort}/ -> ${await step(httpGetWithRetry(servicePort))}`);
 
     say(`4. outage: marking pool ${first.pool} down (its agents are killed)`);
     const t0 = Date.now();
-    await local.setPoolDown(first.pool!, true);
-    let moved = await svc.waitPhase(spec.name, ['RECOVERING', 'PENDING', 'PROVISIONING', 'STARTING'], 60_000);
+    await step(local.setPoolDown(first.pool!, true));
+    let moved = await step(
+      svc.waitPhase(spec.name, ['RECOVERING', 'PENDING', 'PROVISIONING', 'STARTING'], 60_000),
+    );
     for (;;) {
-      moved = await svc.waitPhase(spec.name, ['RUNNING', 'FAILED'], 120_000);
+      moved = await step(svc.waitPhase(spec.name, ['RUNNING', 'FAILED'], 120_000));
       if (moved.phase !== 'RUNNING' || moved.pool !== first.pool) break;
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -104,7 +119,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     say(
       `   recovered: RUNNING on pool ${moved.pool} as ${moved.instanceId} ${((Date.now() - t0) / 1000).toFixed(1)}s after the outage`,
     );
-    say(`   GET http://127.0.0.1:${servicePort}/ -> ${await httpGetWithRetry(servicePort)}`);
+    say(`   GET http://127.0.0.1:${servicePort}/ -> ${await step(httpGetWithRetry(servicePort))}`);
     say('5. timeline:');
     say(formatTimeline(moved.status?.timeline ?? []).replace(/^/gm, '   '));
 
@@ -114,11 +129,12 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
         `  try: driftless --address ${server.address} --task-queue driftless-demo --config ${join(opts.examplesDir, 'driftless.config.yaml')} --state-dir ${stateDir} status ${spec.name}`,
       );
       say('Ctrl-C stops the workload, the worker and the server.');
-      await opts.interrupted();
+      await new Promise((r) => opts.signal.addEventListener('abort', r, { once: true }));
+      racing = false; // Ctrl-C was the way to end keeping: finish normally
     }
     say(`6. stopping ${spec.name}`);
-    await svc.stop(spec.name, 'demo finished');
-    const end = await svc.waitClosed(spec.name, 60_000);
+    await step(svc.stop(spec.name, 'demo finished'));
+    const end = await step(svc.waitClosed(spec.name, 60_000));
     name = undefined;
     say(`   ${end.phase}; workflow ${end.workflowStatus}`);
     say(`\nWeb UI (while a server runs): ${server.uiUrl}/namespaces/default/workflows/workload-${spec.name}`);

@@ -6,7 +6,12 @@ import { cpus, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { LocalPoolConfig, LocalProviderConfig } from '../../config/config';
-import { CapacityError, InvalidRequestError, ProviderUnavailableError } from '../errors';
+import {
+  CapacityError,
+  InvalidRequestError,
+  ProviderUnavailableError,
+  TransientProviderError,
+} from '../errors';
 import type {
   Instance,
   InstanceOwner,
@@ -17,7 +22,7 @@ import type {
   ProvisionRequest,
 } from '../types';
 import { detectGpus } from './gpus';
-import { identify, isAlive, killGroup, type ProcessIdentity } from './processes';
+import { findProcess, identify, isAlive, killGroup, type ProcessIdentity } from './processes';
 
 /** What the local provider records about one instance (instances/<id>/instance.json). */
 export interface LocalInstanceRecord {
@@ -64,6 +69,11 @@ function packageRoot(): string {
     dir = up;
   }
   return dir;
+}
+
+/** The agent process started for an instance, found by its argv (`--instance <id>`). */
+function findAgentProcess(id: string): ProcessIdentity | undefined {
+  return findProcess((argv) => argv.includes('--instance') && argv[argv.indexOf('--instance') + 1] === id);
 }
 
 /** Instance id from the idempotency key: the same key always names the same instance. */
@@ -216,6 +226,14 @@ export class LocalProvider implements Provider {
     const id = localInstanceId(req.idempotencyKey);
     const instance = await this.withPoolLock(poolName, async () => {
       const existing = await this.readRecord(id);
+      if (existing && !existing.agent && !existing.terminatedAt) {
+        // A crash between launching the agent and recording it: adopt that agent, never start a second.
+        const orphan = findAgentProcess(id);
+        if (orphan) {
+          existing.agent = orphan;
+          await this.writeRecord(existing);
+        }
+      }
       if (existing?.agent) {
         this.log.info(
           { instanceId: id, pool: poolName },
@@ -246,6 +264,7 @@ export class LocalProvider implements Provider {
         gpuIndexes: free.slice(0, req.offer.gpuCount),
         createdAt: new Date().toISOString(),
       };
+      if (req.signal?.aborted) throw new TransientProviderError('provision cancelled', location, 'Cancelled');
       // Recorded before the launch: a crash between the two leaves a record a retry completes.
       await mkdir(this.instanceDir(id), { recursive: true });
       await this.writeRecord(rec);
@@ -262,8 +281,19 @@ export class LocalProvider implements Provider {
           'AgentSpawnFailed',
         );
       }
+      // Another process (a terminate, `pool down`) may have touched the record meanwhile.
+      const now = await this.readRecord(id);
+      if (now?.terminatedAt) {
+        await killGroup(rec.agent);
+        return now;
+      }
       await this.writeRecord(rec);
       this.log.info({ instanceId: id, pool: poolName, pid: rec.agent.pid }, 'instance started');
+      if (this.isPoolDown(poolName)) {
+        // The pool went down while we launched: the outage takes this instance too.
+        await this.terminate(this.ref(rec), undefined, 'pool-down');
+        throw new ProviderUnavailableError(`local pool ${poolName} is down`, location, 'PoolDown', 'region');
+      }
       return rec;
     });
     if (pool.bootDelay > 0) await sleep(pool.bootDelay, req.signal);
@@ -343,7 +373,10 @@ export class LocalProvider implements Provider {
     const rec = await this.readRecord(ref.id);
     if (!rec) return;
     const status = await this.readAgentStatus(ref.id);
-    await Promise.all([killGroup(rec.agent), killGroup(status?.workload)]);
+    // The agent first: it stops its workload and reports the instance going away, so the
+    // workflow sees a lost instance rather than a workload that exited. Then whatever is left.
+    await killGroup(rec.agent, 8000);
+    await killGroup(status?.workload);
     if (!rec.terminatedAt) {
       rec.terminatedAt = new Date().toISOString();
       rec.terminatedBy = by;

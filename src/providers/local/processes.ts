@@ -48,6 +48,29 @@ export function groupMembers(pgid: number): number[] {
   return out;
 }
 
+/** The first live process whose argv satisfies `match`. */
+export function findProcess(match: (argv: string[]) => boolean): ProcessIdentity | undefined {
+  let entries: string[] = [];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return undefined;
+  }
+  for (const e of entries) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const argv = readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0');
+      if (match(argv)) {
+        const id = identify(Number(e));
+        if (id) return id;
+      }
+    } catch {
+      /* gone while we looked */
+    }
+  }
+  return undefined;
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**

@@ -166,6 +166,33 @@ describe('provision', () => {
     expect((await provider.records()).filter((r) => r.pool === 'lab-a')).toHaveLength(1);
   });
 
+  test('a retry after a crash between launching the agent and recording it adopts that agent instead of a second', async () => {
+    const stateDir = tempStateDir();
+    const first = makeProvider([LAB_A], IDLE_AGENT, stateDir);
+    const offer = await offerFor(first, 'lab-a', 1);
+    const id = localInstanceId('crash-window');
+    // What a crash leaves: the record without an agent, and the agent process running.
+    await first.provision(request(offer, 'crash-window'));
+    const rec = (await first.readRecord(id))!;
+    const agentPid = rec.agent!.pid;
+    delete rec.agent;
+    await writeFile(join(stateDir, 'local/instances', id, 'instance.json'), JSON.stringify(rec));
+    const again = await makeProvider([LAB_A], IDLE_AGENT, stateDir).provision(request(offer, 'crash-window'));
+    expect(again.details!.pid).toBe(agentPid);
+    expect(pidsWithArg(id)).toEqual([agentPid]);
+  });
+
+  test('an already cancelled provision starts nothing', async () => {
+    const provider = makeProvider([LAB_A]);
+    const offer = await offerFor(provider, 'lab-a', 1);
+    const ac = new AbortController();
+    ac.abort();
+    await expect(provider.provision(request(offer, 'cancelled', { signal: ac.signal }))).rejects.toThrow(
+      /cancelled/,
+    );
+    expect(pidsWithArg(localInstanceId('cancelled'))).toEqual([]);
+  });
+
   test('a second provider on the same state directory finds the instance a retried key started', async () => {
     const stateDir = tempStateDir();
     const provider = makeProvider([LAB_A], IDLE_AGENT, stateDir);
