@@ -95,7 +95,10 @@ test('marking a pool down moves the workload running there to another pool', asy
     expect(after.pool).not.toBe(before.pool);
     const timeline = after.status!.timeline.map((e) => e.type);
     expect(timeline).toEqual(expect.arrayContaining(['lost', 'terminated', 'blocked']));
+    // A loss of the instance, not a failure of the workload: no restart is counted.
+    expect(after.status?.restarts).toBe(0);
     expect(agentsOf('svc-outage')).toHaveLength(1);
+    expect(workloadProcesses('svc-outage')).toHaveLength(1);
   } finally {
     await cli(['pool', 'up', before.pool!], env.env);
   }

@@ -108,3 +108,32 @@ test('cancelling the workflow while provision is in flight leaves no instance be
     await w.stop();
   }
 });
+
+test('stop while provision is in flight ends the workflow STOPPED and leaves no instance behind', async () => {
+  const name = 'svc-stop-provision';
+  const w = await startWorker(env.env);
+  try {
+    expect((await cli(['apply', await writeSpec(env, serviceSpec(name))], env.env)).code).toBe(0);
+    const handle = client.workflow.getHandle(`workload-${name}`);
+    await waitFor(
+      async () => {
+        const d = await handle.describe();
+        return (
+          (d.raw.pendingActivities ?? []).some((a) => a.activityType?.name === 'provision') &&
+          agentsOf(name).length === 1
+        );
+      },
+      'provision in flight',
+      30_000,
+      50,
+    );
+    const r = await cli(['stop', name, '--json'], env.env);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ phase: 'STOPPED', workflowStatus: 'COMPLETED' });
+    await waitFor(() => agentsOf(name).length === 0, 'no agent', 10_000);
+    expect(workloadProcesses(name)).toHaveLength(0);
+    expect(instanceRecords(name).every((rec) => rec.terminatedAt)).toBe(true);
+  } finally {
+    await w.stop();
+  }
+});
