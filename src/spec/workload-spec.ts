@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseRange, type Range } from './ranges';
 import { parseDuration, parseSizeGb } from './units';
 
 /**
@@ -21,11 +22,6 @@ const expected =
   (what: string) =>
   (issue: { input?: unknown }): string =>
     `expected ${what}, got ${got(issue.input)}`;
-
-const positiveInt = z
-  .number({ error: expected('a positive integer') })
-  .int({ error: expected('a positive integer') })
-  .positive({ error: expected('a positive integer') });
 
 const nonNegativeInt = z
   .number({ error: expected('a non-negative integer') })
@@ -70,52 +66,202 @@ const sizeGb = z
 const nonEmptyString = (what: string) =>
   z.string({ error: expected(what) }).min(1, { error: expected(what) });
 
-export const GpuRequest = z
-  .strictObject(
-    {
-      /** One acceptable GPU model or a list of them, e.g. "A100" or ["A100", "H100"]. */
-      type: z
-        .union(
-          [
-            nonEmptyString('a GPU type'),
-            z.array(nonEmptyString('a GPU type')).min(1, { error: expected('at least one GPU type') }),
-          ],
-          {
-            error: expected('a GPU type or a list of GPU types'),
-          },
-        )
-        .transform((t) => (Array.isArray(t) ? t : [t])),
-      /** GPUs per instance. @default 1 */
-      count: positiveInt.default(1),
-    },
-    { error: expected('an object with type and count') },
+/**
+ * A range of vCPUs or GB ("16..", "64GB..256GB") or one positive value (at least that much);
+ * see ./ranges.
+ */
+const range = (unit: 'count' | 'size', what: string) =>
+  z.union([z.string(), z.number()], { error: expected(what) }).transform((v, ctx) => {
+    const isRange = typeof v === 'string' && /\.\.|\+$/.test(v.trim());
+    const r = parseRange(v, unit, 'min');
+    if (typeof r === 'string' || (!isRange && !((r.min ?? 0) > 0))) {
+      const single = unit === 'size' ? 'a positive size such as "16GB"' : 'a positive number';
+      ctx.addIssue({
+        code: 'custom',
+        message: isRange && typeof r === 'string' ? r : `expected ${isRange ? what : single}, got ${got(v)}`,
+      });
+      return z.NEVER;
+    }
+    return r;
+  });
+
+/** A GPU count: a positive integer (exact) or a range such as "4..8" or "2..". */
+const gpuCount = z
+  .union([z.string(), z.number()], { error: expected('a positive integer or a range such as "4..8"') })
+  .transform((v, ctx) => {
+    const r = parseRange(v, 'count', 'exact');
+    const ok =
+      typeof r !== 'string' &&
+      (r.min ?? 1) >= 1 &&
+      Number.isInteger(r.min ?? 1) &&
+      (r.max === undefined || Number.isInteger(r.max));
+    if (!ok) {
+      const isRange = typeof v === 'string' && /\.\.|\+$/.test(v);
+      ctx.addIssue({
+        code: 'custom',
+        message: isRange
+          ? typeof r === 'string'
+            ? r
+            : `expected a range of positive integers such as "4..8", got ${got(v)}`
+          : `expected a positive integer, got ${got(v)}`,
+      });
+      return z.NEVER;
+    }
+    return r as Range;
+  });
+
+const gpuTypes = z
+  .union(
+    [
+      nonEmptyString('a GPU type'),
+      z.array(nonEmptyString('a GPU type')).min(1, { error: expected('at least one GPU type') }),
+    ],
+    { error: expected('a GPU type, a list of GPU types, or "any"') },
   )
-  .describe('GPU model(s) and count');
+  .transform((t) => {
+    const list = Array.isArray(t) ? t : [t];
+    // "any" (alone or in a list) accepts every GPU model.
+    return list.some((x) => x.toLowerCase() === 'any') ? undefined : list;
+  });
+
+const gpuObject = z.strictObject(
+  {
+    /** One model, a list of acceptable models, or "any". @default "any" */
+    type: gpuTypes.optional(),
+    /** GPUs per instance: a number (exact) or a range. @default 1 */
+    count: gpuCount.default({ min: 1, max: 1 }),
+    /** Memory of each GPU: "40GB.." (at least), "24GB..48GB", or one size (at least). */
+    memory: range('size', 'a GPU memory size or range such as "40GB.."').optional(),
+  },
+  { error: expected('a GPU request such as "H100:8" or {type, count}') },
+);
+
+/**
+ * GPUs: `H100:8`, `A100:4..8`, `any`, `any:2`, `L4` (one), or {type, count, memory}.
+ * Parsed to { type?: string[] (absent = any model), count: Range, memory?: Range (GB) }.
+ */
+export const GpuRequest = z
+  .unknown()
+  .transform((v, ctx): { type?: string[]; count: Range; memory?: Range } => {
+    if (typeof v !== 'string') {
+      // The object form: its own errors keep their paths (resources.gpu.count, ...).
+      const parsed = gpuObject.safeParse(v);
+      if (!parsed.success) {
+        // Re-raised as they are (an unknown key stays an unknown key), at their own paths.
+        for (const issue of parsed.error.issues) ctx.addIssue(issue as Parameters<typeof ctx.addIssue>[0]);
+        return z.NEVER;
+      }
+      const { type, count, memory } = parsed.data;
+      return { ...(type && { type }), count, ...(memory && { memory }) };
+    }
+    const text = v.trim();
+    const colon = text.lastIndexOf(':');
+    const name = colon >= 0 ? text.slice(0, colon).trim() : text;
+    const countText = colon >= 0 ? text.slice(colon + 1).trim() : '1';
+    const count = parseRange(countText, 'count', 'exact');
+    if (!name || typeof count === 'string' || (count.min ?? 1) < 1 || !Number.isInteger(count.min ?? 1)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected a GPU request such as "H100:8", "A100:4..8" or "any", got ${got(v)}`,
+      });
+      return z.NEVER;
+    }
+    return { type: name.toLowerCase() === 'any' ? undefined : [name], count };
+  });
 export type GpuRequest = z.output<typeof GpuRequest>;
 
-export const Resources = z.strictObject(
-  {
-    gpu: GpuRequest.optional(),
-    /** vCPUs. */
-    cpu: positiveNumber.optional(),
-    /** RAM, e.g. "16GB"; GB after parsing. */
-    memory: sizeGb.optional(),
-  },
-  { error: expected('an object') },
-);
-export type Resources = z.output<typeof Resources>;
+const resourceFields = {
+  gpu: GpuRequest.optional(),
+  /** vCPUs: a number (at least) or a range such as "16..32". */
+  cpu: range('count', 'a vCPU count or range such as 16 or "16..32"').optional(),
+  /** RAM: "64GB" (at least) or a range such as "64GB..256GB"; GB after parsing. */
+  memory: range('size', 'a size or range such as "64GB" or "64GB..256GB"').optional(),
+  /** Root disk size to provision, e.g. "200GB". */
+  disk: sizeGb.optional(),
+};
 
-export const PlacementConstraints = z.strictObject(
-  {
-    /** Providers allowed, e.g. ["local"]. @default all configured providers */
-    providers: z
-      .array(nonEmptyString('a provider name'), { error: expected('a list of provider names') })
-      .min(1, { error: expected('at least one provider') })
-      .optional(),
-  },
-  { error: expected('an object') },
-);
+/** Allowed and denied names, with globs (`us-*`, `europe-west4-?`). A plain list is an allow list. */
+const allowDeny = (what: string) =>
+  z
+    .union(
+      [
+        z.array(nonEmptyString(what), { error: expected(`a list of ${what}s`) }).min(1, {
+          error: expected(`at least one ${what}`),
+        }),
+        z.strictObject(
+          {
+            allow: z
+              .array(nonEmptyString(what))
+              .min(1, { error: expected(`at least one ${what}`) })
+              .optional(),
+            deny: z
+              .array(nonEmptyString(what))
+              .min(1, { error: expected(`at least one ${what}`) })
+              .optional(),
+          },
+          { error: expected(`a list of ${what}s or {allow, deny}`) },
+        ),
+      ],
+      { error: expected(`a list of ${what}s or {allow, deny}`) },
+    )
+    .transform((v): { allow?: string[]; deny?: string[] } => (Array.isArray(v) ? { allow: v } : v));
+
+const placementFields = {
+  /** Providers, e.g. ["aws", "local"] or {deny: [gcp]}. @default every configured provider */
+  providers: allowDeny('provider name').optional(),
+  /** Regions (for local pools: pool names), with globs. */
+  regions: allowDeny('region').optional(),
+  /** Zones, with globs. */
+  zones: allowDeny('zone').optional(),
+  /** Spot (preemptible) capacity: never, allow (cheapest of both), or require. @default never */
+  spot: z
+    .enum(['never', 'allow', 'require'], { error: expected('"never", "allow" or "require"') })
+    .optional(),
+  /** The most the instance may cost, US dollars per hour. */
+  maxPricePerHour: positiveNumber.optional(),
+  /** Pin one instance type (AWS instance type, GCP machine type). */
+  instanceType: nonEmptyString('an instance type').optional(),
+};
+
+export const PlacementConstraints = z
+  .strictObject(placementFields, { error: expected('an object') })
+  .transform((p) => ({ ...p, spot: p.spot ?? ('never' as const) }));
 export type PlacementConstraints = z.output<typeof PlacementConstraints>;
+
+/** A candidate's placement: only what it overrides (no defaults). */
+export const PlacementOverride = z.strictObject(placementFields, { error: expected('an object') });
+export type PlacementOverride = z.output<typeof PlacementOverride>;
+
+/** One alternative: a partial override of the resources and the placement. */
+export const Candidate = z.strictObject(
+  { ...resourceFields, placement: PlacementOverride.optional() },
+  { error: expected('an object with gpu, cpu, memory, disk or placement') },
+);
+export type Candidate = z.output<typeof Candidate>;
+
+export const Resources = z
+  .strictObject(
+    {
+      ...resourceFields,
+      /** Alternatives; the cheapest offer of any of them wins (SkyPilot's any_of). */
+      anyOf: z
+        .array(Candidate, { error: expected('a list of alternatives') })
+        .min(1)
+        .optional(),
+      /** Alternatives tried in the order given (SkyPilot's ordered). */
+      ordered: z
+        .array(Candidate, { error: expected('a list of alternatives') })
+        .min(1)
+        .optional(),
+    },
+    { error: expected('an object') },
+  )
+  .superRefine((r, ctx) => {
+    if (r.anyOf && r.ordered) {
+      ctx.addIssue({ code: 'custom', message: 'use either anyOf or ordered, not both', path: ['ordered'] });
+    }
+  });
+export type Resources = z.output<typeof Resources>;
 
 export const HealthPolicy = z.strictObject(
   {
@@ -161,7 +307,7 @@ export const WorkloadSpec = z.strictObject(
       .transform((e) => Object.fromEntries(Object.entries(e).map(([k, v]) => [k, String(v)])))
       .default({}),
     resources: Resources.default({}),
-    placement: PlacementConstraints.default({}),
+    placement: PlacementConstraints.default({ spot: 'never' }),
     health: HealthPolicy.default({ heartbeatTimeout: 15_000, startupGrace: 120_000 }),
     recovery: RecoveryPolicy.default({ maxRestarts: 3, cooldown: 300_000 }),
   },

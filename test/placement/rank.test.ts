@@ -1,6 +1,9 @@
 import {
   blockCovers,
   blockLabel,
+  expandCandidates,
+  globToRegExp,
+  nearestMisses,
   offerLabel,
   rankOffers,
   rejectionReason,
@@ -11,343 +14,796 @@ import { WorkloadSpec, type WorkloadSpecInput } from '../../src/spec/workload-sp
 
 const NOW = Date.parse('2025-03-01T12:00:00.000Z');
 
-function spec(extra: Partial<WorkloadSpecInput> = {}): WorkloadSpec {
-  return WorkloadSpec.parse({ name: 'train', kind: 'job', command: ['python', 'train.py'], ...extra });
+type Resources = NonNullable<WorkloadSpecInput['resources']>;
+type Placement = NonNullable<WorkloadSpecInput['placement']>;
+
+/** A realistic spec: parsed by the real zod schema, defaults and all. */
+function spec(resources: Resources = {}, placement: Placement = {}): WorkloadSpec {
+  return WorkloadSpec.parse({
+    name: 'train',
+    kind: 'job',
+    command: ['python', 'train.py'],
+    resources,
+    placement,
+  });
 }
 
+/** An on-demand 8xH100 in aws/us-east-1/us-east-1a, 80GB per GPU. */
 function offer(extra: Partial<Offer> = {}): Offer {
   return {
-    provider: 'local',
-    region: 'lab-a',
-    zone: 'lab-a',
-    instanceType: 'lab-a:1xA100',
-    gpuType: 'A100',
-    gpuCount: 1,
-    vcpus: 16,
-    memoryGb: 64,
+    provider: 'aws',
+    region: 'us-east-1',
+    zone: 'us-east-1a',
+    instanceType: 'p5.48xlarge',
+    gpuType: 'H100',
+    gpuCount: 8,
+    gpuMemoryGb: 80,
+    vcpus: 192,
+    memoryGb: 2048,
     spot: false,
-    pricePerHour: 1,
+    pricePerHour: 98.32,
     ...extra,
   };
 }
 
 const cpuOffer = (extra: Partial<Offer> = {}): Offer =>
-  offer({ instanceType: 'lab-a:cpu', gpuType: undefined, gpuCount: 0, ...extra });
+  offer({
+    instanceType: 'm7i.2xlarge',
+    gpuType: undefined,
+    gpuCount: 0,
+    gpuMemoryGb: undefined,
+    vcpus: 8,
+    memoryGb: 32,
+    pricePerHour: 0.4,
+    ...extra,
+  });
 
 function block(extra: Partial<Block> = {}): Block {
-  return { provider: 'local', until: NOW + 60_000, reason: 'capacity error', ...extra };
+  return { provider: 'aws', until: NOW + 10 * 60_000, reason: 'CapacityError', ...extra };
 }
 
-const a100 = spec({ resources: { gpu: { type: 'A100', count: 1 } } });
+/** HH:MM of an epoch-ms time in UTC, computed independently of the code under test. */
+function hhmm(ms: number): string {
+  const d = new Date(ms);
+  return `${String(d.getUTCHours()).padStart(2, '0')}:${String(d.getUTCMinutes()).padStart(2, '0')}`;
+}
+
+const reason = (s: WorkloadSpec, o: Offer, blocks: Block[] = []) => rejectionReason(s, o, blocks, NOW);
 
 describe('offerLabel', () => {
   test('omits the zone when it equals the region (local pools)', () => {
-    expect(offerLabel(offer())).toBe('local/lab-a lab-a:1xA100');
+    expect(
+      offerLabel(offer({ provider: 'local', region: 'lab-a', zone: 'lab-a', instanceType: 'lab-a:2xA100' })),
+    ).toBe('local/lab-a lab-a:2xA100');
   });
 
   test('shows provider/region/zone when the zone differs from the region', () => {
-    expect(
-      offerLabel(
-        offer({ provider: 'aws', region: 'us-east-1', zone: 'us-east-1a', instanceType: 'p4d.24xlarge' }),
-      ),
-    ).toBe('aws/us-east-1/us-east-1a p4d.24xlarge');
+    expect(offerLabel(offer())).toBe('aws/us-east-1/us-east-1a p5.48xlarge');
+  });
+
+  test('marks spot offers', () => {
+    expect(offerLabel(offer({ spot: true }))).toBe('aws/us-east-1/us-east-1a p5.48xlarge (spot)');
   });
 });
 
 describe('blockLabel', () => {
-  test('a provider-wide block is labelled by the provider alone', () => {
-    expect(blockLabel({ provider: 'aws' })).toBe('aws');
-  });
-
-  test('a region block is labelled provider/region', () => {
-    expect(blockLabel({ provider: 'aws', region: 'us-east-1' })).toBe('aws/us-east-1');
-  });
-
-  test('a zone block is labelled provider/region/zone', () => {
-    expect(blockLabel({ provider: 'aws', region: 'us-east-1', zone: 'us-east-1a' })).toBe(
-      'aws/us-east-1/us-east-1a',
-    );
-  });
-
-  test('a zone equal to its region (a local pool) is not repeated', () => {
-    expect(blockLabel({ provider: 'local', region: 'lab-a', zone: 'lab-a' })).toBe('local/lab-a');
+  test.each([
+    [{ provider: 'aws' }, 'aws'],
+    [{ provider: 'aws', region: 'us-east-1' }, 'aws/us-east-1'],
+    [{ provider: 'aws', region: 'us-east-1', zone: 'us-east-1a' }, 'aws/us-east-1/us-east-1a'],
+    [{ provider: 'local', region: 'lab-a', zone: 'lab-a' }, 'local/lab-a'],
+  ])('%j is labelled %j', (b, label) => {
+    expect(blockLabel(b)).toBe(label);
   });
 });
 
 describe('blockCovers', () => {
-  const aws = offer({ provider: 'aws', region: 'us-east-1', zone: 'us-east-1a' });
+  const o = offer();
 
   test('a block on another provider does not cover the offer', () => {
-    expect(blockCovers(block({ provider: 'gcp' }), aws)).toBe(false);
+    expect(blockCovers(block({ provider: 'gcp' }), o)).toBe(false);
   });
 
-  test('a block without region covers every offer of its provider', () => {
-    expect(blockCovers(block({ provider: 'aws' }), aws)).toBe(true);
+  test('a provider-level block (no region) covers every region and zone of its provider', () => {
+    for (const [region, zone] of [
+      ['us-east-1', 'us-east-1a'],
+      ['us-west-2', 'us-west-2b'],
+      ['eu-west-1', 'eu-west-1c'],
+    ] as const) {
+      expect(blockCovers(block(), offer({ region, zone }))).toBe(true);
+    }
   });
 
-  test('a region block covers offers in that region and not in another', () => {
-    expect(blockCovers(block({ provider: 'aws', region: 'us-east-1' }), aws)).toBe(true);
-    expect(blockCovers(block({ provider: 'aws', region: 'us-west-2' }), aws)).toBe(false);
+  test('a region block covers that region only', () => {
+    expect(blockCovers(block({ region: 'us-east-1' }), o)).toBe(true);
+    expect(blockCovers(block({ region: 'us-west-2' }), o)).toBe(false);
   });
 
-  test('a zone block covers only offers in that zone', () => {
-    expect(blockCovers(block({ provider: 'aws', region: 'us-east-1', zone: 'us-east-1a' }), aws)).toBe(true);
-    expect(blockCovers(block({ provider: 'aws', region: 'us-east-1', zone: 'us-east-1b' }), aws)).toBe(false);
+  test('a zone block covers that zone only', () => {
+    expect(blockCovers(block({ region: 'us-east-1', zone: 'us-east-1a' }), o)).toBe(true);
+    expect(blockCovers(block({ region: 'us-east-1', zone: 'us-east-1b' }), o)).toBe(false);
   });
 });
 
-describe('rejectionReason', () => {
-  test('an offer that meets every requirement has no rejection reason', () => {
-    expect(rejectionReason(a100, offer(), [], NOW)).toBeUndefined();
-  });
-
-  test('rejects a provider outside placement.providers, listing the allowed ones', () => {
-    const s = spec({ placement: { providers: ['aws', 'gcp'] } });
-    expect(rejectionReason(s, cpuOffer(), [], NOW)).toBe('provider local not in [aws, gcp]');
-  });
-
-  test('accepts a provider that placement.providers lists', () => {
-    const s = spec({ placement: { providers: ['local'] } });
-    expect(rejectionReason(s, cpuOffer(), [], NOW)).toBeUndefined();
-  });
-
-  test('rejects a CPU-only offer when a GPU is requested, naming the acceptable types', () => {
-    const s = spec({ resources: { gpu: { type: ['A100', 'H100'], count: 1 } } });
-    expect(rejectionReason(s, cpuOffer(), [], NOW)).toBe('no GPU (A100|H100 needed)');
-  });
-
-  test('rejects an offer with a GPU count but no GPU type when a GPU is requested', () => {
-    expect(rejectionReason(a100, offer({ gpuType: undefined }), [], NOW)).toBe('no GPU (A100 needed)');
-  });
-
-  test('rejects a GPU type not in the requested list', () => {
-    const s = spec({ resources: { gpu: { type: ['A100', 'H100'] } } });
-    expect(rejectionReason(s, offer({ gpuType: 'T4' }), [], NOW)).toBe('gpu T4 not in [A100, H100]');
-  });
-
+describe('globToRegExp', () => {
   test.each([
-    ['a100', 'A100'],
-    ['A100', 'a100'],
-    ['h100', 'H100'],
-  ])('matches GPU types case-insensitively (spec %j, offer %j)', (wanted, offered) => {
-    const s = spec({ resources: { gpu: { type: ['t4', wanted] } } });
-    expect(rejectionReason(s, offer({ gpuType: offered }), [], NOW)).toBeUndefined();
+    ['us-*', 'us-east-1', true],
+    ['us-*', 'us-', true],
+    ['us-*', 'eu-west-1', false],
+    ['us-*', 'aus-east-1', false],
+    ['europe-west4-?', 'europe-west4-a', true],
+    ['europe-west4-?', 'europe-west4-ab', false],
+    ['europe-west4-?', 'europe-west4-', false],
+    ['europe-west4-?', 'europe-west4', false],
+    ['us-east-1', 'us-east-1', true],
+    ['us-east-1', 'us-east-10', false],
+    // "." is literal, not a RegExp wildcard
+    ['lab.a', 'lab.a', true],
+    ['lab.a', 'labxa', false],
+    // case-insensitive both ways
+    ['US-*', 'us-east-1', true],
+    ['us-*', 'US-EAST-1', true],
+    ['Europe-West4-?', 'europe-west4-B', true],
+  ])('%j matches %j: %s', (glob, name, matches) => {
+    expect(globToRegExp(glob).test(name)).toBe(matches);
+  });
+});
+
+describe('rejectionReason: one test per reason', () => {
+  test('an offer meeting every requirement has no reason', () => {
+    expect(reason(spec({ gpu: 'H100:8' }), offer())).toBeUndefined();
   });
 
-  test('rejects a GPU count other than the one requested, more or fewer', () => {
-    const s = spec({ resources: { gpu: { type: 'A100', count: 2 } } });
-    expect(rejectionReason(s, offer({ gpuCount: 1 }), [], NOW)).toBe('1 GPUs, 2 requested');
-    expect(rejectionReason(s, offer({ gpuCount: 4 }), [], NOW)).toBe('4 GPUs, 2 requested');
-    expect(rejectionReason(s, offer({ gpuCount: 2 }), [], NOW)).toBeUndefined();
-  });
-
-  test('a GPU request without count asks for exactly one GPU', () => {
-    const s = spec({ resources: { gpu: { type: 'A100' } } });
-    expect(rejectionReason(s, offer({ gpuCount: 2 }), [], NOW)).toBe('2 GPUs, 1 requested');
-  });
-
-  test('rejects an offer with GPUs when the spec requests none', () => {
-    expect(rejectionReason(spec(), offer({ gpuCount: 2 }), [], NOW)).toBe('has 2 GPUs, none requested');
-  });
-
-  test('accepts a CPU-only offer when the spec requests no GPU', () => {
-    expect(rejectionReason(spec(), cpuOffer(), [], NOW)).toBeUndefined();
-  });
-
-  test('rejects an offer with fewer vCPUs than requested and accepts an equal number', () => {
-    const s = spec({ resources: { cpu: 32 } });
-    expect(rejectionReason(s, cpuOffer({ vcpus: 16 }), [], NOW)).toBe('16 vCPUs, 32 needed');
-    expect(rejectionReason(s, cpuOffer({ vcpus: 32 }), [], NOW)).toBeUndefined();
-  });
-
-  test('rejects an offer with less memory than requested (size parsed to GB) and accepts an equal amount', () => {
-    const s = spec({ resources: { memory: '128GB' } });
-    expect(rejectionReason(s, cpuOffer({ memoryGb: 64 }), [], NOW)).toBe('64GB memory, 128GB needed');
-    expect(rejectionReason(s, cpuOffer({ memoryGb: 128 }), [], NOW)).toBeUndefined();
-  });
-
-  test('rejects an offer in a blocked location with the block label, its end time and its reason', () => {
-    const until = Date.parse('2025-03-01T12:05:07.000Z');
-    const b = block({ region: 'lab-a', zone: 'lab-a', until, reason: 'agent lost' });
-    expect(rejectionReason(spec(), cpuOffer(), [b], NOW)).toBe(
-      'local/lab-a blocked until 12:05:07 after agent lost',
+  test('provider outside an allow list', () => {
+    expect(reason(spec({}, { providers: ['aws'] }), cpuOffer({ provider: 'gcp' }))).toBe(
+      'provider gcp not in [aws]',
     );
   });
 
-  test('reports a provider-wide block by the provider name', () => {
-    const until = Date.parse('2025-03-01T23:59:59.000Z');
-    const b = block({ provider: 'aws', until, reason: 'quota error' });
-    const o = cpuOffer({ provider: 'aws', region: 'us-east-1', zone: 'us-east-1a' });
-    expect(rejectionReason(spec(), o, [b], NOW)).toBe('aws blocked until 23:59:59 after quota error');
+  test('provider on a deny list', () => {
+    expect(reason(spec({}, { providers: { deny: ['gcp'] } }), cpuOffer({ provider: 'gcp' }))).toBe(
+      'provider gcp denied',
+    );
   });
 
-  test('ignores a block that has expired or ends exactly now', () => {
-    expect(rejectionReason(spec(), cpuOffer(), [block({ until: NOW - 1 })], NOW)).toBeUndefined();
-    expect(rejectionReason(spec(), cpuOffer(), [block({ until: NOW })], NOW)).toBeUndefined();
+  test('instance type other than the pinned one', () => {
+    const s = spec({ gpu: 'A100:8' }, { instanceType: 'g5.xlarge' });
+    expect(reason(s, offer({ instanceType: 'p4d.24xlarge', gpuType: 'A100' }))).toBe(
+      'instance type p4d.24xlarge is not the pinned g5.xlarge',
+    );
   });
 
-  test('uses the first block that is still active when several cover the offer', () => {
+  test('GPU type outside the requested list', () => {
+    const s = spec({ gpu: { type: ['H100', 'A100-80GB'], count: 1 } });
+    expect(reason(s, offer({ gpuType: 'L4', gpuCount: 1, gpuMemoryGb: 24 }))).toBe(
+      'gpu L4 not in [H100, A100-80GB]',
+    );
+  });
+
+  test('GPU count other than an exact request', () => {
+    expect(reason(spec({ gpu: 'H100:8' }), offer({ gpuCount: 4 }))).toBe('4 GPUs, 8 requested');
+  });
+
+  test('GPU count outside a requested range', () => {
+    expect(reason(spec({ gpu: 'A100:4..8' }), offer({ gpuType: 'A100', gpuCount: 2 }))).toBe(
+      '2 GPUs, 4..8 requested',
+    );
+  });
+
+  test('GPU memory below the requested minimum', () => {
+    const s = spec({ gpu: { type: 'any', memory: '40GB..' } });
+    expect(reason(s, offer({ gpuType: 'A10G', gpuCount: 1, gpuMemoryGb: 24 }))).toBe(
+      '24GB per GPU, 40GB.. requested',
+    );
+  });
+
+  test('GPU memory unknown when a GPU memory is requested', () => {
+    const s = spec({ gpu: { type: 'any', memory: '40GB..' } });
+    expect(reason(s, offer({ gpuCount: 1, gpuMemoryGb: undefined }))).toBe(
+      'unknown GPU memory, 40GB.. requested',
+    );
+  });
+
+  test('no GPU when one is requested, naming the request', () => {
+    expect(reason(spec({ gpu: 'H100:8' }), cpuOffer())).toBe('no GPU (H100:8 requested)');
+    expect(reason(spec({ gpu: 'any' }), cpuOffer())).toBe('no GPU (any:1 requested)');
+    expect(reason(spec({ gpu: { type: ['H100', 'A100'], count: '2..' } }), cpuOffer())).toBe(
+      'no GPU (H100, A100:2.. requested)',
+    );
+  });
+
+  test('a GPU count without a GPU type counts as no GPU', () => {
+    expect(reason(spec({ gpu: 'any:8' }), offer({ gpuType: undefined }))).toBe('no GPU (any:8 requested)');
+  });
+
+  test('GPUs when none are requested', () => {
+    expect(reason(spec(), offer())).toBe('8 GPUs, none requested');
+  });
+
+  test('vCPUs below the requested minimum', () => {
+    expect(reason(spec({ cpu: '16..' }), cpuOffer({ vcpus: 8 }))).toBe('8 vCPUs, 16.. requested');
+  });
+
+  test('memory outside the requested range', () => {
+    expect(reason(spec({ memory: '64GB..256GB' }), cpuOffer({ memoryGb: 32 }))).toBe(
+      '32GB memory, 64GB..256GB requested',
+    );
+  });
+
+  test('spot offer under spot: never (the default)', () => {
+    expect(reason(spec(), cpuOffer({ spot: true }))).toBe('spot offer, spot: never');
+    expect(reason(spec({}, { spot: 'never' }), cpuOffer({ spot: true }))).toBe('spot offer, spot: never');
+  });
+
+  test('on-demand offer under spot: require', () => {
+    expect(reason(spec({}, { spot: 'require' }), cpuOffer())).toBe('on-demand offer, spot: require');
+  });
+
+  test('region on a deny list', () => {
+    const s = spec({}, { regions: { deny: ['eu-west-1'] } });
+    expect(reason(s, cpuOffer({ region: 'eu-west-1', zone: 'eu-west-1a' }))).toBe('region eu-west-1 denied');
+  });
+
+  test('region outside an allow list of globs', () => {
+    const s = spec({}, { regions: ['us-*'] });
+    expect(reason(s, cpuOffer({ region: 'eu-west-1', zone: 'eu-west-1a' }))).toBe(
+      'region eu-west-1 not in [us-*]',
+    );
+  });
+
+  test('zone on a deny list', () => {
+    expect(reason(spec({}, { zones: { deny: ['us-east-1a'] } }), cpuOffer())).toBe('zone us-east-1a denied');
+  });
+
+  test('zone outside an allow list', () => {
+    expect(reason(spec({}, { zones: ['us-east-1b', 'us-east-1c'] }), cpuOffer())).toBe(
+      'zone us-east-1a not in [us-east-1b, us-east-1c]',
+    );
+  });
+
+  test('price over maxPricePerHour', () => {
+    expect(reason(spec({}, { maxPricePerHour: 30 }), cpuOffer({ pricePerHour: 32.77 }))).toBe(
+      'price 32.77/h over max 30/h',
+    );
+  });
+
+  test('a price equal to maxPricePerHour fits', () => {
+    expect(reason(spec({}, { maxPricePerHour: 30 }), cpuOffer({ pricePerHour: 30 }))).toBeUndefined();
+  });
+
+  test('zone blocked, with the end time as HH:MM UTC and the failure', () => {
+    const until = Date.parse('2025-03-01T12:07:45.000Z');
+    const b = block({ region: 'us-east-1', zone: 'us-east-1a', until });
+    expect(reason(spec(), cpuOffer(), [b])).toBe(
+      `zone us-east-1a blocked until ${hhmm(until)} after CapacityError`,
+    );
+    expect(hhmm(until)).toBe('12:07');
+  });
+
+  test('region blocked', () => {
+    const until = NOW + 95 * 60_000;
+    const b = block({ region: 'us-east-1', until, reason: 'losing an instance' });
+    expect(reason(spec(), cpuOffer(), [b])).toBe(
+      `region us-east-1 blocked until ${hhmm(until)} after losing an instance`,
+    );
+  });
+
+  test('provider blocked (a block without region covers every region)', () => {
+    const until = Date.parse('2025-03-01T23:59:59.999Z');
+    const b = block({ until, reason: 'QuotaError' });
+    for (const region of ['us-east-1', 'us-west-2', 'eu-west-1']) {
+      expect(reason(spec(), cpuOffer({ region, zone: `${region}b` }), [b])).toBe(
+        'provider aws blocked until 23:59 after QuotaError',
+      );
+    }
+  });
+
+  test('a block on another provider, region or zone does not reject the offer', () => {
     const blocks = [
-      block({ until: NOW - 1000, reason: 'old failure' }),
-      block({ region: 'lab-a', until: NOW + 1000, reason: 'capacity error' }),
-      block({ until: NOW + 2000, reason: 'later failure' }),
+      block({ provider: 'gcp' }),
+      block({ region: 'us-west-2' }),
+      block({ region: 'us-east-1', zone: 'us-east-1b' }),
     ];
-    expect(rejectionReason(spec(), cpuOffer(), blocks, NOW)).toMatch(/after capacity error$/);
+    expect(reason(spec(), cpuOffer(), blocks)).toBeUndefined();
   });
 
-  test('checks the provider list before GPU, CPU, memory and blocks', () => {
-    const s = spec({
-      placement: { providers: ['aws'] },
-      resources: { gpu: { type: 'H100' }, cpu: 64, memory: 512 },
-    });
-    expect(rejectionReason(s, cpuOffer({ vcpus: 1, memoryGb: 1 }), [block()], NOW)).toBe(
-      'provider local not in [aws]',
+  test('expired blocks and blocks ending exactly now are ignored', () => {
+    expect(reason(spec(), cpuOffer(), [block({ until: NOW - 1 }), block({ until: NOW })])).toBeUndefined();
+  });
+
+  test('the first active covering block gives the reason', () => {
+    const blocks = [
+      block({ until: NOW - 1, reason: 'old' }),
+      block({ region: 'us-east-1', reason: 'first' }),
+      block({ reason: 'second' }),
+    ];
+    expect(reason(spec(), cpuOffer(), blocks)).toMatch(
+      /^region us-east-1 blocked until \d\d:\d\d after first$/,
+    );
+  });
+});
+
+describe('syntax forms', () => {
+  test('gpu "H100:8": that model, exactly 8', () => {
+    const s = spec({ gpu: 'H100:8' });
+    expect(s.resources.gpu).toEqual({ type: ['H100'], count: { min: 8, max: 8 } });
+    expect(reason(s, offer())).toBeUndefined();
+    expect(reason(s, offer({ gpuCount: 16 }))).toBe('16 GPUs, 8 requested');
+    expect(reason(s, offer({ gpuType: 'A100' }))).toBe('gpu A100 not in [H100]');
+  });
+
+  test('gpu "A100:4..8": that model, 4 to 8 inclusive', () => {
+    const s = spec({ gpu: 'A100:4..8' });
+    const a100 = (gpuCount: number) => offer({ gpuType: 'A100', gpuCount });
+    expect(reason(s, a100(4))).toBeUndefined();
+    expect(reason(s, a100(8))).toBeUndefined();
+    expect(reason(s, a100(2))).toBe('2 GPUs, 4..8 requested');
+    expect(reason(s, a100(16))).toBe('16 GPUs, 4..8 requested');
+  });
+
+  test('gpu "A100:2..": at least 2', () => {
+    const s = spec({ gpu: 'A100:2..' });
+    expect(reason(s, offer({ gpuType: 'A100', gpuCount: 16 }))).toBeUndefined();
+    expect(reason(s, offer({ gpuType: 'A100', gpuCount: 1 }))).toBe('1 GPUs, 2.. requested');
+  });
+
+  test('gpu "L4": one GPU of that model', () => {
+    const s = spec({ gpu: 'L4' });
+    expect(reason(s, offer({ gpuType: 'L4', gpuCount: 1 }))).toBeUndefined();
+    expect(reason(s, offer({ gpuType: 'L4', gpuCount: 2 }))).toBe('2 GPUs, 1 requested');
+  });
+
+  test('gpu "any": one GPU of any model', () => {
+    const s = spec({ gpu: 'any' });
+    expect(s.resources.gpu?.type).toBeUndefined();
+    for (const gpuType of ['H100', 'L4', 'T4', 'MI300X']) {
+      expect(reason(s, offer({ gpuType, gpuCount: 1 }))).toBeUndefined();
+    }
+    expect(reason(s, offer())).toBe('8 GPUs, 1 requested');
+  });
+
+  test('gpu "any:2": two GPUs of any model', () => {
+    const s = spec({ gpu: 'any:2' });
+    expect(reason(s, offer({ gpuType: 'T4', gpuCount: 2 }))).toBeUndefined();
+    expect(reason(s, offer({ gpuType: 'T4', gpuCount: 4 }))).toBe('4 GPUs, 2 requested');
+  });
+
+  test('gpu {type: [list], count: range, memory: range}', () => {
+    const s = spec({ gpu: { type: ['H100', 'A100'], count: '4..8', memory: '40GB..' } });
+    expect(reason(s, offer({ gpuType: 'A100', gpuCount: 4, gpuMemoryGb: 40 }))).toBeUndefined();
+    expect(reason(s, offer({ gpuType: 'A100', gpuCount: 8, gpuMemoryGb: 80 }))).toBeUndefined();
+    expect(reason(s, offer({ gpuType: 'A100', gpuCount: 8, gpuMemoryGb: 24 }))).toBe(
+      '24GB per GPU, 40GB.. requested',
+    );
+    expect(reason(s, offer({ gpuType: 'V100', gpuCount: 8 }))).toBe('gpu V100 not in [H100, A100]');
+  });
+
+  test('gpu {type: "any", memory: "24GB..48GB"}: GPU memory bounded on both sides', () => {
+    const s = spec({ gpu: { type: 'any', memory: '24GB..48GB' } });
+    expect(reason(s, offer({ gpuType: 'L40S', gpuCount: 1, gpuMemoryGb: 48 }))).toBeUndefined();
+    expect(reason(s, offer({ gpuType: 'H100', gpuCount: 1, gpuMemoryGb: 80 }))).toBe(
+      '80GB per GPU, 24GB..48GB requested',
     );
   });
 
-  test('reports resource shortfalls before a block', () => {
-    const s = spec({ resources: { cpu: 64 } });
-    expect(rejectionReason(s, cpuOffer({ vcpus: 8 }), [block()], NOW)).toBe('8 vCPUs, 64 needed');
+  test('gpu {type: [.., "any"]}: "any" in a list accepts every model', () => {
+    const s = spec({ gpu: { type: ['H100', 'any'], count: 1 } });
+    expect(reason(s, offer({ gpuType: 'T4', gpuCount: 1 }))).toBeUndefined();
+  });
+
+  test('gpu {type, count} without count asks for exactly one', () => {
+    const s = spec({ gpu: { type: 'A100' } });
+    expect(reason(s, offer({ gpuType: 'A100', gpuCount: 1 }))).toBeUndefined();
+    expect(reason(s, offer({ gpuType: 'A100', gpuCount: 2 }))).toBe('2 GPUs, 1 requested');
+  });
+
+  test('GPU types match case-insensitively; the reason keeps the spec’s spelling', () => {
+    const s = spec({ gpu: { type: ['h100', 'a100-80gb'], count: 8 } });
+    expect(reason(s, offer({ gpuType: 'H100' }))).toBeUndefined();
+    expect(reason(s, offer({ gpuType: 'A100-80GB' }))).toBeUndefined();
+    expect(reason(s, offer({ gpuType: 'L4' }))).toBe('gpu L4 not in [h100, a100-80gb]');
+  });
+
+  test('no gpu: CPU-only offers fit', () => {
+    expect(reason(spec(), cpuOffer())).toBeUndefined();
+  });
+
+  test('cpu as a number means at least that many', () => {
+    const s = spec({ cpu: 16 });
+    expect(reason(s, cpuOffer({ vcpus: 16 }))).toBeUndefined();
+    expect(reason(s, cpuOffer({ vcpus: 96 }))).toBeUndefined();
+    expect(reason(s, cpuOffer({ vcpus: 8 }))).toBe('8 vCPUs, 16.. requested');
+  });
+
+  test('cpu as "8..32" bounds both sides', () => {
+    const s = spec({ cpu: '8..32' });
+    expect(reason(s, cpuOffer({ vcpus: 32 }))).toBeUndefined();
+    expect(reason(s, cpuOffer({ vcpus: 4 }))).toBe('4 vCPUs, 8..32 requested');
+    expect(reason(s, cpuOffer({ vcpus: 64 }))).toBe('64 vCPUs, 8..32 requested');
+  });
+
+  test('cpu as "..16" is an upper bound', () => {
+    const s = spec({ cpu: '..16' });
+    expect(reason(s, cpuOffer({ vcpus: 2 }))).toBeUndefined();
+    expect(reason(s, cpuOffer({ vcpus: 32 }))).toBe('32 vCPUs, ..16 requested');
+  });
+
+  test('memory as a size means at least that much', () => {
+    const s = spec({ memory: '64GB' });
+    expect(reason(s, cpuOffer({ memoryGb: 64 }))).toBeUndefined();
+    expect(reason(s, cpuOffer({ memoryGb: 32 }))).toBe('32GB memory, 64GB.. requested');
+  });
+
+  test('memory as a number of GB means at least that much', () => {
+    const s = spec({ memory: 128 });
+    expect(reason(s, cpuOffer({ memoryGb: 256 }))).toBeUndefined();
+    expect(reason(s, cpuOffer({ memoryGb: 64 }))).toBe('64GB memory, 128GB.. requested');
+  });
+
+  test('memory as "64GB..256GB" bounds both sides', () => {
+    const s = spec({ memory: '64GB..256GB' });
+    expect(reason(s, cpuOffer({ memoryGb: 64 }))).toBeUndefined();
+    expect(reason(s, cpuOffer({ memoryGb: 256 }))).toBeUndefined();
+    expect(reason(s, cpuOffer({ memoryGb: 512 }))).toBe('512GB memory, 64GB..256GB requested');
+  });
+
+  test('placement lists are allow lists; {allow, deny} combine, deny winning', () => {
+    const s = spec({}, { regions: { allow: ['us-*'], deny: ['us-west-*'] } });
+    expect(reason(s, cpuOffer())).toBeUndefined();
+    expect(reason(s, cpuOffer({ region: 'us-west-2', zone: 'us-west-2a' }))).toBe('region us-west-2 denied');
+    expect(reason(s, cpuOffer({ region: 'eu-west-1', zone: 'eu-west-1a' }))).toBe(
+      'region eu-west-1 not in [us-*]',
+    );
+  });
+
+  test('placement {deny} alone allows everything else', () => {
+    const s = spec({}, { regions: { deny: ['eu-*'] } });
+    expect(reason(s, cpuOffer({ region: 'ap-south-1', zone: 'ap-south-1a' }))).toBeUndefined();
+  });
+
+  test('region glob "us-*" matches every us- region and nothing else', () => {
+    const s = spec({}, { regions: ['us-*'] });
+    for (const region of ['us-east-1', 'us-west-2', 'us-central1']) {
+      expect(reason(s, cpuOffer({ region, zone: `${region}a` }))).toBeUndefined();
+    }
+    expect(reason(s, cpuOffer({ region: 'northamerica-northeast1', zone: 'x' }))).toBe(
+      'region northamerica-northeast1 not in [us-*]',
+    );
+  });
+
+  test('zone glob "europe-west4-?" matches one character', () => {
+    const s = spec({}, { zones: ['europe-west4-?'] });
+    const gcp = (zone: string) => cpuOffer({ provider: 'gcp', region: 'europe-west4', zone });
+    expect(reason(s, gcp('europe-west4-a'))).toBeUndefined();
+    expect(reason(s, gcp('europe-west4-c'))).toBeUndefined();
+    expect(reason(s, gcp('europe-west4-ab'))).toBe('zone europe-west4-ab not in [europe-west4-?]');
+  });
+
+  test('globs and names match case-insensitively', () => {
+    expect(reason(spec({}, { regions: ['US-*'] }), cpuOffer())).toBeUndefined();
+    expect(reason(spec({}, { regions: ['us-*'] }), cpuOffer({ region: 'US-EAST-1' }))).toBeUndefined();
+    expect(
+      reason(spec({}, { zones: ['Europe-West4-?'] }), cpuOffer({ zone: 'europe-west4-b' })),
+    ).toBeUndefined();
+    expect(reason(spec({}, { providers: ['AWS'] }), cpuOffer())).toBeUndefined();
+    expect(reason(spec({}, { regions: { deny: ['US-EAST-1'] } }), cpuOffer())).toBe(
+      'region us-east-1 denied',
+    );
+  });
+
+  test('spot: allow accepts spot and on-demand', () => {
+    const s = spec({}, { spot: 'allow' });
+    expect(reason(s, cpuOffer({ spot: true }))).toBeUndefined();
+    expect(reason(s, cpuOffer({ spot: false }))).toBeUndefined();
+  });
+
+  test('spot: require accepts spot only', () => {
+    expect(reason(spec({}, { spot: 'require' }), cpuOffer({ spot: true }))).toBeUndefined();
+  });
+
+  test('instanceType pins one type', () => {
+    const s = spec({ gpu: 'H100:8' }, { instanceType: 'p5.48xlarge' });
+    expect(reason(s, offer())).toBeUndefined();
   });
 });
 
 describe('rankOffers', () => {
-  test('orders fitting offers cheapest first', () => {
+  test('fitting offers cheapest first, each marked with candidate 0 without alternatives', () => {
     const offers = [
-      offer({ instanceType: 'b', pricePerHour: 3 }),
-      offer({ instanceType: 'a', pricePerHour: 1.5 }),
-      offer({ instanceType: 'c', pricePerHour: 2 }),
+      cpuOffer({ instanceType: 'b', pricePerHour: 3 }),
+      cpuOffer({ instanceType: 'a', pricePerHour: 1.5 }),
+      cpuOffer({ instanceType: 'c', pricePerHour: 2 }),
     ];
-    const { ranked, rejected } = rankOffers(a100, offers, [], NOW);
-    expect(ranked.map((o) => o.pricePerHour)).toEqual([1.5, 2, 3]);
+    const { ranked, rejected } = rankOffers(spec(), offers, [], NOW);
+    expect(ranked.map((o) => [o.instanceType, o.candidate])).toEqual([
+      ['a', 0],
+      ['c', 0],
+      ['b', 0],
+    ]);
     expect(rejected).toEqual([]);
   });
 
-  test('every ranked offer has exactly the requested GPU count, so price ties fall to the label', () => {
-    // The "fewer GPUs" tie-break cannot decide between two ranked offers: a GPU request needs an
-    // exact count and a spec without one accepts only CPU offers.
-    const s = spec({ resources: { gpu: { type: 'A100', count: 2 } } });
-    const offers = [1, 2, 4, 2, 8].map((n, i) =>
-      offer({ region: `p${5 - i}`, zone: `p${5 - i}`, instanceType: `${n}xA100`, gpuCount: n }),
-    );
-    const { ranked } = rankOffers(s, offers, [], NOW);
-    expect(ranked.map((o) => o.gpuCount)).toEqual([2, 2]);
-    expect(ranked.map((o) => o.region)).toEqual(['p2', 'p4']);
-  });
-
-  test('breaks price and GPU-count ties by label, alphabetically', () => {
-    const offers = [
-      cpuOffer({ region: 'lab-c', zone: 'lab-c', instanceType: 'lab-c:cpu' }),
-      cpuOffer({ region: 'lab-a', zone: 'lab-a', instanceType: 'lab-a:cpu' }),
-      cpuOffer({ region: 'lab-b', zone: 'lab-b', instanceType: 'lab-b:cpu' }),
-    ];
-    const { ranked } = rankOffers(spec(), offers, [], NOW);
-    expect(ranked.map(offerLabel)).toEqual([
-      'local/lab-a lab-a:cpu',
-      'local/lab-b lab-b:cpu',
-      'local/lab-c lab-c:cpu',
-    ]);
-  });
-
-  test('a cheaper offer ranks above one with a smaller label', () => {
-    const offers = [
-      cpuOffer({ region: 'aaa', zone: 'aaa', instanceType: 'aaa:cpu', pricePerHour: 2 }),
-      cpuOffer({ region: 'zzz', zone: 'zzz', instanceType: 'zzz:cpu', pricePerHour: 1 }),
-    ];
-    expect(rankOffers(spec(), offers, [], NOW).ranked.map((o) => o.region)).toEqual(['zzz', 'aaa']);
-  });
-
-  test('puts each offer that does not fit in rejected with its reason, keeping input order', () => {
-    const s = spec({ resources: { gpu: { type: 'A100', count: 1 }, cpu: 8 } });
-    const good = offer({ instanceType: 'good' });
-    const cpu = cpuOffer({ instanceType: 'cpu' });
-    const t4 = offer({ instanceType: 't4', gpuType: 'T4' });
-    const small = offer({ instanceType: 'small', vcpus: 4 });
-    const { ranked, rejected } = rankOffers(s, [cpu, good, t4, small], [], NOW);
-    expect(ranked).toEqual([good]);
+  test('ranked offers are the input offers plus candidate; rejected keep input order', () => {
+    const s = spec({ gpu: 'H100:8', cpu: 64 });
+    const good = offer();
+    const cpu = cpuOffer();
+    const l4 = offer({ gpuType: 'L4' });
+    const small = offer({ vcpus: 32 });
+    const { ranked, rejected } = rankOffers(s, [cpu, good, l4, small], [], NOW);
+    expect(ranked).toEqual([{ ...good, candidate: 0 }]);
     expect(rejected).toEqual([
-      { offer: cpu, reason: 'no GPU (A100 needed)' },
-      { offer: t4, reason: 'gpu T4 not in [A100]' },
-      { offer: small, reason: '4 vCPUs, 8 needed' },
+      { offer: cpu, reason: 'no GPU (H100:8 requested)' },
+      { offer: l4, reason: 'gpu L4 not in [H100]' },
+      { offer: small, reason: '32 vCPUs, 64.. requested' },
     ]);
   });
 
-  test('applies blocks at provider, region and zone scope and ignores expired ones', () => {
+  test('spot: allow ranks spot and on-demand together by price', () => {
+    const s = spec({ gpu: 'H100:8' }, { spot: 'allow' });
     const offers = [
-      cpuOffer({ provider: 'aws', region: 'us-east-1', zone: 'us-east-1a', instanceType: 'm5' }),
-      cpuOffer({ provider: 'aws', region: 'us-east-1', zone: 'us-east-1b', instanceType: 'm5' }),
-      cpuOffer({ provider: 'aws', region: 'us-west-2', zone: 'us-west-2a', instanceType: 'm5' }),
-      cpuOffer({ provider: 'gcp', region: 'europe-west4', zone: 'europe-west4-a', instanceType: 'n2' }),
+      offer({ zone: 'us-east-1a', pricePerHour: 98 }),
+      offer({ zone: 'us-east-1a', spot: true, pricePerHour: 40 }),
+      offer({ zone: 'us-east-1b', pricePerHour: 60 }),
+      offer({ zone: 'us-east-1b', spot: true, pricePerHour: 70 }),
+    ];
+    const { ranked, rejected } = rankOffers(s, offers, [], NOW);
+    expect(ranked.map((o) => [o.pricePerHour, o.spot])).toEqual([
+      [40, true],
+      [60, false],
+      [70, true],
+      [98, false],
+    ]);
+    expect(rejected).toEqual([]);
+  });
+
+  test('spot: never and spot: require split spot/on-demand twins', () => {
+    const twins = [cpuOffer({ pricePerHour: 1 }), cpuOffer({ spot: true, pricePerHour: 0.3 })];
+    expect(rankOffers(spec(), twins, [], NOW).ranked.map((o) => o.spot)).toEqual([false]);
+    expect(rankOffers(spec({}, { spot: 'require' }), twins, [], NOW).ranked.map((o) => o.spot)).toEqual([
+      true,
+    ]);
+  });
+
+  const h100 = offer({ instanceType: 'p5.48xlarge', pricePerHour: 98 });
+  const a100 = offer({ instanceType: 'p4d.24xlarge', gpuType: 'A100', gpuMemoryGb: 40, pricePerHour: 32 });
+  const l4 = offer({
+    instanceType: 'g6.xlarge',
+    gpuType: 'L4',
+    gpuCount: 1,
+    gpuMemoryGb: 24,
+    pricePerHour: 0.8,
+  });
+
+  test('ordered ranks by alternative first: an expensive offer of alternative 1 before a cheap one of 2', () => {
+    const s = spec({ ordered: [{ gpu: 'H100:8' }, { gpu: 'A100:8' }] });
+    const { ranked, rejected } = rankOffers(s, [a100, h100, l4], [], NOW);
+    expect(ranked.map((o) => [o.instanceType, o.candidate])).toEqual([
+      ['p5.48xlarge', 0],
+      ['p4d.24xlarge', 1],
+    ]);
+    expect(rejected.map((r) => r.offer)).toEqual([l4]);
+  });
+
+  test('anyOf ranks purely by price, whatever the alternative', () => {
+    const s = spec({ anyOf: [{ gpu: 'H100:8' }, { gpu: 'A100:8' }] });
+    const { ranked } = rankOffers(s, [h100, a100, l4], [], NOW);
+    expect(ranked.map((o) => [o.instanceType, o.candidate])).toEqual([
+      ['p4d.24xlarge', 1],
+      ['p5.48xlarge', 0],
+    ]);
+  });
+
+  test('ordered: within one alternative, cheapest first', () => {
+    const s = spec({ ordered: [{ gpu: 'H100:8' }, { gpu: 'A100:8' }] });
+    const offers = [
+      { ...a100, zone: 'us-east-1b', pricePerHour: 40 },
+      { ...h100, zone: 'us-east-1b', pricePerHour: 120 },
+      a100,
+      h100,
+    ];
+    expect(rankOffers(s, offers, [], NOW).ranked.map((o) => [o.candidate, o.pricePerHour])).toEqual([
+      [0, 98],
+      [0, 120],
+      [1, 32],
+      [1, 40],
+    ]);
+  });
+
+  test('candidate is the first alternative an offer fits', () => {
+    const s = spec({ anyOf: [{ gpu: 'L4' }, { gpu: 'any' }, { gpu: 'any:8' }] });
+    const { ranked } = rankOffers(
+      s,
+      [l4, h100, { ...l4, gpuType: 'T4', instanceType: 'g4dn.xlarge' }],
+      [],
+      NOW,
+    );
+    expect(Object.fromEntries(ranked.map((o) => [o.instanceType, o.candidate]))).toEqual({
+      'g6.xlarge': 0,
+      'g4dn.xlarge': 1,
+      'p5.48xlarge': 2,
+    });
+  });
+
+  test('alternatives override the base resources and placement, keeping what they do not override', () => {
+    const s = spec(
+      { cpu: 64, anyOf: [{ gpu: 'H100:8' }, { gpu: 'L4', cpu: 4, placement: { spot: 'require' } }] },
+      { regions: ['us-*'] },
+    );
+    const alts = expandCandidates(s);
+    expect(alts).toHaveLength(2);
+    expect(alts[0]!.resources.cpu).toEqual({ min: 64 });
+    expect(alts[1]!.resources.cpu).toEqual({ min: 4 });
+    expect(alts[1]!.placement).toEqual({ regions: { allow: ['us-*'] }, spot: 'require' });
+    expect(alts[0]!.placement.spot).toBe('never');
+
+    const l4Spot = { ...l4, vcpus: 4, spot: true };
+    expect(rankOffers(s, [l4Spot], [], NOW).ranked.map((o) => o.candidate)).toEqual([1]);
+    expect(reason(s, { ...l4Spot, region: 'eu-west-1', zone: 'eu-west-1a' })).toBe(
+      'alternative 1: gpu L4 not in [H100]; alternative 2: region eu-west-1 not in [us-*]',
+    );
+  });
+
+  test('an offer fitting no alternative lists each alternative’s reason', () => {
+    const s = spec({
+      ordered: [{ gpu: 'H100:8' }, { gpu: 'A100:4..8', placement: { maxPricePerHour: 30 } }],
+    });
+    expect(rankOffers(s, [l4, a100], [], NOW).rejected).toEqual([
+      { offer: l4, reason: 'alternative 1: gpu L4 not in [H100]; alternative 2: gpu L4 not in [A100]' },
+      {
+        offer: a100,
+        reason: 'alternative 1: gpu A100 not in [H100]; alternative 2: price 32/h over max 30/h',
+      },
+    ]);
+  });
+
+  test('a single alternative gives its reason without the "alternative 1:" prefix', () => {
+    const s = spec({ anyOf: [{ gpu: 'H100:8' }] });
+    expect(reason(s, l4)).toBe('gpu L4 not in [H100]');
+  });
+
+  test('ties: same price falls to fewer GPUs, then the label', () => {
+    const s = spec({ gpu: 'any:1..8' }, { spot: 'allow' });
+    const offers = [
+      offer({ zone: 'us-east-1c', gpuCount: 8, pricePerHour: 10 }),
+      offer({ zone: 'us-east-1b', gpuCount: 2, pricePerHour: 10 }),
+      offer({ zone: 'us-east-1a', gpuCount: 2, pricePerHour: 10, spot: true }),
+      offer({ zone: 'us-east-1a', gpuCount: 2, pricePerHour: 10 }),
+      offer({ zone: 'us-east-1d', gpuCount: 1, pricePerHour: 11 }),
+    ];
+    const expected = [
+      'aws/us-east-1/us-east-1a p5.48xlarge',
+      'aws/us-east-1/us-east-1a p5.48xlarge (spot)',
+      'aws/us-east-1/us-east-1b p5.48xlarge',
+      'aws/us-east-1/us-east-1c p5.48xlarge',
+      'aws/us-east-1/us-east-1d p5.48xlarge',
+    ];
+    expect(rankOffers(s, offers, [], NOW).ranked.map(offerLabel)).toEqual(expected);
+    // The same order whatever order the offers come in.
+    expect(rankOffers(s, [...offers].reverse(), [], NOW).ranked.map(offerLabel)).toEqual(expected);
+    expect(
+      rankOffers(s, [offers[2]!, offers[4]!, offers[0]!, offers[3]!, offers[1]!], [], NOW).ranked.map(
+        offerLabel,
+      ),
+    ).toEqual(expected);
+  });
+
+  test('blocks at zone, region and provider scope; expired blocks ignored', () => {
+    const offers = [
+      cpuOffer({ region: 'us-east-1', zone: 'us-east-1a' }),
+      cpuOffer({ region: 'us-east-1', zone: 'us-east-1b' }),
+      cpuOffer({ region: 'us-west-2', zone: 'us-west-2a' }),
+      cpuOffer({
+        provider: 'gcp',
+        region: 'europe-west4',
+        zone: 'europe-west4-a',
+        instanceType: 'n2-standard-8',
+      }),
       cpuOffer({ provider: 'local', region: 'lab-a', zone: 'lab-a', instanceType: 'lab-a:cpu' }),
     ];
     const blocks = [
-      block({ provider: 'aws', region: 'us-east-1', zone: 'us-east-1a', reason: 'capacity error' }),
-      block({ provider: 'aws', region: 'us-west-2', reason: 'quota error' }),
-      block({ provider: 'gcp', reason: 'provider unavailable' }),
-      block({ provider: 'local', until: NOW - 1, reason: 'agent lost' }),
+      block({ region: 'us-east-1', zone: 'us-east-1a' }),
+      block({ region: 'us-west-2', reason: 'QuotaError' }),
+      block({ provider: 'gcp', reason: 'losing an instance' }),
+      block({ provider: 'local', until: NOW - 1 }),
     ];
+    const at = hhmm(NOW + 10 * 60_000);
     const { ranked, rejected } = rankOffers(spec(), offers, blocks, NOW);
-    expect(ranked.map((o) => o.zone)).toEqual(['us-east-1b', 'lab-a']);
-    expect(rejected.map((r) => [r.offer.zone, r.reason.replace(/ until \S+/, '')])).toEqual([
-      ['us-east-1a', 'aws/us-east-1/us-east-1a blocked after capacity error'],
-      ['us-west-2a', 'aws/us-west-2 blocked after quota error'],
-      ['europe-west4-a', 'gcp blocked after provider unavailable'],
+    expect(ranked.map((o) => o.zone).sort()).toEqual(['lab-a', 'us-east-1b']);
+    expect(rejected.map((r) => [r.offer.zone, r.reason])).toEqual([
+      ['us-east-1a', `zone us-east-1a blocked until ${at} after CapacityError`],
+      ['us-west-2a', `region us-west-2 blocked until ${at} after QuotaError`],
+      ['europe-west4-a', `provider gcp blocked until ${at} after losing an instance`],
     ]);
   });
 
-  test('returns empty lists for no offers', () => {
-    expect(rankOffers(a100, [], [block()], NOW)).toEqual({ ranked: [], rejected: [] });
+  test('no offers: nothing ranked, nothing rejected', () => {
+    expect(rankOffers(spec({ gpu: 'H100:8' }), [], [block()], NOW)).toEqual({ ranked: [], rejected: [] });
   });
 
-  test('does not reorder or modify the input array', () => {
-    const offers = [offer({ pricePerHour: 3 }), offer({ pricePerHour: 1 })];
-    const copy = structuredClone(offers);
-    rankOffers(a100, offers, [], NOW);
-    expect(offers).toEqual(copy);
+  test('does not reorder or modify its inputs', () => {
+    const offers = [cpuOffer({ pricePerHour: 3 }), cpuOffer({ zone: 'us-east-1b', pricePerHour: 1 })];
+    const blocks = [block({ region: 'us-west-2' })];
+    const s = spec({ anyOf: [{ cpu: 4 }, { cpu: 8 }] });
+    const copies = structuredClone({ offers, blocks, s });
+    rankOffers(s, offers, blocks, NOW);
+    expect({ offers, blocks, s }).toEqual(copies);
+  });
+});
+
+describe('nearestMisses', () => {
+  const h100a = offer({ zone: 'us-east-1a', pricePerHour: 98 });
+  const h100b = offer({ zone: 'us-east-1b', pricePerHour: 90 });
+  const a100 = offer({ instanceType: 'p4d.24xlarge', gpuType: 'A100', gpuMemoryGb: 40, pricePerHour: 32 });
+  const l4 = offer({
+    instanceType: 'g6.xlarge',
+    gpuType: 'L4',
+    gpuCount: 1,
+    gpuMemoryGb: 24,
+    vcpus: 4,
+    pricePerHour: 0.8,
+  });
+  const t4 = offer({
+    instanceType: 'g4dn.xlarge',
+    gpuType: 'T4',
+    gpuCount: 1,
+    gpuMemoryGb: 16,
+    vcpus: 4,
+    pricePerHour: 0.5,
+  });
+  const cpu = cpuOffer();
+
+  test('a spec asking for an unknown GPU: the nearest misses fail on the GPU type only', () => {
+    const s = spec({ gpu: 'Z999:1' });
+    const catalog = [h100a, a100, l4, t4];
+    expect(rankOffers(s, catalog, [], NOW).ranked).toEqual([]);
+    expect(nearestMisses(s, catalog, [], NOW, 2)).toEqual([
+      { offer: t4, reasons: ['gpu T4 not in [Z999]'] },
+      { offer: l4, reasons: ['gpu L4 not in [Z999]'] },
+    ]);
   });
 
-  test('places every input offer in exactly one of ranked or rejected', () => {
+  test('orders by the number of failed constraints, then price, listing every reason', () => {
+    const s = spec({ gpu: 'H100:8', cpu: 256 }, { regions: ['eu-*'], maxPricePerHour: 95 });
+    const region = 'region us-east-1 not in [eu-*]';
+    expect(nearestMisses(s, [h100a, h100b, a100, l4, cpu], [], NOW)).toEqual([
+      { offer: h100b, reasons: ['192 vCPUs, 256.. requested', region] },
+      { offer: cpu, reasons: ['no GPU (H100:8 requested)', '8 vCPUs, 256.. requested', region] },
+      { offer: a100, reasons: ['gpu A100 not in [H100]', '192 vCPUs, 256.. requested', region] },
+      { offer: h100a, reasons: ['192 vCPUs, 256.. requested', region, 'price 98/h over max 95/h'] },
+      {
+        offer: l4,
+        reasons: ['gpu L4 not in [H100]', '1 GPUs, 8 requested', '4 vCPUs, 256.. requested', region],
+      },
+    ]);
+  });
+
+  test('returns at most `limit` misses (5 by default)', () => {
+    const s = spec({ gpu: 'Z999' });
+    const catalog = Array.from({ length: 8 }, (_, i) => offer({ zone: `us-east-1${'abcdefgh'[i]}` }));
+    expect(nearestMisses(s, catalog, [], NOW)).toHaveLength(5);
+    expect(nearestMisses(s, catalog, [], NOW, 3)).toHaveLength(3);
+  });
+
+  test('counts an active block as one more reason and ignores expired blocks', () => {
+    const s = spec({ gpu: 'H100:8' });
+    const until = NOW + 30 * 60_000;
+    const blocks = [block({ region: 'us-east-1', zone: 'us-east-1a', until }), block({ until: NOW - 1 })];
+    const l4b = { ...l4, zone: 'us-east-1b' };
+    expect(nearestMisses(s, [h100a, l4b], blocks, NOW)).toEqual([
+      { offer: h100a, reasons: [`zone us-east-1a blocked until ${hhmm(until)} after CapacityError`] },
+      { offer: l4b, reasons: ['gpu L4 not in [H100]', '1 GPUs, 8 requested'] },
+    ]);
+  });
+
+  test('with alternatives, an offer is scored by the alternative it misses least', () => {
     const s = spec({
-      placement: { providers: ['local', 'aws'] },
-      resources: { gpu: { type: ['A100', 'h100'], count: 2 }, cpu: 8, memory: '32GB' },
+      ordered: [
+        { gpu: 'H100:8', cpu: 512 },
+        { gpu: 'L4', placement: { regions: ['eu-*'] } },
+      ],
     });
-    const offers: Offer[] = [];
-    const providers = ['local', 'aws', 'gcp'];
-    const gpuTypes = [undefined, 'A100', 'H100', 'T4'];
-    let i = 0;
-    for (const provider of providers)
-      for (const gpuType of gpuTypes)
-        for (const gpuCount of [0, 1, 2, 4])
-          for (const vcpus of [4, 8])
-            for (const memoryGb of [16, 32]) {
-              const zone = i % 3 === 0 ? 'z-blocked' : `z-${i}`;
-              offers.push(
-                offer({
-                  provider,
-                  region: 'r',
-                  zone,
-                  instanceType: `t-${i++}`,
-                  gpuType,
-                  gpuCount,
-                  vcpus,
-                  memoryGb,
-                  pricePerHour: (i * 7) % 11,
-                }),
-              );
-            }
-    const blocks = [block({ provider: 'local', region: 'r', zone: 'z-blocked' })];
-    const { ranked, rejected } = rankOffers(s, offers, blocks, NOW);
-
-    expect(ranked.length + rejected.length).toBe(offers.length);
-    const seen = [...ranked, ...rejected.map((r) => r.offer)];
-    expect(new Set(seen).size).toBe(offers.length);
-    for (const o of offers) expect(seen).toContain(o);
-    for (const o of ranked) expect(rejectionReason(s, o, blocks, NOW)).toBeUndefined();
-    for (const r of rejected) expect(r.reason).toBe(rejectionReason(s, r.offer, blocks, NOW));
-    expect(ranked.length).toBeGreaterThan(0);
-    expect(rejected.length).toBeGreaterThan(0);
-    for (let k = 1; k < ranked.length; k++) {
-      expect(ranked[k]!.pricePerHour).toBeGreaterThanOrEqual(ranked[k - 1]!.pricePerHour);
-    }
+    expect(nearestMisses(s, [l4], [], NOW)).toEqual([
+      { offer: l4, reasons: ['region us-east-1 not in [eu-*]'] },
+    ]);
   });
 });

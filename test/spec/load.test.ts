@@ -83,7 +83,10 @@ describe('loadSpecFile', () => {
     );
     const spec = expectOk(await loadSpecFile(file));
     expect(spec.name).toBe('train');
-    expect(spec.resources).toEqual({ gpu: { type: ['A100'], count: 1 }, memory: 16 });
+    expect(spec.resources).toEqual({
+      gpu: { type: ['A100'], count: { min: 1, max: 1 } },
+      memory: { min: 16 },
+    });
     expect(spec.health).toEqual({ heartbeatTimeout: 15_000, startupGrace: 120_000 });
   });
 

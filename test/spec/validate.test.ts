@@ -58,7 +58,7 @@ describe('a spec that is wrong is rejected with the path and reason of the probl
       behaviour: 'a GPU type that is a number',
       text: withYaml('resources:', '  gpu:', '    type: 100'),
       path: 'resources.gpu.type',
-      message: 'expected a GPU type or a list of GPU types, got 100',
+      message: 'expected a GPU type, a list of GPU types, or "any", got 100',
     },
     {
       behaviour: 'an empty GPU type inside a list, located by its index',
@@ -92,10 +92,22 @@ describe('a spec that is wrong is rejected with the path and reason of the probl
       message: 'expected "service" or "job", got nothing',
     },
     {
-      behaviour: 'a GPU request without a type',
-      text: withYaml('resources:', '  gpu:', '    count: 2'),
-      path: 'resources.gpu.type',
-      message: 'expected a GPU type or a list of GPU types, got nothing',
+      behaviour: 'a GPU shorthand whose count is not a number',
+      text: withYaml('resources:', '  gpu: "H100:x"'),
+      path: 'resources.gpu',
+      message: 'expected a GPU request such as "H100:8", "A100:4..8" or "any", got "H100:x"',
+    },
+    {
+      behaviour: 'a CPU range whose bounds are reversed',
+      text: withYaml('resources:', '  cpu: "32..16"'),
+      path: 'resources.cpu',
+      message: 'the lower bound 32 is above the upper bound 16 in "32..16"',
+    },
+    {
+      behaviour: 'a spot policy that is not never, allow or require',
+      text: withYaml('placement:', '  spot: sometimes'),
+      path: 'placement.spot',
+      message: 'expected "never", "allow" or "require", got "sometimes"',
     },
     // malformed GPU count
     {
@@ -127,7 +139,7 @@ describe('a spec that is wrong is rejected with the path and reason of the probl
       behaviour: 'a CPU count that is not a number (.nan)',
       text: withYaml('resources:', '  cpu: .nan'),
       path: 'resources.cpu',
-      message: 'expected a positive number, got NaN',
+      message: 'expected a vCPU count or range such as 16 or "16..32", got NaN',
     },
     {
       behaviour: 'a negative restart limit (maxRestarts: -1)',
@@ -470,8 +482,12 @@ describe('a valid spec is parsed to its normalised form', () => {
       kind: 'job',
       command: ['python', 'train.py', '--epochs', '3'],
       env: { WANDB_MODE: 'offline' },
-      resources: { gpu: { type: ['A100', 'H100'], count: 8 }, cpu: 32, memory: (512 * 1024 ** 3) / 1e9 },
-      placement: { providers: ['local', 'lambda'] },
+      resources: {
+        gpu: { type: ['A100', 'H100'], count: { min: 8, max: 8 }, memory: undefined },
+        cpu: { min: 32 },
+        memory: { min: (512 * 1024 ** 3) / 1e9 },
+      },
+      placement: { providers: { allow: ['local', 'lambda'] }, spot: 'never' },
       health: { heartbeatTimeout: 30_000, startupGrace: 600_000 },
       recovery: { maxRestarts: 5, cooldown: 5_400_000 },
     });
@@ -484,7 +500,7 @@ describe('a valid spec is parsed to its normalised form', () => {
       command: ['python', 'train.py'],
       env: {},
       resources: {},
-      placement: {},
+      placement: { spot: 'never' },
       health: { heartbeatTimeout: 15_000, startupGrace: 120_000 },
       recovery: { maxRestarts: 3, cooldown: 300_000 },
     });
@@ -506,14 +522,14 @@ describe('a valid spec is parsed to its normalised form', () => {
 
   test('a GPU type given as a string becomes a one-element list, and the count defaults to 1', () => {
     const spec = specOf(parseSpecText(withYaml('resources:', '  gpu:', '    type: A100')));
-    expect(spec.resources.gpu).toEqual({ type: ['A100'], count: 1 });
+    expect(spec.resources.gpu).toEqual({ type: ['A100'], count: { min: 1, max: 1 } });
   });
 
   test('a GPU type given as a list is kept as that list in order', () => {
     const spec = specOf(
       parseSpecText(withYaml('resources:', '  gpu:', '    type: [H100, A100]', '    count: 2')),
     );
-    expect(spec.resources.gpu).toEqual({ type: ['H100', 'A100'], count: 2 });
+    expect(spec.resources.gpu).toEqual({ type: ['H100', 'A100'], count: { min: 2, max: 2 } });
   });
 
   test.each([
@@ -548,7 +564,9 @@ describe('a valid spec is parsed to its normalised form', () => {
     ['64', 64],
   ])('converts the memory size %j in the spec to %d GB', (text, gb) => {
     const spec = specOf(parseSpecText(withYaml('resources:', `  memory: ${text}`)));
-    expect(spec.resources.memory).toBeCloseTo(gb, 12);
+    // One size means at least that much.
+    expect(spec.resources.memory?.min).toBeCloseTo(gb, 12);
+    expect(spec.resources.memory?.max).toBeUndefined();
   });
 
   test('turns number and boolean env values into strings', () => {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { loadConfig } from '../../config/config';
 import { createLogger } from '../../logger';
 import { LocalProvider } from '../../providers/local/local-provider';
+import { formatResources } from '../../spec/describe';
 import { parseSpecText } from '../../spec/load';
 import { createDriftlessWorker } from '../../worker';
 import { CliError, ExitCode } from '../errors';
@@ -93,9 +94,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     const servicePort = (await step(portInUse(18080))) ? await step(freePort()) : 18080;
     const spec = { ...parsed.spec, env: { ...parsed.spec.env, PORT: String(servicePort) } };
     name = spec.name;
-    say(
-      `3. applying ${spec.name} (needs ${spec.resources.gpu?.count}x ${spec.resources.gpu?.type.join('|')})`,
-    );
+    say(`3. applying ${spec.name} (needs ${formatResources(spec.resources)})`);
     await step(svc.apply(spec));
     const first = await step(svc.waitPhase(spec.name, ['RUNNING', 'FAILED'], 120_000));
     if (first.phase !== 'RUNNING')
