@@ -2,7 +2,10 @@ import type { Block } from '../placement/rank';
 import { blockLabel } from '../placement/rank';
 import type { SpecProblem } from '../spec/load';
 import type { TimelineEvent } from '../workflows/types';
+import type { Plan } from './services/plan';
 import type { WorkloadView } from './services/workloads';
+import { formatResources } from '../spec/describe';
+import type { WorkloadSpec } from '../spec/workload-spec';
 
 const time = (iso: string | number) => new Date(iso).toISOString().slice(11, 19);
 
@@ -80,4 +83,18 @@ export function formatList(views: WorkloadView[]): string {
       v.pricePerHour !== undefined ? String(v.pricePerHour) : '-',
     ]),
   ]);
+}
+
+/** The plan `apply` prints before it starts: the chosen offer, the next few, the rest counted. */
+export function formatPlan(spec: WorkloadSpec, plan: Plan): string {
+  const lines = [`plan for ${spec.name} (${formatResources(spec.resources)}):`];
+  plan.candidates.forEach((c, i) =>
+    lines.push(`  ${i + 1}. ${c.offer}  $${c.pricePerHour}/h${i === 0 ? '  <- first choice' : ''}`),
+  );
+  if (plan.fits > plan.candidates.length)
+    lines.push(`  ... ${plan.fits - plan.candidates.length} more that fit`);
+  if (plan.fits === 0) lines.push('  no configured offer fits now: the workload will wait for one');
+  lines.push(`  ${plan.passedOver} offers passed over (see why: driftless offers FILE --explain)`);
+  for (const e of plan.errors) lines.push(`  provider did not answer: ${e}`);
+  return lines.join('\n');
 }

@@ -5,6 +5,7 @@ import { ConfigError } from '../config/config';
 import { configureApplyCommand } from './commands/apply';
 import { configureDemoCommand } from './commands/demo';
 import { configureDevCommand } from './commands/dev';
+import { configureOffersCommand } from './commands/offers';
 import { configurePoolCommand } from './commands/pool';
 import { configureStatusCommands } from './commands/status';
 import { configureStopCommand } from './commands/stop';
@@ -41,6 +42,7 @@ export function buildProgram(): Command {
   configureStatusCommands(program);
   configureStopCommand(program);
   configureValidateCommand(program);
+  configureOffersCommand(program);
   configurePoolCommand(program);
   configureDevCommand(program);
   configureWorkerCommand(program);

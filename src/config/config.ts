@@ -70,6 +70,8 @@ export const ConfigFile = z.strictObject({
     .optional(),
   /** Where local pools keep instance records, logs and pool state. @default ~/.local/state/driftless */
   stateDir: z.string().optional(),
+  /** SkyPilot-format catalogs (<provider>.csv or <provider>/vms.csv) that replace the bundled ones. */
+  catalogDir: z.string().optional(),
   providers: z
     .strictObject({
       local: LocalProviderConfig.optional(),
@@ -91,6 +93,8 @@ export interface Config {
   };
   owner: string;
   stateDir: string;
+  /** Overrides the bundled AWS/GCP catalogs when set. */
+  catalogDir?: string;
   providers: { local?: LocalProviderConfig };
 }
 
@@ -101,6 +105,7 @@ export interface ConfigOverrides {
   namespace?: string;
   taskQueue?: string;
   stateDir?: string;
+  catalogDir?: string;
 }
 
 /** The configuration file or value is wrong; the user must fix it (exit 2). */
@@ -193,6 +198,12 @@ export async function loadConfig(
     : file.stateDir
       ? resolve(source ? resolve(source, '..') : process.cwd(), expandHome(file.stateDir))
       : join(homedir(), '.local/state/driftless');
+  const catalogFromUser = overrides.catalogDir ?? envValue(env, 'DRIFTLESS_CATALOG_DIR');
+  const catalogDir = catalogFromUser
+    ? resolve(expandHome(catalogFromUser))
+    : file.catalogDir
+      ? resolve(source ? resolve(source, '..') : process.cwd(), expandHome(file.catalogDir))
+      : undefined;
   const owner = envValue(env, 'DRIFTLESS_OWNER') ?? file.owner ?? 'driftless';
   if (!OWNER_PATTERN.test(owner)) {
     throw new ConfigError(`DRIFTLESS_OWNER: expected lower-case letters, digits and dashes, got "${owner}"`);
@@ -216,6 +227,7 @@ export async function loadConfig(
     },
     owner,
     stateDir,
+    catalogDir,
     // With no providers configured, one local pool on this machine (GPUs from nvidia-smi).
     providers: file.providers.local
       ? { local: file.providers.local }

@@ -54,6 +54,18 @@ export function blockCovers(b: Block, o: Offer): boolean {
 
 const clock = (ms: number) => new Date(ms).toISOString().slice(11, 16);
 
+/**
+ * A requested GPU model matches the offer's GPU by name, ignoring case; a bare model also
+ * matches its memory variants ("A100" matches "A100-80GB"; ask for "A100-80GB", or use
+ * `gpu.memory`, to be specific).
+ */
+export function gpuTypeMatches(requested: ReadonlySet<string>, offered: string): boolean {
+  const o = offered.toLowerCase();
+  if (requested.has(o)) return true;
+  const variant = /^(.+)-\d+gb$/.exec(o);
+  return !!variant && requested.has(variant[1]!);
+}
+
 /** `us-*`, `europe-west4-?` -> an anchored, case-insensitive RegExp. */
 export function globToRegExp(glob: string): RegExp {
   const body = glob
@@ -98,6 +110,28 @@ interface Compiled {
   spot: PlacementConstraints['spot'];
   maxPrice?: number;
   instanceType?: string;
+  /**
+   * Verdicts that depend on one field of the offer, by field and value: catalogs repeat the same
+   * regions, GPU models and counts thousands of times, so each is judged (and its reason text
+   * built) once per ranking.
+   */
+  memo: Record<'provider' | 'type' | 'count' | 'gpuMem' | 'cpu' | 'ram' | 'region' | 'zone', Verdicts>;
+}
+
+type Verdicts = Map<string | number | undefined, string | null>;
+
+/** The memoised verdict for `key`, computing it with `judge` the first time. */
+function memo(
+  m: Verdicts,
+  key: string | number | undefined,
+  judge: () => string | undefined,
+): string | undefined {
+  let v = m.get(key);
+  if (v === undefined) {
+    v = judge() ?? null;
+    m.set(key, v);
+  }
+  return v ?? undefined;
 }
 
 /** The alternatives of a spec: the base alone, or the base with each anyOf/ordered override. */
@@ -133,6 +167,16 @@ export function compile(spec: PlacementSpec): Compiled[] {
     spot: p.spot,
     maxPrice: p.maxPricePerHour,
     instanceType: p.instanceType,
+    memo: {
+      provider: new Map(),
+      type: new Map(),
+      count: new Map(),
+      gpuMem: new Map(),
+      cpu: new Map(),
+      ram: new Map(),
+      region: new Map(),
+      zone: new Map(),
+    },
   }));
 }
 
@@ -152,7 +196,12 @@ function check(c: Compiled, o: Offer, blocks: Block[], now: number, all?: string
     return reason;
   };
   let r: string | undefined;
-  if ((r = fail(excluded('provider', o.provider, c.providers)))) return r;
+  if (
+    c.providers &&
+    (r = fail(memo(c.memo.provider, o.provider, () => excluded('provider', o.provider, c.providers))))
+  ) {
+    return r;
+  }
   if (c.instanceType && o.instanceType !== c.instanceType) {
     if ((r = fail(`instance type ${o.instanceType} is not the pinned ${c.instanceType}`))) return r;
   }
@@ -161,33 +210,48 @@ function check(c: Compiled, o: Offer, blocks: Block[], now: number, all?: string
     if (o.gpuCount === 0 || !o.gpuType) {
       if ((r = fail(`no GPU (${g.typeText}:${formatRange(g.count)} requested)`))) return r;
     } else {
-      if (g.types && !g.types.has(o.gpuType.toLowerCase())) {
-        if ((r = fail(`gpu ${o.gpuType} not in [${g.typeText}]`))) return r;
-      }
-      if (!inRange(o.gpuCount, g.count)) {
-        if ((r = fail(`${o.gpuCount} GPUs, ${formatRange(g.count)} requested`))) return r;
-      }
-      if (g.memory && (o.gpuMemoryGb === undefined || !inRange(o.gpuMemoryGb, g.memory))) {
-        const have = o.gpuMemoryGb === undefined ? 'unknown GPU memory' : `${o.gpuMemoryGb}GB per GPU`;
-        if ((r = fail(`${have}, ${formatRange(g.memory, 'GB')} requested`))) return r;
+      const type = o.gpuType;
+      const badType =
+        g.types &&
+        memo(c.memo.type, type, () =>
+          gpuTypeMatches(g.types!, type) ? undefined : `gpu ${type} not in [${g.typeText}]`,
+        );
+      if (badType && (r = fail(badType))) return r;
+      const n = o.gpuCount;
+      const badCount = memo(c.memo.count, n, () =>
+        inRange(n, g.count) ? undefined : `${n} GPUs, ${formatRange(g.count)} requested`,
+      );
+      if (badCount && (r = fail(badCount))) return r;
+      if (g.memory) {
+        const mem = o.gpuMemoryGb;
+        const badMem = memo(c.memo.gpuMem, mem, () =>
+          mem !== undefined && inRange(mem, g.memory)
+            ? undefined
+            : `${mem === undefined ? 'unknown GPU memory' : `${mem}GB per GPU`}, ${formatRange(g.memory!, 'GB')} requested`,
+        );
+        if (badMem && (r = fail(badMem))) return r;
       }
     }
   } else if (o.gpuCount > 0) {
     if ((r = fail(`${o.gpuCount} GPUs, none requested`))) return r;
   }
   if (c.cpu && !inRange(o.vcpus, c.cpu)) {
-    if ((r = fail(`${o.vcpus} vCPUs, ${formatRange(c.cpu)} requested`))) return r;
+    const v = o.vcpus;
+    if ((r = fail(memo(c.memo.cpu, v, () => `${v} vCPUs, ${formatRange(c.cpu!)} requested`)))) return r;
   }
   if (c.memory && !inRange(o.memoryGb, c.memory)) {
-    if ((r = fail(`${o.memoryGb}GB memory, ${formatRange(c.memory, 'GB')} requested`))) return r;
+    const m = o.memoryGb;
+    if ((r = fail(memo(c.memo.ram, m, () => `${m}GB memory, ${formatRange(c.memory!, 'GB')} requested`))))
+      return r;
   }
   if (o.spot && c.spot === 'never') {
     if ((r = fail('spot offer, spot: never'))) return r;
   } else if (!o.spot && c.spot === 'require') {
     if ((r = fail('on-demand offer, spot: require'))) return r;
   }
-  if ((r = fail(excluded('region', o.region, c.regions)))) return r;
-  if ((r = fail(excluded('zone', o.zone, c.zones)))) return r;
+  if (c.regions && (r = fail(memo(c.memo.region, o.region, () => excluded('region', o.region, c.regions)))))
+    return r;
+  if (c.zones && (r = fail(memo(c.memo.zone, o.zone, () => excluded('zone', o.zone, c.zones))))) return r;
   if (c.maxPrice !== undefined && o.pricePerHour > c.maxPrice) {
     if ((r = fail(`price ${price(o.pricePerHour)} over max ${price(c.maxPrice)}`))) return r;
   }
@@ -254,8 +318,8 @@ export function rejectionReason(
 }
 
 /**
- * When nothing fits: the offers that miss by the fewest constraints (cheapest first among equals),
- * each with every reason it misses by.
+ * When nothing fits: the offers that miss by the fewest constraints (cheapest first among equals,
+ * one per provider and GPU model), each with every reason it misses by.
  */
 export function nearestMisses(
   spec: PlacementSpec,
@@ -265,6 +329,7 @@ export function nearestMisses(
   limit = 5,
 ): Array<{ offer: Offer; reasons: string[] }> {
   const compiled = compile(spec);
+  const wantsGpu = compiled.some((c) => c.gpu);
   const scored = offers.map((offer) => {
     let best: string[] | undefined;
     for (const c of compiled) {
@@ -272,8 +337,20 @@ export function nearestMisses(
       check(c, offer, blocks, now, all);
       if (!best || all.length < best.length) best = all;
     }
-    return { offer, reasons: best ?? [] };
+    // A machine without GPUs is a poor "near miss" for a GPU request.
+    const score = (best?.length ?? 0) + (wantsGpu && offer.gpuCount === 0 ? 1 : 0);
+    return { offer, reasons: best ?? [], score };
   });
-  scored.sort((a, b) => a.reasons.length - b.reasons.length || a.offer.pricePerHour - b.offer.pricePerHour);
-  return scored.slice(0, limit);
+  scored.sort((a, b) => a.score - b.score || a.offer.pricePerHour - b.offer.pricePerHour);
+  // One per provider and GPU model, so the misses show what else there is.
+  const seen = new Set<string>();
+  const out: Array<{ offer: Offer; reasons: string[] }> = [];
+  for (const { offer, reasons } of scored) {
+    const key = `${offer.provider}|${offer.gpuType ?? ''}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push({ offer, reasons });
+    if (out.length >= limit) break;
+  }
+  return out;
 }

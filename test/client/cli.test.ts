@@ -151,3 +151,26 @@ describe('usage and failures', () => {
     expect(r.stderr).toMatch(/configured: p/);
   });
 });
+
+describe('apply plan', () => {
+  test('apply prints the chosen offer and the next candidates before it starts', async () => {
+    const file = join(env.dir, 'plan.yaml');
+    await writeFile(file, 'name: plan-me\nkind: job\ncommand: [sleep, "1"]\nresources: {gpu: A100:1}\n');
+    // No worker serves this task queue: the workflow starts and waits, which is all this needs.
+    const r = await cli(['apply', file, '--json'], env.env);
+    try {
+      expect(r.code).toBe(0);
+      expect(r.stderr).toMatch(
+        /plan for plan-me \(gpu A100:1\):\n\s+1\. local\/p p:1xA100\s+\$1\/h\s+<- first choice/,
+      );
+      expect(JSON.parse(r.stdout)).toMatchObject({
+        outcome: 'started',
+        plan: { fits: 1, candidates: [{ offer: 'local/p p:1xA100', pricePerHour: 1 }] },
+      });
+    } finally {
+      const client = await temporalClient();
+      await client.workflow.getHandle('workload-plan-me').terminate('test over');
+      await client.connection.close();
+    }
+  });
+});

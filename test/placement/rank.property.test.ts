@@ -2,7 +2,8 @@
  * Properties of rankOffers over random specs, catalogs and blocks, checked against an oracle
  * written here from the parsed spec's fields alone (it does not use compile/check/expandCandidates).
  *
- * Reproduce a failure with FC_SEED=<seed> (and FC_PATH=<path>) from fast-check's report.
+ * Reproduce a failure with FC_SEED=<seed> (and FC_PATH=<path>) from fast-check's report; search
+ * longer with FC_RUNS=<runs>.
  */
 import fc from 'fast-check';
 import {
@@ -19,7 +20,7 @@ import { WorkloadSpec, type WorkloadSpecInput } from '../../src/spec/workload-sp
 const NOW = Date.parse('2025-03-01T12:00:00.000Z');
 
 const params: fc.Parameters<unknown> = {
-  numRuns: 300,
+  numRuns: Number(process.env.FC_RUNS ?? 300),
   ...(process.env.FC_SEED !== undefined && { seed: Number(process.env.FC_SEED) }),
   ...(process.env.FC_PATH !== undefined && { path: process.env.FC_PATH }),
 };
@@ -37,73 +38,87 @@ const LOCATIONS: ReadonlyArray<readonly [string, readonly string[]]> = [
 ];
 const REGIONS = LOCATIONS.map(([r]) => r);
 const ZONES = LOCATIONS.flatMap(([, z]) => z);
-const OFFER_GPU_TYPES = ['H100', 'A100', 'a100', 'L4', 'T4'] as const;
-const SPEC_GPU_TYPES = ['H100', 'A100', 'h100', 'L4', 'T4', 'Z999'] as const;
+const OFFER_GPU_TYPES = ['H100', 'A100', 'a100', 'A100-80GB', 'a100-40gb', 'H100-SXM', 'L4', 'T4'] as const;
+const SPEC_GPU_TYPES = ['H100', 'A100', 'h100', 'A100-80GB', 'L4', 'T4', 'Z999'] as const;
 const INSTANCE_TYPES = ['p5.48xlarge', 'p4d.24xlarge', 'g6.xlarge', 'a2-highgpu-1g'] as const;
 const PRICES = [0.4, 0.8, 1, 2.5, 8, 30, 32.77, 40, 98.32] as const;
 
 // ---------------------------------------------------------------------------------------------
 // Random catalogs and blocks.
 
-const offerArb: fc.Arbitrary<Offer> = fc
-  .record({
-    provider: fc.constantFrom(...PROVIDERS),
-    location: fc.constantFrom(...LOCATIONS),
-    zoneIndex: fc.nat(),
-    instanceType: fc.constantFrom(...INSTANCE_TYPES),
-    gpu: fc.option(
-      fc.record({
-        type: fc.option(fc.constantFrom(...OFFER_GPU_TYPES), { freq: 8 }),
-        count: fc.constantFrom(1, 2, 4, 8),
-        memory: fc.option(fc.constantFrom(16, 24, 40, 80), { freq: 6 }),
+/** GPU types and counts a spec asks for, so that the catalog often has offers that fit it. */
+interface Hints {
+  types: string[];
+  counts: number[];
+}
+
+/** One of the vocabulary or, half the time, one of the hints. */
+const hinted = <T>(vocabulary: readonly T[], hints: T[]): fc.Arbitrary<T> =>
+  hints.length === 0
+    ? fc.constantFrom(...vocabulary)
+    : fc.oneof(fc.constantFrom(...vocabulary), fc.constantFrom(...hints));
+
+const offerArb = (hints: Hints): fc.Arbitrary<Offer> =>
+  fc
+    .record({
+      provider: fc.constantFrom(...PROVIDERS),
+      location: fc.constantFrom(...LOCATIONS),
+      zoneIndex: fc.nat(),
+      instanceType: fc.constantFrom(...INSTANCE_TYPES),
+      gpu: fc.option(
+        fc.record({
+          type: fc.option(hinted(OFFER_GPU_TYPES, hints.types), { freq: 8 }),
+          count: hinted([1, 2, 4, 8], hints.counts),
+          memory: fc.option(fc.constantFrom(16, 24, 40, 80), { freq: 6 }),
+        }),
+        { freq: 4 },
+      ),
+      vcpus: fc.constantFrom(4, 8, 16, 32, 96, 192),
+      memoryGb: fc.constantFrom(16, 32, 64, 128, 256, 512),
+      spot: fc.boolean(),
+      price: fc.oneof(
+        fc.constantFrom(...PRICES),
+        fc.integer({ min: 1, max: 12_000 }).map((c) => c / 100),
+      ),
+    })
+    .map(
+      ({
+        provider,
+        location: [region, zones],
+        zoneIndex,
+        instanceType,
+        gpu,
+        vcpus,
+        memoryGb,
+        spot,
+        price,
+      }) => ({
+        provider,
+        region,
+        zone: zones[zoneIndex % zones.length]!,
+        instanceType,
+        ...(gpu?.type != null && { gpuType: gpu.type }),
+        gpuCount: gpu ? gpu.count : 0,
+        ...(gpu?.memory != null && { gpuMemoryGb: gpu.memory }),
+        vcpus,
+        memoryGb,
+        spot,
+        pricePerHour: price,
       }),
-      { freq: 4 },
-    ),
-    vcpus: fc.constantFrom(4, 8, 16, 32, 96, 192),
-    memoryGb: fc.constantFrom(16, 32, 64, 128, 256, 512),
-    spot: fc.boolean(),
-    price: fc.oneof(
-      fc.constantFrom(...PRICES),
-      fc.integer({ min: 1, max: 12_000 }).map((c) => c / 100),
-    ),
-  })
-  .map(
-    ({
-      provider,
-      location: [region, zones],
-      zoneIndex,
-      instanceType,
-      gpu,
-      vcpus,
-      memoryGb,
-      spot,
-      price,
-    }) => ({
-      provider,
-      region,
-      zone: zones[zoneIndex % zones.length]!,
-      instanceType,
-      ...(gpu?.type != null && { gpuType: gpu.type }),
-      gpuCount: gpu ? gpu.count : 0,
-      ...(gpu?.memory != null && { gpuMemoryGb: gpu.memory }),
-      vcpus,
-      memoryGb,
-      spot,
-      pricePerHour: price,
-    }),
-  );
+    );
 
 /** Offers, each maybe with its spot/on-demand twin (same place and type, another price). */
-const catalogArb: fc.Arbitrary<Offer[]> = fc
-  .array(
-    fc
-      .tuple(offerArb, fc.option(fc.constantFrom(...PRICES), { freq: 2 }))
-      .map(([o, twinPrice]) =>
-        twinPrice === null ? [o] : [o, { ...o, spot: !o.spot, pricePerHour: twinPrice }],
-      ),
-    { maxLength: 14 },
-  )
-  .map((groups) => groups.flat());
+const catalogArb = (hints: Hints): fc.Arbitrary<Offer[]> =>
+  fc
+    .array(
+      fc
+        .tuple(offerArb(hints), fc.option(fc.constantFrom(...PRICES), { freq: 2 }))
+        .map(([o, twinPrice]) =>
+          twinPrice === null ? [o] : [o, { ...o, spot: !o.spot, pricePerHour: twinPrice }],
+        ),
+      { minLength: 2, maxLength: 20, size: 'large' },
+    )
+    .map((groups) => groups.flat());
 
 const blockArb: fc.Arbitrary<Block> = fc
   .record({
@@ -170,57 +185,59 @@ const spotArb = fc.constantFrom('never' as const, 'allow' as const, 'require' as
 const maxPriceArb = fc.constantFrom(1, 2.5, 10, 32.77, 50, 100);
 const instanceTypeArb = fc.constantFrom(...INSTANCE_TYPES);
 
-/** The record with each key present with its own chance (in tenths), so that random specs often fit. */
+/** The value with a chance of `percent` in 100, else undefined. */
+const maybe = <T>(percent: number, arb: fc.Arbitrary<T>): fc.Arbitrary<T | undefined> =>
+  fc.oneof({ arbitrary: fc.constant(undefined), weight: 100 - percent }, { arbitrary: arb, weight: percent });
+
+/** The record with each key present with its own chance (in percent), so that random specs often fit. */
 function sometimes<T extends Record<string, unknown>>(fields: {
-  [K in keyof T]: [number, fc.Arbitrary<T[K]>];
+  [K in keyof T]: [percent: number, fc.Arbitrary<T[K]>];
 }): fc.Arbitrary<Partial<T>> {
   const entries = Object.entries(fields) as Array<[string, [number, fc.Arbitrary<unknown>]]>;
-  return fc
-    .tuple(...entries.map(([, [tenths, arb]]) => fc.option(arb, { freq: Math.round(10 / tenths) - 1 || 1 })))
-    .map((values) => {
-      const out: Record<string, unknown> = {};
-      values.forEach((v, i) => {
-        if (v !== null) out[entries[i]![0]] = v;
-      });
-      return out as Partial<T>;
+  return fc.tuple(...entries.map(([, [percent, arb]]) => maybe(percent, arb))).map((values) => {
+    const out: Record<string, unknown> = {};
+    values.forEach((v, i) => {
+      if (v !== undefined) out[entries[i]![0]] = v;
     });
+    return out as Partial<T>;
+  });
 }
 
-const placementArb = (tenths: number): fc.Arbitrary<PlacementInput> =>
+const placementArb = (percent: number): fc.Arbitrary<PlacementInput> =>
   sometimes<Required<PlacementInput>>({
-    providers: [tenths, providersArb],
-    regions: [tenths, regionsArb],
-    zones: [tenths, zonesArb],
-    spot: [tenths * 2, spotArb],
-    maxPricePerHour: [tenths, maxPriceArb],
-    instanceType: [tenths / 2, instanceTypeArb],
+    providers: [percent, providersArb],
+    regions: [percent, regionsArb],
+    zones: [percent, zonesArb],
+    spot: [percent * 2, spotArb],
+    maxPricePerHour: [percent, maxPriceArb],
+    instanceType: [percent / 2, instanceTypeArb],
   });
 
 const candidateArb: fc.Arbitrary<CandidateInput> = fc
   .tuple(
     sometimes<{ gpu: ResourcesInput['gpu']; cpu: string | number; memory: string | number }>({
-      gpu: [6, gpuArb],
-      cpu: [2, cpuArb],
-      memory: [2, memoryArb],
+      gpu: [80, gpuArb],
+      cpu: [20, cpuArb],
+      memory: [20, memoryArb],
     }),
-    fc.option(placementArb(3), { freq: 1 }),
+    maybe(30, placementArb(30)),
   )
   .map(([resources, placement]) => ({ ...resources, ...(placement && { placement }) }));
 
 const specArb: fc.Arbitrary<WorkloadSpec> = fc
   .record({
     resources: sometimes<{ gpu: ResourcesInput['gpu']; cpu: string | number; memory: string | number }>({
-      gpu: [6, gpuArb],
-      cpu: [2, cpuArb],
-      memory: [2, memoryArb],
+      gpu: [80, gpuArb],
+      cpu: [20, cpuArb],
+      memory: [20, memoryArb],
     }),
-    placement: placementArb(2),
-    alternatives: fc.option(
+    placement: placementArb(20),
+    alternatives: maybe(
+      40,
       fc.record({
         kind: fc.constantFrom('anyOf' as const, 'ordered' as const),
         list: fc.array(candidateArb, { minLength: 1, maxLength: 3 }),
       }),
-      { freq: 1 },
     ),
   })
   .map(({ resources, placement, alternatives }) =>
@@ -299,6 +316,15 @@ function globMatch(glob: string, name: string): boolean {
   return can[n.length]!;
 }
 
+/**
+ * A requested model matches the offered one ignoring case; a bare model also matches its memory
+ * variants ("A100" matches "A100-80GB", not "A100-SXM"; "A100-80GB" does not match "A100").
+ */
+function gpuModelMatches(requested: string, offered: string): boolean {
+  const [r, o] = [requested.toLowerCase(), offered.toLowerCase()];
+  return o === r || (o.startsWith(`${r}-`) && /^\d+gb$/.test(o.slice(r.length + 1)));
+}
+
 function admits(ad: AllowDeny | undefined, name: string): boolean {
   if (!ad) return true;
   if (ad.deny?.some((g) => globMatch(g, name))) return false;
@@ -320,8 +346,7 @@ function violations(a: Alternative, o: Offer, blocks: Block[], now: number): str
   if (a.gpu) {
     if (o.gpuCount <= 0 || o.gpuType === undefined || o.gpuType === '') v.push('no gpu');
     else {
-      if (a.gpu.type && !a.gpu.type.some((t) => t.toLowerCase() === o.gpuType!.toLowerCase()))
-        v.push('gpu type');
+      if (a.gpu.type && !a.gpu.type.some((t) => gpuModelMatches(t, o.gpuType!))) v.push('gpu type');
       if (!within(o.gpuCount, a.gpu.count)) v.push('gpu count');
       if (a.gpu.memory && (o.gpuMemoryGb === undefined || !within(o.gpuMemoryGb, a.gpu.memory)))
         v.push('gpu memory');
@@ -393,7 +418,17 @@ function canonical(o: Offer): string {
 
 const sortedCanon = (offers: Offer[]) => offers.map(canonical).sort();
 
-const worldArb = fc.record({ spec: specArb, offers: catalogArb, blocks: blocksArb });
+function hintsOf(spec: WorkloadSpec): Hints {
+  const gpus = alternativesOf(spec).flatMap((a) => (a.gpu ? [a.gpu] : []));
+  return {
+    types: gpus.flatMap((g) => g.type ?? []),
+    counts: gpus.flatMap((g) => [g.count.min, g.count.max].filter((n): n is number => n !== undefined)),
+  };
+}
+
+const worldArb = specArb.chain((spec) =>
+  fc.record({ spec: fc.constant(spec), offers: catalogArb(hintsOf(spec)), blocks: blocksArb }),
+);
 
 // ---------------------------------------------------------------------------------------------
 
@@ -499,15 +534,17 @@ describe('rankOffers properties', () => {
   });
 
   test('the ranking does not depend on the order of the catalog (offers with distinct labels)', () => {
-    const distinct = catalogArb.map((offers) => [...new Map(offers.map((o) => [offerLabel(o), o])).values()]);
+    const distinct = (offers: Offer[]) => [...new Map(offers.map((o) => [offerLabel(o), o])).values()];
     fc.assert(
       fc.property(
-        specArb,
-        blocksArb,
-        distinct.chain((offers) =>
-          fc.tuple(fc.constant(offers), fc.shuffledSubarray(offers, { minLength: offers.length })),
-        ),
-        (spec, blocks, [offers, shuffled]) => {
+        worldArb.chain((w) => {
+          const offers = distinct(w.offers);
+          return fc.tuple(
+            fc.constant({ ...w, offers }),
+            fc.shuffledSubarray(offers, { minLength: offers.length }),
+          );
+        }),
+        ([{ spec, blocks, offers }, shuffled]) => {
           const a = rankOffers(spec, offers, blocks, NOW).ranked;
           const b = rankOffers(spec, shuffled, blocks, NOW).ranked;
           expect(b).toEqual(a);
@@ -517,24 +554,40 @@ describe('rankOffers properties', () => {
     );
   });
 
-  test('nearestMisses: each offer’s reasons are the constraints of its closest alternative, fewest first then cheapest', () => {
+  test('nearestMisses: one per provider and GPU model, the closest of each, with the reasons of its closest alternative, fewest first then cheapest', () => {
     fc.assert(
       fc.property(worldArb, ({ spec, offers, blocks }) => {
         const alts = alternativesOf(spec);
+        const wantsGpu = alts.some((a) => a.gpu);
+        const group = (o: Offer) => `${o.provider}|${o.gpuType ?? ''}`;
+        const fewest = (o: Offer) => Math.min(...alts.map((a) => violations(a, o, blocks, NOW).length));
+        // A machine without GPUs counts as one constraint further off for a GPU request.
+        const score = (o: Offer) => fewest(o) + (wantsGpu && o.gpuCount === 0 ? 1 : 0);
+
         const misses = nearestMisses(spec, offers, blocks, NOW, offers.length);
-        expect(sortedCanon(misses.map((m) => m.offer))).toEqual(sortedCanon(offers));
+        const groups = new Set(offers.map(group));
+        expect(misses.map((m) => group(m.offer)).sort()).toEqual([...groups].sort());
         for (const m of misses) {
-          const fewest = Math.min(...alts.map((a) => violations(a, m.offer, blocks, NOW).length));
-          expect(m.reasons).toHaveLength(fewest);
+          expect(offers).toContain(m.offer);
+          expect(m.reasons).toHaveLength(fewest(m.offer));
           for (const r of m.reasons) expect(r.trim()).not.toBe('');
+          // No other offer of its group is closer, or as close and cheaper.
+          for (const o of offers.filter((x) => group(x) === group(m.offer))) {
+            expect(
+              score(o) > score(m.offer) ||
+                (score(o) === score(m.offer) && o.pricePerHour >= m.offer.pricePerHour),
+            ).toBe(true);
+          }
         }
         for (let i = 1; i < misses.length; i++) {
-          const [p, q] = [misses[i - 1]!, misses[i]!];
-          expect(
-            p.reasons.length < q.reasons.length ||
-              (p.reasons.length === q.reasons.length && p.offer.pricePerHour <= q.offer.pricePerHour),
-          ).toBe(true);
+          const [p, q] = [misses[i - 1]!.offer, misses[i]!.offer];
+          expect(score(p) < score(q) || (score(p) === score(q) && p.pricePerHour <= q.pricePerHour)).toBe(
+            true,
+          );
         }
+        // The limit keeps the first ones.
+        const limit = Math.max(1, Math.floor(groups.size / 2));
+        expect(nearestMisses(spec, offers, blocks, NOW, limit)).toEqual(misses.slice(0, limit));
       }),
       params,
     );

@@ -404,6 +404,17 @@ describe('syntax forms', () => {
     expect(reason(s, offer({ gpuType: 'L4' }))).toBe('gpu L4 not in [h100, a100-80gb]');
   });
 
+  test('a bare GPU model also matches its memory variants, not the other way round', () => {
+    const bare = spec({ gpu: 'A100:8' });
+    expect(reason(bare, offer({ gpuType: 'A100-80GB' }))).toBeUndefined();
+    expect(reason(bare, offer({ gpuType: 'a100-40gb' }))).toBeUndefined();
+    expect(reason(bare, offer({ gpuType: 'A100-SXM4' }))).toBe('gpu A100-SXM4 not in [A100]');
+    const exact = spec({ gpu: 'A100-80GB:8' });
+    expect(reason(exact, offer({ gpuType: 'A100-80GB' }))).toBeUndefined();
+    expect(reason(exact, offer({ gpuType: 'A100' }))).toBe('gpu A100 not in [A100-80GB]');
+    expect(reason(exact, offer({ gpuType: 'A100-40GB' }))).toBe('gpu A100-40GB not in [A100-80GB]');
+  });
+
   test('no gpu: CPU-only offers fit', () => {
     expect(reason(spec(), cpuOffer())).toBeUndefined();
   });
@@ -765,11 +776,11 @@ describe('nearestMisses', () => {
   test('orders by the number of failed constraints, then price, listing every reason', () => {
     const s = spec({ gpu: 'H100:8', cpu: 256 }, { regions: ['eu-*'], maxPricePerHour: 95 });
     const region = 'region us-east-1 not in [eu-*]';
-    expect(nearestMisses(s, [h100a, h100b, a100, l4, cpu], [], NOW)).toEqual([
+    const gcpH100 = { ...h100a, provider: 'gcp', instanceType: 'a3-highgpu-8g' };
+    expect(nearestMisses(s, [gcpH100, h100b, a100, l4], [], NOW)).toEqual([
       { offer: h100b, reasons: ['192 vCPUs, 256.. requested', region] },
-      { offer: cpu, reasons: ['no GPU (H100:8 requested)', '8 vCPUs, 256.. requested', region] },
       { offer: a100, reasons: ['gpu A100 not in [H100]', '192 vCPUs, 256.. requested', region] },
-      { offer: h100a, reasons: ['192 vCPUs, 256.. requested', region, 'price 98/h over max 95/h'] },
+      { offer: gcpH100, reasons: ['192 vCPUs, 256.. requested', region, 'price 98/h over max 95/h'] },
       {
         offer: l4,
         reasons: ['gpu L4 not in [H100]', '1 GPUs, 8 requested', '4 vCPUs, 256.. requested', region],
@@ -777,9 +788,38 @@ describe('nearestMisses', () => {
     ]);
   });
 
+  test('keeps one offer per provider and GPU model: the closest, then the cheapest', () => {
+    const s = spec({ gpu: 'H100:8' }, { maxPricePerHour: 95 });
+    const h100c = offer({ zone: 'us-east-1c', pricePerHour: 99 });
+    // h100b is the cheapest but misses by two (price and block); h100a and h100c by one.
+    const blocked = { ...h100b, pricePerHour: 96 };
+    expect(nearestMisses(s, [blocked, h100c, h100a], [block({ zone: 'us-east-1b' })], NOW)).toEqual([
+      { offer: h100a, reasons: ['price 98/h over max 95/h'] },
+    ]);
+    expect(nearestMisses(s, [h100c, h100a], [], NOW)).toEqual([
+      { offer: h100a, reasons: ['price 98/h over max 95/h'] },
+    ]);
+  });
+
+  test('for a GPU request, a CPU-only offer counts as one constraint further off', () => {
+    const s = spec({ gpu: 'L4' });
+    // cpu misses by 1 (no GPU) but scores 2, tying with the 2-reason H100 offer; price decides.
+    expect(nearestMisses(s, [h100a, cpu], [], NOW).map((m) => [m.offer, m.reasons])).toEqual([
+      [cpu, ['no GPU (L4:1 requested)']],
+      [h100a, ['gpu H100 not in [L4]', '8 GPUs, 1 requested']],
+    ]);
+    const t4x2 = { ...t4, gpuCount: 2, pricePerHour: 5 };
+    expect(nearestMisses(s, [cpu, t4x2], [], NOW).map((m) => m.offer)).toEqual([cpu, t4x2]);
+    expect(nearestMisses(s, [cpu, { ...t4x2, gpuCount: 1 }], [], NOW).map((m) => m.offer.gpuType)).toEqual([
+      'T4',
+      undefined,
+    ]);
+  });
+
   test('returns at most `limit` misses (5 by default)', () => {
     const s = spec({ gpu: 'Z999' });
-    const catalog = Array.from({ length: 8 }, (_, i) => offer({ zone: `us-east-1${'abcdefgh'[i]}` }));
+    const models = ['H100', 'A100', 'L4', 'T4', 'V100', 'A10G', 'L40S', 'MI300X'];
+    const catalog = models.map((gpuType) => offer({ gpuType }));
     expect(nearestMisses(s, catalog, [], NOW)).toHaveLength(5);
     expect(nearestMisses(s, catalog, [], NOW, 3)).toHaveLength(3);
   });

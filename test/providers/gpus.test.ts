@@ -5,8 +5,8 @@ const DGX_A100 = Array.from({ length: 8 }, () => 'NVIDIA A100-SXM4-80GB, 81920')
 const T4 = 'Tesla T4, 15360\n';
 
 describe('parseNvidiaSmi', () => {
-  test('8x A100-SXM4-80GB: reports the model A100, counts 8 and converts 81920 MiB to 80 GB', () => {
-    expect(parseNvidiaSmi(DGX_A100)).toEqual({ type: 'A100', count: 8, memoryGb: 80 });
+  test('8x A100-SXM4-80GB: reports the model A100-80GB (as the catalogs name it), counts 8 and converts 81920 MiB to 80 GB', () => {
+    expect(parseNvidiaSmi(DGX_A100)).toEqual({ type: 'A100-80GB', count: 8, memoryGb: 80 });
   });
 
   test('Tesla T4: drops the Tesla prefix and rounds 15360 MiB to 15 GB', () => {
@@ -82,8 +82,12 @@ test('a machine with mixed GPUs is offered as its largest group of one model', (
   expect(
     parseNvidiaSmi('Tesla T4, 15360\nNVIDIA A100-SXM4-80GB, 81920\nNVIDIA A100-SXM4-80GB, 81920\n'),
   ).toEqual({
-    type: 'A100',
+    type: 'A100-80GB',
     count: 2,
     memoryGb: 80,
   });
+});
+
+test('a 40 GB A100 keeps the plain name A100', () => {
+  expect(parseNvidiaSmi('NVIDIA A100-SXM4-40GB, 40960\n')).toMatchObject({ type: 'A100', memoryGb: 40 });
 });

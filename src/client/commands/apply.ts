@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
 import { loadSpecFile } from '../../spec/load';
 import { parseDuration } from '../../spec/units';
-import { output, progress, withWorkloads } from '../context';
+import { configFrom, notice, output, progress, withWorkloads } from '../context';
 import { CliError, ExitCode } from '../errors';
-import { formatProblems, formatStatus } from '../format';
+import { formatPlan, formatProblems, formatStatus } from '../format';
+import { planFor } from '../services/plan';
 
 export function durationOption(value: string): number {
   const ms = parseDuration(value);
@@ -25,8 +26,11 @@ export function configureApplyCommand(program: Command): void {
         throw new CliError(`invalid spec:\n${formatProblems(file, result.problems)}`, ExitCode.Usage);
       }
       const spec = result.spec;
+      const config = await configFrom(cmd);
+      const plan = await planFor(spec, config);
+      notice(formatPlan(spec, plan));
       await withWorkloads(cmd, async (svc) => {
-        const applied = await svc.apply(spec);
+        const applied = { ...(await svc.apply(spec)), plan };
         progress(
           applied.outcome === 'started'
             ? `applied ${spec.kind} ${spec.name}: workflow ${applied.workflowId}`

@@ -36,8 +36,10 @@ export function parseNvidiaSmi(csv: string): DetectedGpus {
   }
   const [type, members] = [...groups.entries()].sort((a, b) => b[1].length - a[1].length)[0]!;
   const mib = Math.min(...members.map((r) => Number(r[1])));
+  // Catalogs name the 80 GB A100 "A100-80GB"; the 40 GB one is plain "A100".
+  const named = type === 'A100' && mib >= 79 * 1024 ? 'A100-80GB' : type;
   return {
-    type,
+    type: named,
     count: members.length,
     memoryGb: Number.isFinite(mib) && mib > 0 ? Math.round(mib / 1024) : undefined,
   };

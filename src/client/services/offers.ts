@@ -1,0 +1,120 @@
+import { loadCatalog } from '../../catalog/catalog';
+import type { Config } from '../../config/config';
+import type { Logger } from '../../logger';
+import { nearestMisses, rankOffers, type PlacementSpec, type RankedOffer } from '../../placement/rank';
+import { createProviders } from '../../providers/registry';
+import type { Offer } from '../../providers/types';
+
+/** One row of `driftless offers`: an offer with the price of its on-demand and spot variants. */
+export interface OfferRow {
+  provider: string;
+  region: string;
+  zone: string;
+  instanceType: string;
+  gpuType?: string;
+  gpuCount: number;
+  gpuMemoryGb?: number;
+  vcpus: number;
+  memoryGb: number;
+  /** On-demand US$/hour, when offered. */
+  pricePerHour?: number;
+  /** Spot US$/hour, when offered. */
+  spotPricePerHour?: number;
+  /** The price this row was ranked by (spot when spot was asked for). */
+  rankedBy: 'on-demand' | 'spot';
+  /** The alternative (anyOf/ordered, 0-based) this offer fits. */
+  candidate: number;
+}
+
+export interface OffersResult {
+  rows: OfferRow[];
+  /** Offers that fit, before grouping and the limit. */
+  matched: number;
+  considered: number;
+  rejected: Array<{ reason: string; count: number; example: string }>;
+  nearestMisses?: Array<{ offer: string; pricePerHour: number; reasons: string[] }>;
+  catalogs: Array<{ provider: string; file: string; offers: number }>;
+}
+
+const twinKey = (o: Offer) => [o.provider, o.zone, o.instanceType, o.gpuType ?? '', o.gpuCount].join('|');
+
+/** Every offer driftless knows: the AWS and GCP catalogs (bundled or the user's) and configured pools. */
+export async function allOffers(config: Config, logger: Logger) {
+  const catalog = await loadCatalog({ dir: config.catalogDir });
+  const offers = [...catalog.offers];
+  for (const p of createProviders(config, logger).values()) offers.push(...(await p.offers()));
+  return {
+    offers,
+    catalogs: catalog.sources.map((s) => ({ provider: s.provider, file: s.file, offers: s.offers })),
+  };
+}
+
+/** Ranks `offers` for the spec and shapes the result for people and for --json. */
+export function explainOffers(
+  spec: PlacementSpec,
+  offers: Offer[],
+  now: number,
+  limit: number,
+): Omit<OffersResult, 'catalogs'> {
+  const placement = rankOffers(spec, offers, [], now);
+  const prices = new Map<string, { od?: number; spot?: number }>();
+  for (const o of offers) {
+    const p = prices.get(twinKey(o)) ?? {};
+    if (o.spot) p.spot = o.pricePerHour;
+    else p.od = o.pricePerHour;
+    prices.set(twinKey(o), p);
+  }
+  const seen = new Set<string>();
+  const rows: OfferRow[] = [];
+  for (const o of placement.ranked as RankedOffer[]) {
+    const key = twinKey(o);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const p = prices.get(key)!;
+    rows.push({
+      provider: o.provider,
+      region: o.region,
+      zone: o.zone,
+      instanceType: o.instanceType,
+      gpuType: o.gpuType,
+      gpuCount: o.gpuCount,
+      gpuMemoryGb: o.gpuMemoryGb,
+      vcpus: o.vcpus,
+      memoryGb: o.memoryGb,
+      pricePerHour: p.od,
+      spotPricePerHour: p.spot,
+      rankedBy: o.spot ? 'spot' : 'on-demand',
+      candidate: o.candidate,
+    });
+    if (limit > 0 && rows.length >= limit) break;
+  }
+  const groups = new Map<string, { count: number; example: string }>();
+  for (const r of placement.rejected) {
+    const g = groups.get(r.reason);
+    if (g) g.count++;
+    else
+      groups.set(r.reason, {
+        count: 1,
+        example: `${r.offer.provider}/${r.offer.zone} ${r.offer.instanceType}`,
+      });
+  }
+  const rejected = [...groups.entries()]
+    .map(([reason, g]) => ({ reason, ...g }))
+    .sort((a, b) => b.count - a.count || (a.reason < b.reason ? -1 : 1));
+  const result: Omit<OffersResult, 'catalogs'> = {
+    rows,
+    matched: placement.ranked.length,
+    considered: offers.length,
+    rejected,
+  };
+  if (placement.ranked.length === 0) {
+    result.nearestMisses = nearestMisses(spec, offers, [], now, 5).map((m) => ({
+      offer: `${m.offer.provider}/${m.offer.zone} ${m.offer.instanceType}${m.offer.spot ? ' (spot)' : ''}${
+        m.offer.gpuType ? ` ${m.offer.gpuCount}x ${m.offer.gpuType}` : ''
+      }`,
+      pricePerHour: m.offer.pricePerHour,
+      reasons: m.reasons,
+    }));
+  }
+  return result;
+}

@@ -1,0 +1,41 @@
+import type { Config } from '../../config/config';
+import { createLogger } from '../../logger';
+import { offerLabel, rankOffers } from '../../placement/rank';
+import { createProviders } from '../../providers/registry';
+import type { WorkloadSpec } from '../../spec/workload-spec';
+
+/** What placement would choose now, as `apply` shows it before starting. */
+export interface Plan {
+  /** The best offer first, then the next few. */
+  candidates: Array<{ offer: string; pricePerHour: number; spot: boolean }>;
+  /** How many offers fit in all. */
+  fits: number;
+  passedOver: number;
+  /** Providers that could not list their offers. */
+  errors: string[];
+}
+
+/**
+ * Ranks the configured providers' offers for the spec, as the worker's place activity will
+ * (blocked locations aside: those live in the workflow).
+ */
+export async function planFor(spec: WorkloadSpec, config: Config, shown = 4): Promise<Plan> {
+  const offers = [];
+  const errors: string[] = [];
+  for (const p of createProviders(config, createLogger({}, 'warn')).values()) {
+    try {
+      offers.push(...(await p.offers()));
+    } catch (err) {
+      errors.push(`${p.name}: ${(err as Error).message}`);
+    }
+  }
+  const placement = rankOffers(spec, offers, [], Date.now());
+  return {
+    candidates: placement.ranked
+      .slice(0, shown)
+      .map((o) => ({ offer: offerLabel(o), pricePerHour: o.pricePerHour, spot: o.spot })),
+    fits: placement.ranked.length,
+    passedOver: placement.rejected.length,
+    errors,
+  };
+}
