@@ -603,4 +603,3 @@ test('the generators produce both fitting and non-fitting worlds', () => {
   expect(worlds.length - fitting).toBeGreaterThan(30);
   expect(withAlternatives).toBeGreaterThan(30);
 });
-export const __world = worldArb;
