@@ -52,11 +52,14 @@ interface Hints {
   counts: number[];
 }
 
-/** One of the vocabulary or, half the time, one of the hints. */
+/** One of the hints three times in four, else one of the vocabulary. */
 const hinted = <T>(vocabulary: readonly T[], hints: T[]): fc.Arbitrary<T> =>
   hints.length === 0
     ? fc.constantFrom(...vocabulary)
-    : fc.oneof(fc.constantFrom(...vocabulary), fc.constantFrom(...hints));
+    : fc.oneof(
+        { arbitrary: fc.constantFrom(...vocabulary), weight: 1 },
+        { arbitrary: fc.constantFrom(...hints), weight: 3 },
+      );
 
 const offerArb = (hints: Hints): fc.Arbitrary<Offer> =>
   fc
@@ -224,7 +227,11 @@ const candidateArb: fc.Arbitrary<CandidateInput> = fc
   )
   .map(([resources, placement]) => ({ ...resources, ...(placement && { placement }) }));
 
-const specArb: fc.Arbitrary<WorkloadSpec> = fc
+const parseSpec = (resources: ResourcesInput, placement: PlacementInput): WorkloadSpec =>
+  WorkloadSpec.parse({ name: 'prop', kind: 'job', command: ['run'], resources, placement });
+
+/** Any mix of the syntax forms, maybe with anyOf/ordered. */
+const generalSpecArb: fc.Arbitrary<WorkloadSpec> = fc
   .record({
     resources: sometimes<{ gpu: ResourcesInput['gpu']; cpu: string | number; memory: string | number }>({
       gpu: [80, gpuArb],
@@ -241,14 +248,30 @@ const specArb: fc.Arbitrary<WorkloadSpec> = fc
     ),
   })
   .map(({ resources, placement, alternatives }) =>
-    WorkloadSpec.parse({
-      name: 'prop',
-      kind: 'job',
-      command: ['run'],
-      resources: { ...resources, ...(alternatives && { [alternatives.kind]: alternatives.list }) },
-      placement,
-    }),
+    parseSpec({ ...resources, ...(alternatives && { [alternatives.kind]: alternatives.list }) }, placement),
   );
+
+/**
+ * 2-3 alternatives that differ mostly by GPU over a light base, so that offers of several
+ * alternatives fit at once (where ordered and anyOf rank differently).
+ */
+const alternativesSpecArb: fc.Arbitrary<WorkloadSpec> = fc
+  .record({
+    kind: fc.constantFrom('anyOf' as const, 'ordered' as const),
+    list: fc.array(
+      fc
+        .tuple(gpuArb, maybe(20, placementArb(30)))
+        .map(([gpu, placement]): CandidateInput => ({ gpu, ...(placement && { placement }) })),
+      { minLength: 2, maxLength: 3 },
+    ),
+    placement: placementArb(10),
+  })
+  .map(({ kind, list, placement }) => parseSpec({ [kind]: list }, placement));
+
+const specArb: fc.Arbitrary<WorkloadSpec> = fc.oneof(
+  { arbitrary: generalSpecArb, weight: 3 },
+  { arbitrary: alternativesSpecArb, weight: 1 },
+);
 
 // ---------------------------------------------------------------------------------------------
 // The oracle: a direct reading of the spec's fields.
@@ -368,6 +391,28 @@ function violations(a: Alternative, o: Offer, blocks: Block[], now: number): str
   );
   if (blocked) v.push('blocked');
   return v;
+}
+
+/** The oracle's name for the constraint a reason text describes, or undefined for an unknown text. */
+const REASON_PATTERNS: Array<[string, RegExp]> = [
+  ['provider', /^provider \S+ (denied|not in \[.*\])$/],
+  ['instanceType', /^instance type \S+ is not the pinned \S+$/],
+  ['no gpu', /^no GPU \(.+:[\d.]+ requested\)$/],
+  ['gpu type', /^gpu \S+ not in \[.+\]$/],
+  ['unrequested gpu', /^\d+ GPUs, none requested$/],
+  ['gpu count', /^\d+ GPUs, [\d.]+ requested$/],
+  ['gpu memory', /^(unknown GPU memory|[\d.]+GB per GPU), [\d.GB]+ requested$/],
+  ['cpu', /^\d+ vCPUs, [\d.]+ requested$/],
+  ['memory', /^\d+GB memory, [\d.GB]+ requested$/],
+  ['spot', /^spot offer, spot: never$/],
+  ['on-demand', /^on-demand offer, spot: require$/],
+  ['region', /^region \S+ (denied|not in \[.*\])$/],
+  ['zone', /^zone \S+ (denied|not in \[.*\])$/],
+  ['price', /^price [\d.]+\/h over max [\d.]+\/h$/],
+  ['blocked', /^(zone|region|provider) \S+ blocked until \d\d:\d\d after .+$/],
+];
+function constraintOf(reason: string): string | undefined {
+  return REASON_PATTERNS.find(([, re]) => re.test(reason))?.[0];
 }
 
 /** Index of the first alternative the offer fits, or -1. */
@@ -494,7 +539,7 @@ describe('rankOffers properties', () => {
     );
   });
 
-  test('(c) every input offer is in exactly one of ranked/rejected, and every rejection has a reason', () => {
+  test('(c) every input offer is in exactly one of ranked/rejected, and every rejection gives a true reason per alternative', () => {
     fc.assert(
       fc.property(worldArb, ({ spec, offers, blocks }) => {
         const alts = alternativesOf(spec);
@@ -503,18 +548,37 @@ describe('rankOffers properties', () => {
         expect(sortedCanon([...ranked, ...rejected.map((r) => r.offer)])).toEqual(sortedCanon(offers));
         // Rejected entries carry the input object itself, each at most once.
         expect(new Set(rejected.map((r) => r.offer)).size).toBe(rejected.length);
+        const problems: string[] = [];
         for (const r of rejected) {
-          expect(offers).toContain(r.offer);
-          expect(typeof r.reason).toBe('string');
-          expect(r.reason.trim()).not.toBe('');
-          if (alts.length > 1) {
-            const parts = r.reason.split('; ');
-            expect(parts.map((p) => p.slice(0, p.indexOf(':')))).toEqual(
-              alts.map((_, i) => `alternative ${i + 1}`),
-            );
-            for (const p of parts) expect(p.slice(p.indexOf(':') + 1).trim()).not.toBe('');
+          const what = `${offerLabel(r.offer)}: ${JSON.stringify(r.reason)}`;
+          if (!offers.includes(r.offer)) problems.push(`${what} is not an input offer`);
+          if (typeof r.reason !== 'string' || r.reason.trim() === '') {
+            problems.push(`${what} has no reason`);
+            continue;
           }
+          // "alternative 1: ...; alternative 2: ..." with several alternatives, else the reason alone.
+          let parts = [r.reason];
+          if (alts.length > 1) {
+            parts = r.reason.split('; ');
+            const labels = parts.map((p) => p.slice(0, p.indexOf(': ')));
+            if (labels.join() !== alts.map((_, i) => `alternative ${i + 1}`).join()) {
+              problems.push(`${what} does not give one reason per alternative`);
+              continue;
+            }
+            parts = parts.map((p) => p.slice(p.indexOf(': ') + 2));
+          }
+          // Each names a constraint that the offer really breaks in that alternative.
+          parts.forEach((part, i) => {
+            const broken = violations(alts[i]!, r.offer, blocks, NOW);
+            const named = constraintOf(part);
+            if (named === undefined || !broken.includes(named)) {
+              problems.push(
+                `${what}: alternative ${i + 1} says ${named ?? part}, breaks [${broken.join(', ')}]`,
+              );
+            }
+          });
         }
+        expect(problems).toEqual([]);
       }),
       params,
     );
@@ -560,31 +624,36 @@ describe('rankOffers properties', () => {
         const alts = alternativesOf(spec);
         const wantsGpu = alts.some((a) => a.gpu);
         const group = (o: Offer) => `${o.provider}|${o.gpuType ?? ''}`;
-        const fewest = (o: Offer) => Math.min(...alts.map((a) => violations(a, o, blocks, NOW).length));
+        const broken = new Map(offers.map((o) => [o, alts.map((a) => violations(a, o, blocks, NOW).sort())]));
+        const fewest = (o: Offer) => Math.min(...broken.get(o)!.map((v) => v.length));
         // A machine without GPUs counts as one constraint further off for a GPU request.
         const score = (o: Offer) => fewest(o) + (wantsGpu && o.gpuCount === 0 ? 1 : 0);
+        const before = (p: Offer, q: Offer) =>
+          score(p) < score(q) || (score(p) === score(q) && p.pricePerHour <= q.pricePerHour);
 
         const misses = nearestMisses(spec, offers, blocks, NOW, offers.length);
         const groups = new Set(offers.map(group));
         expect(misses.map((m) => group(m.offer)).sort()).toEqual([...groups].sort());
-        for (const m of misses) {
-          expect(offers).toContain(m.offer);
-          expect(m.reasons).toHaveLength(fewest(m.offer));
-          for (const r of m.reasons) expect(r.trim()).not.toBe('');
-          // No other offer of its group is closer, or as close and cheaper.
-          for (const o of offers.filter((x) => group(x) === group(m.offer))) {
-            expect(
-              score(o) > score(m.offer) ||
-                (score(o) === score(m.offer) && o.pricePerHour >= m.offer.pricePerHour),
-            ).toBe(true);
+        const problems: string[] = [];
+        misses.forEach((m, i) => {
+          const what = `${offerLabel(m.offer)} ${JSON.stringify(m.reasons)}`;
+          if (!broken.has(m.offer)) return problems.push(`${what} is not an input offer`);
+          // Every reason of one closest alternative, each naming the constraint it breaks.
+          const named = m.reasons.map((r) => constraintOf(r) ?? r).sort();
+          if (m.reasons.length !== fewest(m.offer))
+            problems.push(`${what}: closest misses by ${fewest(m.offer)}`);
+          if (!broken.get(m.offer)!.some((v) => v.join() === named.join())) {
+            problems.push(`${what}: alternatives break ${JSON.stringify(broken.get(m.offer))}`);
           }
-        }
-        for (let i = 1; i < misses.length; i++) {
-          const [p, q] = [misses[i - 1]!.offer, misses[i]!.offer];
-          expect(score(p) < score(q) || (score(p) === score(q) && p.pricePerHour <= q.pricePerHour)).toBe(
-            true,
-          );
-        }
+          // No other offer of its group is closer, or as close and cheaper.
+          for (const o of offers) {
+            if (group(o) === group(m.offer) && !before(m.offer, o)) {
+              problems.push(`${what}: ${offerLabel(o)} ${o.pricePerHour}/h is nearer`);
+            }
+          }
+          if (i > 0 && !before(misses[i - 1]!.offer, m.offer)) problems.push(`${what} is out of order`);
+        });
+        expect(problems).toEqual([]);
         // The limit keeps the first ones.
         const limit = Math.max(1, Math.floor(groups.size / 2));
         expect(nearestMisses(spec, offers, blocks, NOW, limit)).toEqual(misses.slice(0, limit));
@@ -594,12 +663,26 @@ describe('rankOffers properties', () => {
   });
 });
 
-// Keep the generators honest: they must produce worlds where offers fit and where none does.
-test('the generators produce both fitting and non-fitting worlds', () => {
+// Keep the generators honest: the worlds they make must exercise what the properties claim.
+test('the generators make worlds with and without fits, alternatives, blocks and price ties', () => {
   const worlds = fc.sample(worldArb, { numRuns: 300, seed: 42 });
-  const fitting = worlds.filter((w) => rankOffers(w.spec, w.offers, w.blocks, NOW).ranked.length > 0).length;
-  const withAlternatives = worlds.filter((w) => alternativesOf(w.spec).length > 1).length;
-  expect(fitting).toBeGreaterThan(30);
-  expect(worlds.length - fitting).toBeGreaterThan(30);
-  expect(withAlternatives).toBeGreaterThan(30);
+  const stats = { fitting: 0, none: 0, alternatives: 0, orderedAcross: 0, blocked: 0, ties: 0 };
+  for (const { spec, offers, blocks } of worlds) {
+    const alts = alternativesOf(spec);
+    const fits = offers.map((o) => firstFit(alts, o, blocks)).filter((i) => i >= 0);
+    if (fits.length > 0) stats.fitting++;
+    else stats.none++;
+    if (alts.length > 1) stats.alternatives++;
+    if (isOrdered(spec) && new Set(fits).size > 1) stats.orderedAcross++;
+    if (offers.some((o) => alts.some((a) => violations(a, o, blocks, NOW).includes('blocked'))))
+      stats.blocked++;
+    const prices = offers.filter((o) => firstFit(alts, o, blocks) >= 0).map((o) => o.pricePerHour);
+    if (new Set(prices).size < prices.length) stats.ties++;
+  }
+  expect(stats.fitting).toBeGreaterThan(60);
+  expect(stats.none).toBeGreaterThan(60);
+  expect(stats.alternatives).toBeGreaterThan(60);
+  expect(stats.orderedAcross).toBeGreaterThan(4);
+  expect(stats.blocked).toBeGreaterThan(50);
+  expect(stats.ties).toBeGreaterThan(15);
 });

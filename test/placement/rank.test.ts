@@ -675,17 +675,18 @@ describe('rankOffers', () => {
   test('ties: same price falls to fewer GPUs, then the label', () => {
     const s = spec({ gpu: 'any:1..8' }, { spot: 'allow' });
     const offers = [
-      offer({ zone: 'us-east-1c', gpuCount: 8, pricePerHour: 10 }),
+      offer({ zone: 'us-east-1a', gpuCount: 8, pricePerHour: 10 }),
+      offer({ zone: 'us-east-1c', gpuCount: 2, pricePerHour: 10 }),
+      offer({ zone: 'us-east-1b', gpuCount: 2, pricePerHour: 10, spot: true }),
       offer({ zone: 'us-east-1b', gpuCount: 2, pricePerHour: 10 }),
-      offer({ zone: 'us-east-1a', gpuCount: 2, pricePerHour: 10, spot: true }),
-      offer({ zone: 'us-east-1a', gpuCount: 2, pricePerHour: 10 }),
       offer({ zone: 'us-east-1d', gpuCount: 1, pricePerHour: 11 }),
     ];
+    // At 10/h: the 2-GPU offers by label (on-demand before its spot twin), then the 8-GPU one.
     const expected = [
-      'aws/us-east-1/us-east-1a p5.48xlarge',
-      'aws/us-east-1/us-east-1a p5.48xlarge (spot)',
       'aws/us-east-1/us-east-1b p5.48xlarge',
+      'aws/us-east-1/us-east-1b p5.48xlarge (spot)',
       'aws/us-east-1/us-east-1c p5.48xlarge',
+      'aws/us-east-1/us-east-1a p5.48xlarge',
       'aws/us-east-1/us-east-1d p5.48xlarge',
     ];
     expect(rankOffers(s, offers, [], NOW).ranked.map(offerLabel)).toEqual(expected);
