@@ -105,14 +105,14 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     say(`4. outage: marking pool ${first.pool} down (its agents are killed)`);
     const t0 = Date.now();
     await step(local.setPoolDown(first.pool!, true));
-    let moved = await step(
-      svc.waitPhase(spec.name, ['RECOVERING', 'PENDING', 'PROVISIONING', 'STARTING'], 60_000),
+    const moved = await step(
+      svc.waitUntil(
+        spec.name,
+        (v) => v.phase === 'FAILED' || (v.phase === 'RUNNING' && v.pool !== first.pool),
+        120_000,
+        'run on another pool',
+      ),
     );
-    for (;;) {
-      moved = await step(svc.waitPhase(spec.name, ['RUNNING', 'FAILED'], 120_000));
-      if (moved.phase !== 'RUNNING' || moved.pool !== first.pool) break;
-      await new Promise((r) => setTimeout(r, 200));
-    }
     if (moved.phase !== 'RUNNING')
       throw new CliError(`${spec.name} did not recover:\n${formatStatus(moved)}`, ExitCode.Failed);
     say(

@@ -190,33 +190,52 @@ export class WorkloadService {
     }
   }
 
-  /** Waits for the workflow to close; returns its final view. */
-  async waitClosed(name: string, timeoutMs: number): Promise<WorkloadView> {
+  /**
+   * Polls the workload's view until `done` says so or `timeoutMs` passes. A failed poll (a
+   * slow or restarting server) is retried until the deadline, not fatal; "no such workload"
+   * and the like are.
+   */
+  async waitUntil(
+    name: string,
+    done: (v: WorkloadView) => boolean,
+    timeoutMs: number,
+    what: string,
+  ): Promise<WorkloadView> {
     const deadline = Date.now() + timeoutMs;
+    let last: WorkloadView | undefined;
+    let lastError: unknown;
     for (;;) {
-      const v = await this.status(name);
-      if (v.workflowStatus !== 'RUNNING') return v;
-      if (Date.now() > deadline) {
-        throw new CliError(`workload ${name} did not finish within ${timeoutMs / 1000}s`, ExitCode.Failed);
+      try {
+        last = await this.status(name);
+        if (done(last)) return last;
+      } catch (err) {
+        if (err instanceof CliError) throw err;
+        lastError = err;
       }
-      await sleep(300);
-    }
-  }
-
-  /** Waits until the workload reaches one of `phases` (or its workflow closes). */
-  async waitPhase(name: string, phases: Phase[], timeoutMs: number): Promise<WorkloadView> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const v = await this.status(name);
-      if (phases.includes(v.phase as Phase) || v.workflowStatus !== 'RUNNING') return v;
       if (Date.now() > deadline) {
+        const seen = last ? ` (phase ${last.phase})` : lastError ? ` (${(lastError as Error).message})` : '';
         throw new CliError(
-          `workload ${name} did not reach ${phases.join('/')} within ${timeoutMs / 1000}s (phase ${v.phase})`,
+          `workload ${name} did not ${what} within ${timeoutMs / 1000}s${seen}`,
           ExitCode.Failed,
           `see the timeline: driftless status ${name}`,
         );
       }
       await sleep(250);
     }
+  }
+
+  /** Waits for the workflow to close; returns its final view. */
+  waitClosed(name: string, timeoutMs: number): Promise<WorkloadView> {
+    return this.waitUntil(name, (v) => v.workflowStatus !== 'RUNNING', timeoutMs, 'finish');
+  }
+
+  /** Waits until the workload reaches one of `phases` (or its workflow closes). */
+  waitPhase(name: string, phases: Phase[], timeoutMs: number): Promise<WorkloadView> {
+    return this.waitUntil(
+      name,
+      (v) => phases.includes(v.phase as Phase) || v.workflowStatus !== 'RUNNING',
+      timeoutMs,
+      `reach ${phases.join('/')}`,
+    );
   }
 }
