@@ -120,20 +120,6 @@ interface Compiled {
 
 type Verdicts = Map<string | number | undefined, string | null>;
 
-/** The memoised verdict for `key`, computing it with `judge` the first time. */
-function memo(
-  m: Verdicts,
-  key: string | number | undefined,
-  judge: () => string | undefined,
-): string | undefined {
-  let v = m.get(key);
-  if (v === undefined) {
-    v = judge() ?? null;
-    m.set(key, v);
-  }
-  return v ?? undefined;
-}
-
 /** The alternatives of a spec: the base alone, or the base with each anyOf/ordered override. */
 export function expandCandidates(
   spec: PlacementSpec,
@@ -182,83 +168,134 @@ export function compile(spec: PlacementSpec): Compiled[] {
 
 const price = (n: number) => `${Math.round(n * 100) / 100}/h`;
 
+// Verdicts that depend on one field, memoised per ranking. Module-level functions, not closures:
+// this runs once per offer per alternative, 100,000 times for a large catalog.
+function providerVerdict(c: Compiled, v: string): string | undefined {
+  let r = c.memo.provider.get(v);
+  if (r === undefined) c.memo.provider.set(v, (r = excluded('provider', v, c.providers) ?? null));
+  return r ?? undefined;
+}
+function regionVerdict(c: Compiled, v: string): string | undefined {
+  let r = c.memo.region.get(v);
+  if (r === undefined) c.memo.region.set(v, (r = excluded('region', v, c.regions) ?? null));
+  return r ?? undefined;
+}
+function zoneVerdict(c: Compiled, v: string): string | undefined {
+  let r = c.memo.zone.get(v);
+  if (r === undefined) c.memo.zone.set(v, (r = excluded('zone', v, c.zones) ?? null));
+  return r ?? undefined;
+}
+function typeVerdict(c: Compiled, g: NonNullable<Compiled['gpu']>, v: string): string | undefined {
+  let r = c.memo.type.get(v);
+  if (r === undefined) {
+    r = !g.types || gpuTypeMatches(g.types, v) ? null : `gpu ${v} not in [${g.typeText}]`;
+    c.memo.type.set(v, r);
+  }
+  return r ?? undefined;
+}
+function countVerdict(c: Compiled, g: NonNullable<Compiled['gpu']>, v: number): string | undefined {
+  let r = c.memo.count.get(v);
+  if (r === undefined) {
+    r = inRange(v, g.count) ? null : `${v} GPUs, ${formatRange(g.count)} requested`;
+    c.memo.count.set(v, r);
+  }
+  return r ?? undefined;
+}
+function gpuMemoryVerdict(c: Compiled, want: Range, v: number | undefined): string | undefined {
+  let r = c.memo.gpuMem.get(v);
+  if (r === undefined) {
+    const have = v === undefined ? 'unknown GPU memory' : `${v}GB per GPU`;
+    r = v !== undefined && inRange(v, want) ? null : `${have}, ${formatRange(want, 'GB')} requested`;
+    c.memo.gpuMem.set(v, r);
+  }
+  return r ?? undefined;
+}
+function cpuVerdict(c: Compiled, want: Range, v: number): string | undefined {
+  let r = c.memo.cpu.get(v);
+  if (r === undefined)
+    c.memo.cpu.set(v, (r = inRange(v, want) ? null : `${v} vCPUs, ${formatRange(want)} requested`));
+  return r ?? undefined;
+}
+function ramVerdict(c: Compiled, want: Range, v: number): string | undefined {
+  let r = c.memo.ram.get(v);
+  if (r === undefined) {
+    c.memo.ram.set(v, (r = inRange(v, want) ? null : `${v}GB memory, ${formatRange(want, 'GB')} requested`));
+  }
+  return r ?? undefined;
+}
+
 /**
- * Why this offer does not fit one alternative. Returns the first reason, or, with `all`, pushes
- * every reason into it (for nearest misses).
+ * Why this offer does not fit one alternative: the first reason, or, with `all`, every reason
+ * pushed into it (for nearest misses) and undefined returned.
  */
 function check(c: Compiled, o: Offer, blocks: Block[], now: number, all?: string[]): string | undefined {
-  const fail = (reason: string | undefined): string | undefined => {
-    if (reason === undefined) return undefined;
-    if (all) {
-      all.push(reason);
-      return undefined;
-    }
-    return reason;
-  };
   let r: string | undefined;
-  if (
-    c.providers &&
-    (r = fail(memo(c.memo.provider, o.provider, () => excluded('provider', o.provider, c.providers))))
-  ) {
-    return r;
+  if (c.providers && (r = providerVerdict(c, o.provider))) {
+    if (!all) return r;
+    all.push(r);
   }
   if (c.instanceType && o.instanceType !== c.instanceType) {
-    if ((r = fail(`instance type ${o.instanceType} is not the pinned ${c.instanceType}`))) return r;
+    r = `instance type ${o.instanceType} is not the pinned ${c.instanceType}`;
+    if (!all) return r;
+    all.push(r);
   }
   const g = c.gpu;
   if (g) {
     if (o.gpuCount === 0 || !o.gpuType) {
-      if ((r = fail(`no GPU (${g.typeText}:${formatRange(g.count)} requested)`))) return r;
+      r = `no GPU (${g.typeText}:${formatRange(g.count)} requested)`;
+      if (!all) return r;
+      all.push(r);
     } else {
-      const type = o.gpuType;
-      const badType =
-        g.types &&
-        memo(c.memo.type, type, () =>
-          gpuTypeMatches(g.types!, type) ? undefined : `gpu ${type} not in [${g.typeText}]`,
-        );
-      if (badType && (r = fail(badType))) return r;
-      const n = o.gpuCount;
-      const badCount = memo(c.memo.count, n, () =>
-        inRange(n, g.count) ? undefined : `${n} GPUs, ${formatRange(g.count)} requested`,
-      );
-      if (badCount && (r = fail(badCount))) return r;
-      if (g.memory) {
-        const mem = o.gpuMemoryGb;
-        const badMem = memo(c.memo.gpuMem, mem, () =>
-          mem !== undefined && inRange(mem, g.memory)
-            ? undefined
-            : `${mem === undefined ? 'unknown GPU memory' : `${mem}GB per GPU`}, ${formatRange(g.memory!, 'GB')} requested`,
-        );
-        if (badMem && (r = fail(badMem))) return r;
+      if (g.types && (r = typeVerdict(c, g, o.gpuType))) {
+        if (!all) return r;
+        all.push(r);
+      }
+      if ((r = countVerdict(c, g, o.gpuCount))) {
+        if (!all) return r;
+        all.push(r);
+      }
+      if (g.memory && (r = gpuMemoryVerdict(c, g.memory, o.gpuMemoryGb))) {
+        if (!all) return r;
+        all.push(r);
       }
     }
   } else if (o.gpuCount > 0) {
-    if ((r = fail(`${o.gpuCount} GPUs, none requested`))) return r;
+    r = `${o.gpuCount} GPUs, none requested`;
+    if (!all) return r;
+    all.push(r);
   }
-  if (c.cpu && !inRange(o.vcpus, c.cpu)) {
-    const v = o.vcpus;
-    if ((r = fail(memo(c.memo.cpu, v, () => `${v} vCPUs, ${formatRange(c.cpu!)} requested`)))) return r;
+  if (c.cpu && (r = cpuVerdict(c, c.cpu, o.vcpus))) {
+    if (!all) return r;
+    all.push(r);
   }
-  if (c.memory && !inRange(o.memoryGb, c.memory)) {
-    const m = o.memoryGb;
-    if ((r = fail(memo(c.memo.ram, m, () => `${m}GB memory, ${formatRange(c.memory!, 'GB')} requested`))))
-      return r;
+  if (c.memory && (r = ramVerdict(c, c.memory, o.memoryGb))) {
+    if (!all) return r;
+    all.push(r);
   }
-  if (o.spot && c.spot === 'never') {
-    if ((r = fail('spot offer, spot: never'))) return r;
-  } else if (!o.spot && c.spot === 'require') {
-    if ((r = fail('on-demand offer, spot: require'))) return r;
+  if (o.spot ? c.spot === 'never' : c.spot === 'require') {
+    r = o.spot ? 'spot offer, spot: never' : 'on-demand offer, spot: require';
+    if (!all) return r;
+    all.push(r);
   }
-  if (c.regions && (r = fail(memo(c.memo.region, o.region, () => excluded('region', o.region, c.regions)))))
-    return r;
-  if (c.zones && (r = fail(memo(c.memo.zone, o.zone, () => excluded('zone', o.zone, c.zones))))) return r;
+  if (c.regions && (r = regionVerdict(c, o.region))) {
+    if (!all) return r;
+    all.push(r);
+  }
+  if (c.zones && (r = zoneVerdict(c, o.zone))) {
+    if (!all) return r;
+    all.push(r);
+  }
   if (c.maxPrice !== undefined && o.pricePerHour > c.maxPrice) {
-    if ((r = fail(`price ${price(o.pricePerHour)} over max ${price(c.maxPrice)}`))) return r;
+    r = `price ${price(o.pricePerHour)} over max ${price(c.maxPrice)}`;
+    if (!all) return r;
+    all.push(r);
   }
   for (const b of blocks) {
     if (b.until > now && blockCovers(b, o)) {
       const where = b.zone ? `zone ${b.zone}` : b.region ? `region ${b.region}` : `provider ${b.provider}`;
-      if ((r = fail(`${where} blocked until ${clock(b.until)} after ${b.reason}`))) return r;
+      r = `${where} blocked until ${clock(b.until)} after ${b.reason}`;
+      if (!all) return r;
+      all.push(r);
       break;
     }
   }
