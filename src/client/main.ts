@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/config';
 import { configureApplyCommand } from './commands/apply';
 import { configureDemoCommand } from './commands/demo';
+import { configureCheckCommand } from './commands/check';
 import { configureDevCommand } from './commands/dev';
 import { configureOffersCommand } from './commands/offers';
 import { configurePoolCommand } from './commands/pool';
@@ -43,6 +44,7 @@ export function buildProgram(): Command {
   configureStopCommand(program);
   configureValidateCommand(program);
   configureOffersCommand(program);
+  configureCheckCommand(program);
   configurePoolCommand(program);
   configureDevCommand(program);
   configureWorkerCommand(program);

@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { DEFAULT_TASK_QUEUE } from '../common/names';
+import { AwsProviderConfig } from '../providers/aws/config';
 import { problemsFromZod, type SpecProblem } from '../spec/load';
 import { parseDuration } from '../spec/units';
 
@@ -75,6 +76,7 @@ export const ConfigFile = z.strictObject({
   providers: z
     .strictObject({
       local: LocalProviderConfig.optional(),
+      aws: AwsProviderConfig.optional(),
     })
     .default({}),
 });
@@ -95,7 +97,7 @@ export interface Config {
   stateDir: string;
   /** Overrides the bundled AWS/GCP catalogs when set. */
   catalogDir?: string;
-  providers: { local?: LocalProviderConfig };
+  providers: { local?: LocalProviderConfig; aws?: AwsProviderConfig };
 }
 
 /** Settings a user gives on the command line; they win over everything else. */
@@ -228,9 +230,10 @@ export async function loadConfig(
     owner,
     stateDir,
     catalogDir,
-    // With no providers configured, one local pool on this machine (GPUs from nvidia-smi).
-    providers: file.providers.local
-      ? { local: file.providers.local }
-      : { local: LocalProviderConfig.parse({ pools: [{ name: 'local' }] }) },
+    // With no providers configured at all, one local pool on this machine (GPUs from nvidia-smi).
+    providers:
+      file.providers.local || file.providers.aws
+        ? { local: file.providers.local, aws: file.providers.aws }
+        : { local: LocalProviderConfig.parse({ pools: [{ name: 'local' }] }) },
   };
 }

@@ -1,5 +1,6 @@
 import type { Config } from '../config/config';
 import type { Logger } from '../logger';
+import { AwsProvider } from './aws/aws-provider';
 import { LocalProvider } from './local/local-provider';
 import type { Provider } from './types';
 
@@ -10,6 +11,17 @@ export function createProviders(config: Config, logger: Logger): Map<string, Pro
     providers.set(
       'local',
       new LocalProvider({ config: config.providers.local, stateDir: config.stateDir, logger }),
+    );
+  }
+  if (config.providers.aws) {
+    providers.set(
+      'aws',
+      new AwsProvider({
+        config: config.providers.aws,
+        owner: config.owner,
+        logger,
+        catalogDir: config.catalogDir,
+      }),
     );
   }
   return providers;

@@ -1,0 +1,205 @@
+/**
+ * A fault-injecting HTTP proxy in front of moto: it forwards EC2 Query API calls, but answers
+ * chosen `Action=`s with EC2's own XML error body and status, with a canned body, by dropping
+ * the connection after moto answered (a lost response), or by never answering (a hung region).
+ * Every call is recorded with its parameters.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+
+export interface RecordedCall {
+  action: string;
+  params: URLSearchParams;
+  /** The region the request was signed for (from its SigV4 credential scope). */
+  region?: string;
+}
+
+type Rule =
+  | { kind: 'error'; status: number; code: string; message: string }
+  | { kind: 'body'; status: number; body: string }
+  | { kind: 'rewrite'; fn: (body: string) => string }
+  | { kind: 'drop' }
+  | { kind: 'hang' };
+
+interface Armed {
+  rule: Rule;
+  /** Only calls signed for this region. */
+  region?: string;
+  /** Calls left to affect; undefined: every call. */
+  left?: number;
+}
+
+export interface FaultProxy {
+  endpoint: string;
+  /** Answers `action` with EC2's XML error `code` and HTTP `status`, `times` times (default: always). */
+  fail(
+    action: string,
+    fault: { code: string; status: number; message?: string; times?: number; region?: string },
+  ): void;
+  /** Answers `action` with this body instead of moto's. */
+  respond(action: string, body: string, opts?: { status?: number; times?: number }): void;
+  /** Lets moto handle `action` and passes its answer through `fn` (to show states moto cannot reach). */
+  rewrite(action: string, fn: (body: string) => string, times?: number): void;
+  /** Lets moto handle `action`, then closes the connection without answering. */
+  dropResponse(action: string, times?: number): void;
+  /** Never answers `action` (until the proxy stops). */
+  hang(action: string, times?: number): void;
+  /** Calls seen, optionally only those of one action. */
+  calls(action?: string): RecordedCall[];
+  /** Forgets rules and recorded calls. */
+  clear(): void;
+  stop(): Promise<void>;
+}
+
+/** EC2's error document, as its Query API sends it. */
+export function ec2ErrorXml(code: string, message: string): string {
+  return (
+    '<?xml version="1.0" encoding="UTF-8"?>\n' +
+    `<Response><Errors><Error><Code>${code}</Code><Message>${message}</Message></Error></Errors>` +
+    `<RequestID>${randomUUID()}</RequestID></Response>`
+  );
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+export async function startFaultProxy(target: string): Promise<FaultProxy> {
+  const upstream = new URL(target);
+  const rules = new Map<string, Armed[]>();
+  const seen: RecordedCall[] = [];
+  const sockets = new Set<Socket>();
+
+  const take = (action: string, region?: string): Rule | undefined => {
+    const list = rules.get(action) ?? [];
+    const i = list.findIndex((a) => a.region === undefined || a.region === region);
+    const armed = list[i];
+    if (!armed) return undefined;
+    if (armed.left !== undefined && --armed.left <= 0) list.splice(i, 1);
+    return armed.rule;
+  };
+  const arm = (action: string, rule: Rule, times?: number, region?: string) => {
+    const list = rules.get(action) ?? [];
+    list.push({ rule, left: times, region });
+    rules.set(action, list);
+  };
+
+  const forward = (
+    req: IncomingMessage,
+    body: Buffer,
+    res: ServerResponse,
+    drop: boolean,
+    rewrite?: (body: string) => string,
+  ) => {
+    const up = request(
+      {
+        host: upstream.hostname,
+        port: upstream.port,
+        method: req.method,
+        path: req.url,
+        headers: { ...req.headers, host: upstream.host },
+      },
+      (upRes) => {
+        const chunks: Buffer[] = [];
+        upRes.on('data', (c: Buffer) => chunks.push(c));
+        upRes.on('end', () => {
+          if (drop) {
+            req.socket.destroy();
+            return;
+          }
+          const answer = Buffer.concat(chunks);
+          if (rewrite) {
+            const text = Buffer.from(rewrite(answer.toString('utf8')), 'utf8');
+            const { 'content-length': _len, 'transfer-encoding': _te, ...headers } = upRes.headers;
+            res.writeHead(upRes.statusCode ?? 502, { ...headers, 'content-length': text.length });
+            res.end(text);
+            return;
+          }
+          res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+          res.end(answer);
+        });
+      },
+    );
+    up.on('error', (err) => {
+      res.writeHead(502, { 'content-type': 'text/plain' });
+      res.end(`fault proxy: upstream error: ${err.message}`);
+    });
+    up.end(body);
+  };
+
+  const server = createServer((req, res) => {
+    void readBody(req).then((body) => {
+      const params = new URLSearchParams(body.toString('utf8'));
+      const action =
+        params.get('Action') ?? new URL(req.url ?? '/', 'http://x').searchParams.get('Action') ?? '';
+      const region = /Credential=[^/]+\/\d+\/([^/]+)\//.exec(req.headers.authorization ?? '')?.[1];
+      seen.push({ action, params, region });
+      const rule = take(action, region);
+      if (!rule) return forward(req, body, res, false);
+      switch (rule.kind) {
+        case 'error':
+          res.writeHead(rule.status, { 'content-type': 'text/xml;charset=UTF-8' });
+          res.end(ec2ErrorXml(rule.code, rule.message));
+          return;
+        case 'body':
+          res.writeHead(rule.status, { 'content-type': 'text/xml;charset=UTF-8' });
+          res.end(rule.body);
+          return;
+        case 'rewrite':
+          return forward(req, body, res, false, rule.fn);
+        case 'drop':
+          return forward(req, body, res, true);
+        case 'hang':
+          return;
+      }
+    });
+  });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const addr = server.address();
+  if (typeof addr !== 'object' || !addr) throw new Error('fault proxy: no address');
+
+  return {
+    endpoint: `http://127.0.0.1:${addr.port}`,
+    fail(action, f) {
+      arm(
+        action,
+        { kind: 'error', status: f.status, code: f.code, message: f.message ?? `injected ${f.code}` },
+        f.times,
+        f.region,
+      );
+    },
+    respond(action, body, o = {}) {
+      arm(action, { kind: 'body', status: o.status ?? 200, body }, o.times);
+    },
+    rewrite(action, fn, times) {
+      arm(action, { kind: 'rewrite', fn }, times);
+    },
+    dropResponse(action, times = 1) {
+      arm(action, { kind: 'drop' }, times);
+    },
+    hang(action, times) {
+      arm(action, { kind: 'hang' }, times);
+    },
+    calls(action) {
+      return action === undefined ? [...seen] : seen.filter((c) => c.action === action);
+    },
+    clear() {
+      rules.clear();
+      seen.length = 0;
+    },
+    async stop() {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

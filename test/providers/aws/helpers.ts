@@ -1,0 +1,119 @@
+import {
+  DescribeImagesCommand,
+  DescribeInstancesCommand,
+  EC2Client,
+  type Instance,
+} from '@aws-sdk/client-ec2';
+import pino from 'pino';
+import { AwsProvider, type AwsProviderOptions } from '../../../src/providers/aws/aws-provider';
+import { AwsProviderConfig, type AwsProviderConfigInput } from '../../../src/providers/aws/config';
+import type { InstanceOwner, Offer, ProvisionRequest } from '../../../src/providers/types';
+import { MOTO_CREDENTIALS } from '../../support/moto';
+
+export const OWNER = 'test-owner';
+export const REGION = 'us-east-1';
+export const OTHER_REGION = 'us-west-2';
+/** An Ubuntu image name moto ships in every region, owned by "amazon". */
+export const IMAGE_NAME = 'ubuntu/images/hvm-ssd/ubuntu-xenial-16.04-amd64-server-*';
+
+export const silentLogger = pino({ level: 'silent' });
+
+/** Parsed config pointing at `endpoint`, with fast retries for tests. */
+export function awsConfig(endpoint: string, over: Partial<AwsProviderConfigInput> = {}): AwsProviderConfig {
+  return AwsProviderConfig.parse({
+    regions: [REGION, OTHER_REGION],
+    endpoint,
+    images: { [REGION]: IMAGE_NAME, [OTHER_REGION]: IMAGE_NAME },
+    agentInstall: 'npm install -g driftless@0.1.0',
+    retryDelay: '10ms',
+    maxRetryDelay: '50ms',
+    callTimeout: '15s',
+    ...over,
+  });
+}
+
+export function makeProvider(
+  endpoint: string,
+  over: Partial<AwsProviderConfigInput> = {},
+  opts: Partial<AwsProviderOptions> = {},
+): AwsProvider {
+  return new AwsProvider({
+    config: awsConfig(endpoint, over),
+    owner: OWNER,
+    logger: silentLogger,
+    credentials: MOTO_CREDENTIALS,
+    ...opts,
+  });
+}
+
+/** A plain SDK client on moto, for looking behind the provider's back. */
+export function rawClient(endpoint: string, region = REGION): EC2Client {
+  return new EC2Client({ region, endpoint, credentials: MOTO_CREDENTIALS, maxAttempts: 1 });
+}
+
+export function offer(over: Partial<Offer> = {}): Offer {
+  return {
+    provider: 'aws',
+    region: REGION,
+    zone: 'use1-az1',
+    instanceType: 'g5.xlarge',
+    gpuType: 'A10G',
+    gpuCount: 1,
+    gpuMemoryGb: 24,
+    vcpus: 4,
+    memoryGb: 16,
+    spot: false,
+    pricePerHour: 1.006,
+    ...over,
+  };
+}
+
+let seq = 0;
+/** A request with a fresh workflow id unless one is given. */
+export function request(
+  o: Offer,
+  over: Omit<Partial<ProvisionRequest>, 'labels'> & { labels?: Partial<InstanceOwner> } = {},
+): ProvisionRequest {
+  const workflowId = over.labels?.workflowId ?? `workload-t${process.pid}-${++seq}`;
+  const labels: InstanceOwner = { owner: OWNER, workload: 'train', workflowId, attempt: 1, ...over.labels };
+  const req: ProvisionRequest = {
+    offer: o,
+    idempotencyKey: `${labels.workflowId}/run/${labels.attempt}/aws/${o.zone}/${o.instanceType}`,
+    agent: { address: 'temporal.example:7233', namespace: 'prod' },
+    ...over,
+    labels,
+  };
+  return req;
+}
+
+/** Instances (any state) carrying these tag values. */
+export async function instancesTagged(client: EC2Client, tags: Record<string, string>): Promise<Instance[]> {
+  const res = await client.send(
+    new DescribeInstancesCommand({
+      Filters: Object.entries(tags).map(([k, v]) => ({ Name: `tag:${k}`, Values: [v] })),
+    }),
+  );
+  return (res.Reservations ?? []).flatMap((r) => r.Instances ?? []);
+}
+
+export async function describeOne(client: EC2Client, id: string): Promise<Instance> {
+  const res = await client.send(new DescribeInstancesCommand({ InstanceIds: [id] }));
+  const inst = res.Reservations?.[0]?.Instances?.[0];
+  if (!inst) throw new Error(`moto does not know ${id}`);
+  return inst;
+}
+
+/** Id of an image moto has in the region. */
+export async function someImageId(client: EC2Client): Promise<string> {
+  const res = await client.send(
+    new DescribeImagesCommand({ Owners: ['amazon'], Filters: [{ Name: 'name', Values: [IMAGE_NAME] }] }),
+  );
+  const id = res.Images?.[0]?.ImageId;
+  if (!id) throw new Error('moto has no ubuntu image');
+  return id;
+}
+
+/** Decodes the base64 user data a RunInstances call carried. */
+export function decodeUserData(b64: string): string {
+  return Buffer.from(b64, 'base64').toString('utf8');
+}
