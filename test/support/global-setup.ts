@@ -1,9 +1,35 @@
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, startDevServer, type DevServer } from '../../src/client/services/dev-server';
+import { identify, isAlive, type ProcessIdentity } from '../../src/providers/local/processes';
 
 declare global {
-  var __driftlessDevServer: DevServer | undefined;
+  var __driftlessDevServer: { server: DevServer; record: string } | undefined;
+}
+
+/** Test dev servers record themselves here, so a run killed before its teardown is cleaned up by the next. */
+const RECORDS = join(tmpdir(), 'driftless-test-servers');
+
+interface ServerRecord {
+  owner: ProcessIdentity;
+  server: ProcessIdentity;
+}
+
+/** Stops dev servers whose jest run died without tearing them down. */
+async function reapOrphans(): Promise<void> {
+  mkdirSync(RECORDS, { recursive: true });
+  for (const f of readdirSync(RECORDS)) {
+    const file = join(RECORDS, f);
+    try {
+      const rec = JSON.parse(readFileSync(file, 'utf8')) as ServerRecord;
+      if (isAlive(rec.owner)) continue;
+      if (isAlive(rec.server)) process.kill(rec.server.pid, 'SIGTERM');
+      rmSync(file, { force: true });
+    } catch {
+      rmSync(file, { force: true });
+    }
+  }
 }
 
 /**
@@ -12,6 +38,7 @@ declare global {
  */
 export default async function globalSetup(): Promise<void> {
   if (process.env.TEMPORAL_TEST_ADDRESS) return;
+  await reapOrphans();
   const port = await freePort();
   const server = await startDevServer({
     port,
@@ -19,7 +46,11 @@ export default async function globalSetup(): Promise<void> {
     logFile: join(tmpdir(), `driftless-test-temporal-${port}.log`),
     readyTimeoutMs: 120_000,
   });
-  globalThis.__driftlessDevServer = server;
+  const record = join(RECORDS, `${server.process.pid}.json`);
+  const owner = identify(process.pid);
+  const self = server.process.pid !== undefined ? identify(server.process.pid) : undefined;
+  if (owner && self) writeFileSync(record, JSON.stringify({ owner, server: self } satisfies ServerRecord));
+  globalThis.__driftlessDevServer = { server, record };
   // Test files run in jest workers forked after this, which inherit the variable.
   process.env.TEMPORAL_TEST_ADDRESS = server.address;
 }

@@ -1,3 +1,8 @@
+import { rmSync } from 'node:fs';
+
 export default async function globalTeardown(): Promise<void> {
-  await globalThis.__driftlessDevServer?.stop();
+  const t = globalThis.__driftlessDevServer;
+  if (!t) return;
+  await t.server.stop();
+  rmSync(t.record, { force: true });
 }
