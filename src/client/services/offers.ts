@@ -38,11 +38,15 @@ export interface OffersResult {
 
 const twinKey = (o: Offer) => [o.provider, o.zone, o.instanceType, o.gpuType ?? '', o.gpuCount].join('|');
 
-/** Every offer driftless knows: the AWS and GCP catalogs (bundled or the user's) and configured pools. */
+/**
+ * Every offer driftless knows: each configured provider's own (AWS filtered to its regions,
+ * local pools), and the catalogs of providers not configured, so they can be browsed too.
+ */
 export async function allOffers(config: Config, logger: Logger) {
   const catalog = await loadCatalog({ dir: config.catalogDir });
-  const offers = [...catalog.offers];
-  for (const p of createProviders(config, logger).values()) offers.push(...(await p.offers()));
+  const providers = createProviders(config, logger);
+  const offers = catalog.offers.filter((o) => !providers.has(o.provider));
+  for (const p of providers.values()) offers.push(...(await p.offers()));
   return {
     offers,
     catalogs: catalog.sources.map((s) => ({ provider: s.provider, file: s.file, offers: s.offers })),
