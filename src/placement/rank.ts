@@ -166,7 +166,8 @@ export function compile(spec: PlacementSpec): Compiled[] {
   }));
 }
 
-const price = (n: number) => `${Math.round(n * 100) / 100}/h`;
+/** "32.77/h"; below a dollar two significant digits ("0.0042/h"), so small prices stay visible. */
+const price = (n: number) => `${n >= 1 ? Math.round(n * 100) / 100 : Number(n.toPrecision(2))}/h`;
 
 // Verdicts that depend on one field, memoised per ranking. Module-level functions, not closures:
 // this runs once per offer per alternative, 100,000 times for a large catalog.

@@ -848,3 +848,24 @@ describe('nearestMisses', () => {
     ]);
   });
 });
+
+test('prices under a dollar keep two significant digits in the reason', () => {
+  const spec = WorkloadSpec.parse({
+    name: 'cheap',
+    kind: 'job',
+    command: ['x'],
+    placement: { maxPricePerHour: 0.001 },
+  });
+  const offer = {
+    provider: 'gcp',
+    region: 'us-central1',
+    zone: 'us-central1-a',
+    instanceType: 'e2-micro',
+    gpuCount: 0,
+    vcpus: 2,
+    memoryGb: 1,
+    spot: false,
+    pricePerHour: 0.0042,
+  };
+  expect(rankOffers(spec, [offer], [], 0).rejected[0]?.reason).toBe('price 0.0042/h over max 0.001/h');
+});
