@@ -7,9 +7,9 @@
  * `~/.sky/catalogs/v7` works as it is). Bundled files are parsed once per process; user files are
  * read on every call, so edits show up.
  */
-import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import * as path from 'node:path';
+import { packageRoot } from '../package-root';
 import type { Offer } from '../providers/types';
 import { offersFromRows } from './offers';
 import { parseSkypilotCsv } from './skypilot-csv';
@@ -73,16 +73,7 @@ export function catalogFromCsv(provider: string, text: string, file = `${provide
   return { rows: parsed.rows.length, offers, anomalies };
 }
 
-/** The directory holding the nearest package.json above this file (the driftless package). */
-export function packageRoot(from: string = __dirname): string {
-  let dir = path.resolve(from);
-  for (;;) {
-    if (existsSync(path.join(dir, 'package.json'))) return dir;
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error(`no package.json found above ${from}: cannot locate the bundled catalog`);
-    dir = up;
-  }
-}
+export { packageRoot };
 
 /** `<package root>/data/catalog`. */
 export function bundledCatalogDir(): string {

@@ -30,6 +30,21 @@ afterAll(async () => {
   await env?.cleanup();
 });
 
+/** Waits until the workload's provision activity is pending and the agent it launched exists. */
+async function provisionInFlight(name: string): Promise<void> {
+  const handle = client.workflow.getHandle(`workload-${name}`);
+  await waitFor(
+    async () => {
+      const d = await handle.describe();
+      const pending = d.raw.pendingActivities ?? [];
+      return pending.some((a) => a.activityType?.name === 'provision') && agentsOf(name).length === 1;
+    },
+    'provision in flight',
+    30_000,
+    50,
+  );
+}
+
 /** Instance records the local provider wrote for a workload (one per instance it launched). */
 function instanceRecords(name: string): Array<{ id: string; terminatedAt?: string }> {
   const dir = join(env.dir, 'state/local/instances');
@@ -45,18 +60,8 @@ test('killing the worker while provision is in flight, then starting a new one, 
   try {
     const applied = await cli(['apply', await writeSpec(env, serviceSpec(name))], env.env);
     expect(applied.code).toBe(0);
-    const handle = client.workflow.getHandle(`workload-${name}`);
     // In flight: the activity is pending and the agent it launched already exists.
-    await waitFor(
-      async () => {
-        const d = await handle.describe();
-        const pending = d.raw.pendingActivities ?? [];
-        return pending.some((a) => a.activityType?.name === 'provision') && agentsOf(name).length === 1;
-      },
-      'provision in flight',
-      30_000,
-      50,
-    );
+    await provisionInFlight(name);
     await first.kill('SIGKILL');
     second = await startWorker(env.env);
     const s = await waitFor(
@@ -87,18 +92,7 @@ test('cancelling the workflow while provision is in flight leaves no instance be
   try {
     expect((await cli(['apply', await writeSpec(env, serviceSpec(name))], env.env)).code).toBe(0);
     const handle = client.workflow.getHandle(`workload-${name}`);
-    await waitFor(
-      async () => {
-        const d = await handle.describe();
-        return (
-          (d.raw.pendingActivities ?? []).some((a) => a.activityType?.name === 'provision') &&
-          agentsOf(name).length === 1
-        );
-      },
-      'provision in flight',
-      30_000,
-      50,
-    );
+    await provisionInFlight(name);
     await handle.cancel();
     await expect(handle.result()).rejects.toThrow();
     expect((await handle.describe()).status.name).toBe('CANCELLED');
@@ -114,19 +108,7 @@ test('stop while provision is in flight ends the workflow STOPPED and leaves no 
   const w = await startWorker(env.env);
   try {
     expect((await cli(['apply', await writeSpec(env, serviceSpec(name))], env.env)).code).toBe(0);
-    const handle = client.workflow.getHandle(`workload-${name}`);
-    await waitFor(
-      async () => {
-        const d = await handle.describe();
-        return (
-          (d.raw.pendingActivities ?? []).some((a) => a.activityType?.name === 'provision') &&
-          agentsOf(name).length === 1
-        );
-      },
-      'provision in flight',
-      30_000,
-      50,
-    );
+    await provisionInFlight(name);
     const r = await cli(['stop', name, '--json'], env.env);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ phase: 'STOPPED', workflowStatus: 'COMPLETED' });

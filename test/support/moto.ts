@@ -7,10 +7,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { execFile } from 'node:child_process';
 import { accessSync, constants, existsSync } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
+import { freePort } from '../../src/client/services/dev-server';
 
 /** The moto version installed when none is found. */
 export const MOTO_VERSION = '5.2.5';
@@ -106,18 +106,6 @@ export async function findMoto(env: NodeJS.ProcessEnv = process.env): Promise<Mo
     env: { PYTHONPATH: pythonPath },
     origin: `python3 -m moto.server (PYTHONPATH=${lib})`,
   };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 async function answers(endpoint: string): Promise<boolean> {

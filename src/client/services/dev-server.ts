@@ -1,20 +1,11 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, closeSync } from 'node:fs';
+import { mkdirSync, openSync, closeSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTES } from '../../common/names';
 import { CliError, ExitCode } from '../errors';
-
-function packageRoot(): string {
-  let dir = __dirname;
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('cannot find the driftless package root');
-    dir = up;
-  }
-  return dir;
-}
+import { packageRoot } from '../../package-root';
 
 /**
  * Path of the Temporal CLI: on PATH, in the tool cache, or installed there now

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, openSync, closeSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { LocalPoolConfig, LocalProviderConfig } from '../../config/config';
 import {
@@ -23,6 +23,7 @@ import type {
 } from '../types';
 import { detectGpus } from './gpus';
 import { findProcess, identify, isAlive, killGroup, type ProcessIdentity } from './processes';
+import { packageRoot } from '../../package-root';
 
 /** What the local provider records about one instance (instances/<id>/instance.json). */
 export interface LocalInstanceRecord {
@@ -60,16 +61,6 @@ export interface LocalProviderOptions {
 }
 
 const PROVIDER = 'local';
-
-function packageRoot(): string {
-  let dir = __dirname;
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('cannot find the driftless package root');
-    dir = up;
-  }
-  return dir;
-}
 
 /** The agent process started for an instance, found by its argv (`--instance <id>`). */
 function findAgentProcess(id: string): ProcessIdentity | undefined {
