@@ -23,6 +23,7 @@ import {
 } from '../support/harness';
 import { MOTO_CREDENTIALS, startMoto, type MotoServer } from '../support/moto';
 import { VmPlayer } from '../support/vm-player';
+import { startFaultProxy, type FaultProxy } from '../providers/aws/fault-proxy';
 
 const REGION = 'us-east-1';
 const IMAGE_NAME = 'ubuntu/images/hvm-ssd/ubuntu-xenial-16.04-amd64-server-*';
@@ -34,6 +35,8 @@ interface AwsStatus extends StatusJson {
 }
 
 let moto: MotoServer;
+/** Between the worker and moto, to inject EC2 errors; the player talks to moto directly. */
+let proxy: FaultProxy;
 let env: TestEnv;
 let worker: WorkerProcess;
 let player: VmPlayer;
@@ -42,6 +45,7 @@ const owner = `e2e-aws-${randomBytes(3).toString('hex')}`;
 
 beforeAll(async () => {
   moto = await startMoto();
+  proxy = await startFaultProxy(moto.endpoint);
   env = await makeEnv([]);
   // Replace the local pools with an AWS-only configuration on moto.
   await writeFile(
@@ -51,7 +55,7 @@ beforeAll(async () => {
       providers: {
         aws: {
           regions: [REGION],
-          endpoint: moto.endpoint,
+          endpoint: proxy.endpoint,
           images: { [REGION]: IMAGE_NAME },
           agentInstall: '',
           agentCommand: `node '${join(ROOT, 'dist/agent/main.js')}'`,
@@ -82,11 +86,12 @@ beforeAll(async () => {
   });
   await player.start();
   worker = await startWorker(env.env);
-}, 120_000);
+}, 300_000);
 
 afterAll(async () => {
   await worker?.stop();
   await player?.stop();
+  await proxy?.stop();
   ec2?.destroy();
   await moto?.stop();
   await env?.cleanup();
@@ -187,6 +192,36 @@ test('an instance AWS takes away is lost, and the workload is placed again on a 
     expect(JSON.parse(r.stdout)).toMatchObject({ workflowStatus: 'COMPLETED' });
     await waitFor(() => player.running().length === 0, 'every VM to stop', 30_000);
     await waitFor(() => workloadProcesses(name).length === 0, 'the workload to end', 30_000);
+  } finally {
+    await cli(['stop', name], env.env);
+  }
+});
+
+test('a capacity error in the chosen zone moves the workload to the next zone and blocks that zone', async () => {
+  const name = 'aws-capacity';
+  const file = await writeSpec(env, awsSpec(name));
+  proxy.clear();
+  proxy.fail('RunInstances', { code: 'InsufficientInstanceCapacity', status: 500, times: 1 });
+  try {
+    expect((await cli(['apply', file], env.env)).code).toBe(0);
+    const s = await runningOn(name).catch((err: Error) => {
+      throw new Error(`${err.message}\n${diagnose()}`);
+    });
+    const timeline = s.status!.timeline;
+    const tried = timeline
+      .filter((e) => e.type === 'provisioning')
+      .map((e) => e.message.replace(/^attempt \d+: provisioning /, ''));
+    expect(tried).toHaveLength(2);
+    expect(tried[0]).not.toBe(tried[1]);
+    const failed = timeline.find((e) => e.type === 'provision-failed');
+    expect(failed?.message).toMatch(/CapacityError/);
+    const firstZone = /aws\/us-east-1\/(\S+) /.exec(tried[0]!)?.[1];
+    expect(timeline.find((e) => e.type === 'blocked')?.message).toContain(
+      `aws/${REGION}/${firstZone} blocked`,
+    );
+    // The adapter did not retry the capacity error: one refused launch, then one in the next zone.
+    expect(proxy.calls('RunInstances')).toHaveLength(2);
+    expect(s.status?.attempts).toBe(2);
   } finally {
     await cli(['stop', name], env.env);
   }
