@@ -6,16 +6,7 @@ import { createProviders } from '../../providers/registry';
 import type { Offer } from '../../providers/types';
 
 /** One row of `driftless offers`: an offer with the price of its on-demand and spot variants. */
-export interface OfferRow {
-  provider: string;
-  region: string;
-  zone: string;
-  instanceType: string;
-  gpuType?: string;
-  gpuCount: number;
-  gpuMemoryGb?: number;
-  vcpus: number;
-  memoryGb: number;
+export interface OfferRow extends Omit<Offer, 'spot' | 'pricePerHour'> {
   /** On-demand US$/hour, when offered. */
   pricePerHour?: number;
   /** Spot US$/hour, when offered. */
