@@ -7,10 +7,6 @@ import { CLI, makeEnv, processesWith, processesWithEnv, waitFor, type TestEnv } 
 
 let env: TestEnv;
 
-// The demo has exited 1 in 2 of ~6 full CI runs on a loaded machine, never alone (30+ runs); a
-// failure now throws with the demo's stderr, and one retry keeps CI usable while that is found.
-jest.retryTimes(1, { logErrorsBeforeRetry: true });
-
 beforeAll(async () => {
   env = await makeEnv([{ name: 'p' }]);
 });

@@ -45,18 +45,6 @@ function httpGet(port: number): Promise<string> {
   });
 }
 
-/** A fresh dev server on a busy machine can refuse a call or two: try a few times. */
-async function retried<T>(fn: () => Promise<T>, tries = 4): Promise<T> {
-  for (let i = 1; ; i++) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (err instanceof CliError || i >= tries) throw err;
-      await new Promise((r) => setTimeout(r, 500 * i));
-    }
-  }
-}
-
 async function httpGetWithRetry(port: number, timeoutMs = 10_000): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -107,7 +95,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     const spec = { ...parsed.spec, env: { ...parsed.spec.env, PORT: String(servicePort) } };
     name = spec.name;
     say(`3. applying ${spec.name} (needs ${formatResources(spec.resources)})`);
-    await step(retried(() => svc.apply(spec)));
+    await step(svc.apply(spec));
     const first = await step(svc.waitPhase(spec.name, ['RUNNING', 'FAILED'], 120_000));
     if (first.phase !== 'RUNNING')
       throw new CliError(`${spec.name} did not start:\n${formatStatus(first)}`, ExitCode.Failed);
@@ -144,7 +132,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
       racing = false; // Ctrl-C was the way to end keeping: finish normally
     }
     say(`6. stopping ${spec.name}`);
-    await step(retried(() => svc.stop(spec.name, 'demo finished')));
+    await step(svc.stop(spec.name, 'demo finished'));
     const end = await step(svc.waitClosed(spec.name, 60_000));
     name = undefined;
     say(`   ${end.phase}; workflow ${end.workflowStatus}`);

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, openSync, closeSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
@@ -146,8 +146,11 @@ export class LocalProvider implements Provider {
 
   private async writeRecord(rec: LocalInstanceRecord): Promise<void> {
     const file = join(this.instanceDir(rec.id), 'instance.json');
-    await writeFile(file + '.tmp', JSON.stringify(rec, null, 2));
-    await rename(file + '.tmp', file);
+    // A temporary name of its own per write: the worker, `pool down` and a retried activity may
+    // write the same record at once, and a shared name would be renamed away under one of them.
+    const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    await writeFile(tmp, JSON.stringify(rec, null, 2));
+    await rename(tmp, file);
   }
 
   async readAgentStatus(id: string): Promise<AgentStatusFile | undefined> {
