@@ -5,10 +5,11 @@
  */
 import { EC2Client, type EC2ClientConfig } from '@aws-sdk/client-ec2';
 import type { Logger } from 'pino';
-import { ProviderError, ProviderUnavailableError, TransientProviderError } from '../errors';
-import type { Location } from '../types';
+import { ProviderCalls, type CallContext } from '../calls';
 import type { AwsProviderConfig } from './config';
-import { UNANSWERED_CODES, classifyAwsError } from './errors';
+import { classifyAwsError } from './errors';
+
+export type { CallContext } from '../calls';
 
 /** Makes the EC2 client of one region. */
 export type Ec2ClientFactory = (region: string) => EC2Client;
@@ -25,39 +26,17 @@ export interface AwsApiOptions {
   clientFactory?: Ec2ClientFactory;
 }
 
-/** What a call is about: where (for classification) and the caller's cancellation. */
-export interface CallContext {
-  location: Location;
-  signal?: AbortSignal;
-}
-
-/** Thrown when the caller's signal aborts: the work was cancelled, not failed. */
-function cancelled(location: Location): TransientProviderError {
-  return new TransientProviderError('EC2 call cancelled', location, 'Cancelled');
-}
-
-/** The sleep between tries; rejects as soon as `signal` aborts. */
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new Error('aborted'));
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(new Error('aborted'));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
 export class AwsApi {
   private readonly clients = new Map<string, EC2Client>();
-  private readonly log: Logger;
+  private readonly calls: ProviderCalls;
 
   constructor(private readonly opts: AwsApiOptions) {
-    this.log = opts.logger.child({ component: 'aws-api' });
+    this.calls = new ProviderCalls({
+      policy: opts.config,
+      logger: opts.logger.child({ component: 'aws-api' }),
+      service: 'EC2',
+      classify: classifyAwsError,
+    });
   }
 
   get config(): AwsProviderConfig {
@@ -82,78 +61,19 @@ export class AwsApi {
     return c;
   }
 
-  /**
-   * One try of `fn` with the per-call deadline. Errors come back classified; a missed deadline is
-   * a TransientProviderError with code "DeadlineExceeded".
-   */
-  async once<T>(ctx: CallContext, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    if (ctx.signal?.aborted) throw cancelled(ctx.location);
-    const ms = this.opts.config.callTimeout;
-    const deadline = AbortSignal.timeout(ms);
-    const signal = ctx.signal ? AbortSignal.any([ctx.signal, deadline]) : deadline;
-    try {
-      return await fn(signal);
-    } catch (err) {
-      if (ctx.signal?.aborted) throw cancelled(ctx.location);
-      if (deadline.aborted) {
-        const where = [ctx.location.region, ctx.location.zone].filter(Boolean).join('/');
-        throw new TransientProviderError(
-          `EC2 in ${where} did not answer within ${ms} ms`,
-          ctx.location,
-          'DeadlineExceeded',
-        );
-      }
-      throw classifyAwsError(err, ctx.location);
-    }
+  /** One try with the per-call deadline; see {@link ProviderCalls.once}. */
+  once<T>(ctx: CallContext, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    return this.calls.once(ctx, fn);
   }
 
-  /**
-   * Runs `fn` (which should use {@link once} for its calls) until it succeeds, a non-retryable
-   * error comes up, or `maxAttempts` tries are spent. When every try ended without an answer
-   * (deadline, connection refused), the region counts as unavailable so that failover moves on
-   * instead of Temporal retrying a silent endpoint; throttling and 5xx stay transient.
-   */
-  async retrying<T>(ctx: CallContext, what: string, fn: () => Promise<T>): Promise<T> {
-    const { maxAttempts, retryDelay, maxRetryDelay } = this.opts.config;
-    let unanswered = 0;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await fn();
-      } catch (raw) {
-        // SDK errors were classified by `once`; anything else is a bug, not a retry case.
-        if (!(raw instanceof ProviderError)) throw raw;
-        const err = raw;
-        if (!err.retryable || err.code === 'Cancelled') throw err;
-        if (err.code !== undefined && UNANSWERED_CODES.has(err.code)) unanswered++;
-        if (attempt >= maxAttempts) {
-          if (unanswered === attempt) {
-            throw new ProviderUnavailableError(
-              `${err.message} (${attempt} tries)`,
-              ctx.location,
-              err.code,
-              'region',
-            );
-          }
-          throw err;
-        }
-        const cap = Math.min(maxRetryDelay, retryDelay * 2 ** (attempt - 1));
-        const delay = Math.round(cap / 2 + (Math.random() * cap) / 2);
-        this.log.warn(
-          { what, attempt, delayMs: delay, code: err.code, region: ctx.location.region, err: err.message },
-          'transient EC2 failure; retrying',
-        );
-        try {
-          await sleep(delay, ctx.signal);
-        } catch {
-          throw cancelled(ctx.location);
-        }
-      }
-    }
+  /** Tries `fn` within the bounds; see {@link ProviderCalls.retrying}. */
+  retrying<T>(ctx: CallContext, what: string, fn: () => Promise<T>): Promise<T> {
+    return this.calls.retrying(ctx, what, fn);
   }
 
   /** `once` inside `retrying`: the usual shape of a read-only call. */
   call<T>(ctx: CallContext, what: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    return this.retrying(ctx, what, () => this.once(ctx, fn));
+    return this.calls.call(ctx, what, fn);
   }
 
   /** Closes the clients' sockets. */

@@ -3,21 +3,10 @@
  * never configured here: they come from the SDK's default chain (environment, profiles, SSO,
  * instance metadata).
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { z } from 'zod';
-import { packageRoot } from '../../catalog/catalog';
-import { parseDuration } from '../../spec/units';
+import { agentFields, callPolicyFields, checkCallPolicy } from '../config-fields';
 
-/** A duration such as "30s" or "200ms", or a number of seconds; parsed to milliseconds. */
-const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
-  const ms = parseDuration(v);
-  if (ms === undefined) {
-    ctx.addIssue({ code: 'custom', message: `expected a duration such as "30s", got ${JSON.stringify(v)}` });
-    return z.NEVER;
-  }
-  return ms;
-});
+export { DEFAULT_AGENT_COMMAND, defaultAgentInstall } from '../boot-script';
 
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
 const regionName = z.string().regex(REGION, 'expected an AWS region name such as "us-east-1"');
@@ -39,9 +28,6 @@ export const AwsRegionNetwork = z.strictObject({
     .optional(),
 });
 export type AwsRegionNetwork = z.output<typeof AwsRegionNetwork>;
-
-/** How the agent is started on the instance when `agentCommand` is not set. */
-export const DEFAULT_AGENT_COMMAND = 'node "$(npm root -g)/driftless/dist/agent/main.js"';
 
 export const AwsProviderConfig = z
   .strictObject({
@@ -71,21 +57,8 @@ export const AwsProviderConfig = z
     network: z.record(regionName, AwsRegionNetwork).default({}),
     /** EC2 key pair for SSH access. @default none */
     keyName: z.string().min(1).optional(),
-    /**
-     * Shell line run on the instance before the agent starts; "" when the image already has it.
-     * @default `npm install -g driftless@<this package's version>`
-     */
-    agentInstall: z.string().optional(),
-    /** Shell line that starts the agent on the instance. @default {@link DEFAULT_AGENT_COMMAND} */
-    agentCommand: z.string().min(1).default(DEFAULT_AGENT_COMMAND),
-    /** Tries per EC2 call for throttling, 5xx, network errors and missed deadlines. @default 4 */
-    maxAttempts: z.number().int().min(1).max(10).default(4),
-    /** Backoff before the second try; doubled each try (with jitter). @default "200ms" */
-    retryDelay: duration.default(200),
-    /** Longest backoff between tries. @default "2s" */
-    maxRetryDelay: duration.default(2000),
-    /** Deadline of one EC2 call; a call past it is a transient failure of its region. @default "30s" */
-    callTimeout: duration.default(30_000),
+    ...agentFields,
+    ...callPolicyFields,
   })
   .superRefine((c, ctx) => {
     for (const r of c.regions) {
@@ -104,24 +77,9 @@ export const AwsProviderConfig = z
         }
       }
     }
-    if (c.maxRetryDelay < c.retryDelay) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['maxRetryDelay'],
-        message: 'must not be shorter than retryDelay',
-      });
-    }
+    checkCallPolicy(c, ctx);
   });
 /** The resolved AWS provider settings (durations in milliseconds). */
 export type AwsProviderConfig = z.output<typeof AwsProviderConfig>;
 /** The AWS provider settings as written in the config file. */
 export type AwsProviderConfigInput = z.input<typeof AwsProviderConfig>;
-
-/** The agent install line when none is configured: this very version of driftless from npm. */
-export function defaultAgentInstall(): string {
-  const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as {
-    name: string;
-    version: string;
-  };
-  return `npm install -g ${pkg.name}@${pkg.version}`;
-}

@@ -12,6 +12,7 @@ import {
   QuotaError,
   TransientProviderError,
 } from '../errors';
+import { NETWORK_CODES } from '../calls';
 import type { Location } from '../types';
 
 /** No capacity for this shape in this zone: try another zone. */
@@ -107,22 +108,7 @@ const INVALID_PREFIXES = [
   'InvalidNetworkInterfaceID.',
 ];
 
-/** Node's socket-level failures: nothing answered, or the connection broke. */
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ECONNABORTED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'UND_ERR_SOCKET',
-]);
-
-/** Error codes in ProviderError.code that mean "nothing answered" rather than "something refused". */
-export const UNANSWERED_CODES: ReadonlySet<string> = new Set(['DeadlineExceeded', 'NetworkError']);
+export { UNANSWERED_CODES } from '../calls';
 
 interface AwsErrorShape {
   name?: string;

@@ -1,0 +1,69 @@
+/**
+ * The boot script a cloud instance runs (EC2 UserData, GCE startup-script): install the agent,
+ * then start it with the Temporal connection settings and the instance's own id. Each cloud
+ * supplies the lines that find that id; everything else is shared.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from '../catalog/catalog';
+
+export interface BootScriptOptions {
+  /** host:port of the Temporal frontend, as the instance reaches it. */
+  temporalAddress: string;
+  temporalNamespace: string;
+  workload: string;
+  /** Shell line installing the agent; "" when the image has it. */
+  agentInstall: string;
+  /** Shell line starting the agent. */
+  agentCommand: string;
+}
+
+/** How the agent is started on the instance when `agentCommand` is not set. */
+export const DEFAULT_AGENT_COMMAND = 'node "$(npm root -g)/driftless/dist/agent/main.js"';
+
+/** The agent install line when none is configured: this very version of driftless from npm. */
+export function defaultAgentInstall(): string {
+  const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as {
+    name: string;
+    version: string;
+  };
+  return `npm install -g ${pkg.name}@${pkg.version}`;
+}
+
+/** Single-quotes a value for bash. */
+export function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The script's text. `instanceIdLines` must leave DRIFTLESS_INSTANCE_ID set (and should keep a
+ * value already in the environment, which is how a harness plays the instance). Variables a
+ * harness may also set: DRIFTLESS_INSTANCE_DIR, and DRIFTLESS_AGENT_FOREGROUND=1 (runs the agent
+ * in the foreground instead of as a systemd unit).
+ */
+export function bootScript(o: BootScriptOptions, instanceIdLines: readonly string[]): string {
+  const install = o.agentInstall.trim();
+  return [
+    '#!/bin/bash',
+    `# driftless: installs and starts the agent of workload ${o.workload.replace(/[\r\n]/g, ' ')}.`,
+    'set -euo pipefail',
+    `export TEMPORAL_ADDRESS=${shellQuote(o.temporalAddress)}`,
+    `export TEMPORAL_NAMESPACE=${shellQuote(o.temporalNamespace)}`,
+    `export DRIFTLESS_WORKLOAD=${shellQuote(o.workload)}`,
+    'export DRIFTLESS_INSTANCE_DIR="${DRIFTLESS_INSTANCE_DIR:-/var/lib/driftless}"',
+    ...instanceIdLines,
+    'export DRIFTLESS_INSTANCE_ID',
+    'mkdir -p "$DRIFTLESS_INSTANCE_DIR"',
+    'cd "$DRIFTLESS_INSTANCE_DIR"',
+    install === '' ? ': # the image has the agent' : install,
+    `agent=${shellQuote(o.agentCommand)}`,
+    'if [ -z "${DRIFTLESS_AGENT_FOREGROUND:-}" ] && [ -d /run/systemd/system ] && command -v systemd-run >/dev/null; then',
+    '  # A unit, so that the boot script finishes and a crashed agent comes back.',
+    '  exec systemd-run --unit=driftless-agent -p Restart=on-failure -p WorkingDirectory="$DRIFTLESS_INSTANCE_DIR" \\',
+    '    --setenv=TEMPORAL_ADDRESS --setenv=TEMPORAL_NAMESPACE --setenv=DRIFTLESS_WORKLOAD \\',
+    '    --setenv=DRIFTLESS_INSTANCE_ID --setenv=DRIFTLESS_INSTANCE_DIR /bin/bash -c "$agent"',
+    'fi',
+    'exec /bin/bash -c "$agent"',
+    '',
+  ].join('\n');
+}
