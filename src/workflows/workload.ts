@@ -23,8 +23,8 @@ import {
 import type { ControlActivities } from '../activities';
 import type { AgentActivities, WorkloadExit } from '../agent/activities';
 import { FailureType, instanceTaskQueue, SEARCH_ATTRIBUTES } from '../common/names';
-import { blockLabel, offerLabel, type Block } from '../placement/rank';
-import type { FailureScope, Instance, InstanceRef, Offer } from '../providers/types';
+import { blockCovers, blockLabel, offerLabel, type Block } from '../placement/rank';
+import type { FailureScope, Instance, InstanceRef, InstanceState, Offer } from '../providers/types';
 import { statusQuery, stopSignal } from './messages';
 import type { Phase, TimelineEvent, WorkloadInput, WorkloadResult, WorkloadStatus } from './types';
 
@@ -82,7 +82,17 @@ const { watchInstance } = proxyActivities<ControlActivities>({
   retry: { initialInterval: '1s', maximumInterval: '10s' },
 });
 
-type AgentOutcome<T> = { kind: 'done'; value: T } | { kind: 'lost'; reason: string } | { kind: 'stop' };
+// Asks the provider what became of an instance whose agent went away (preempted? terminated?).
+const { describeInstance } = proxyActivities<ControlActivities>({
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', maximumInterval: '5s', maximumAttempts: 3 },
+});
+
+type AgentOutcome<T> =
+  | { kind: 'done'; value: T }
+  /** `state`: what the provider reported, when it was the provider that saw the loss. */
+  | { kind: 'lost'; reason: string; state?: InstanceState }
+  | { kind: 'stop' };
 
 /** Why an agent activity failed, in words for the timeline. */
 function agentFailureReason(err: unknown, heartbeatTimeoutMs: number, startupGraceMs: number): string {
@@ -95,6 +105,9 @@ function agentFailureReason(err: unknown, heartbeatTimeoutMs: number, startupGra
       default:
         return `agent timed out (${err.cause.timeoutType})`;
     }
+  }
+  if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) {
+    return `agent: ${err.cause.message}`;
   }
   return `agent failed: ${(err as Error).message}`;
 }
@@ -232,18 +245,39 @@ export async function workloadWorkflow(input: WorkloadInput): Promise<WorkloadRe
         },
       );
       const watch = watchInstance({ ref }).then(
-        (r): AgentOutcome<T> => ({ kind: 'lost', reason: `provider reports the instance ${r.state}` }),
+        (r): AgentOutcome<T> => ({
+          kind: 'lost',
+          reason: `provider reports the instance ${r.state}`,
+          state: r.state,
+        }),
         (err) => (isCancellation(err) ? Promise.reject(err) : new Promise<AgentOutcome<T>>(() => undefined)),
       );
       const stop = condition(stopped).then((): AgentOutcome<T> => ({ kind: 'stop' }));
       const all = [main, watch, stop];
       all.forEach((p) => p.catch(() => undefined)); // the losers are cancelled below
+      let outcome: AgentOutcome<T>;
       try {
-        return await Promise.race(all);
+        outcome = await Promise.race(all);
       } finally {
         scope.cancel();
       }
+      return outcome.kind === 'lost' && outcome.state === undefined
+        ? withProviderState(ref, outcome)
+        : outcome;
     });
+  }
+
+  /**
+   * The agent went away before the provider's watch said why: ask the provider once, so that
+   * a preemption is told (and blocked) as one even when the dying agent was quicker to report.
+   */
+  async function withProviderState<T>(
+    ref: InstanceRef,
+    lost: AgentOutcome<T> & { kind: 'lost' },
+  ): Promise<AgentOutcome<T>> {
+    const state = await CancellationScope.nonCancellable(() => describeInstance(ref)).catch(() => undefined);
+    if (state === undefined || state === 'running' || state === 'pending') return lost;
+    return { ...lost, reason: `${lost.reason}; provider reports the instance ${state}`, state };
   }
 
   /** Runs `fn` unless a stop arrives first, in which case `fn`'s activity is cancelled. */
@@ -311,6 +345,8 @@ export async function workloadWorkflow(input: WorkloadInput): Promise<WorkloadRe
       );
       for (const offer of placement.ranked) {
         if (stopped()) return 'stop';
+        // A failure earlier in this round may have blocked this offer's zone, region or provider.
+        if (activeBlocks().some((b) => blockCovers(b, offer))) continue;
         const attempt = ++s.attempts;
         // The key covers everything that makes this request different (provider, zone, type).
         const idempotencyKey = [
@@ -444,7 +480,7 @@ export async function workloadWorkflow(input: WorkloadInput): Promise<WorkloadRe
           location,
         });
         await terminateCurrent('lost');
-        block(instance, 'zone', 'losing an instance');
+        block(instance, 'zone', outcome.state === 'preempted' ? 'a preemption' : 'losing an instance');
         continue;
       }
       const exit = outcome.value;

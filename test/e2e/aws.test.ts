@@ -26,6 +26,7 @@ import { VmPlayer } from '../support/vm-player';
 import { startFaultProxy, type FaultProxy } from '../providers/aws/fault-proxy';
 
 const REGION = 'us-east-1';
+const OTHER_REGION = 'us-west-2';
 const IMAGE_NAME = 'ubuntu/images/hvm-ssd/ubuntu-xenial-16.04-amd64-server-*';
 
 interface AwsStatus extends StatusJson {
@@ -47,16 +48,17 @@ beforeAll(async () => {
   moto = await startMoto();
   proxy = await startFaultProxy(moto.endpoint);
   env = await makeEnv([]);
-  // Replace the local pools with an AWS-only configuration on moto.
+  // AWS on moto (two regions), and a dear local T4 pool that only specs allowing it can use.
   await writeFile(
     env.configPath,
     stringify({
       owner,
       providers: {
+        local: { pools: [{ name: 'lab-t4', gpus: { type: 'T4', count: 1 }, pricePerGpuHour: 50 }] },
         aws: {
-          regions: [REGION],
+          regions: [REGION, OTHER_REGION],
           endpoint: proxy.endpoint,
-          images: { [REGION]: IMAGE_NAME },
+          images: { [REGION]: IMAGE_NAME, [OTHER_REGION]: IMAGE_NAME },
           agentInstall: '',
           agentCommand: `node '${join(ROOT, 'dist/agent/main.js')}'`,
           retryDelay: '10ms',
@@ -82,6 +84,7 @@ beforeAll(async () => {
   player = new VmPlayer({
     endpoint: moto.endpoint,
     owner,
+    regions: [REGION, OTHER_REGION],
     env: { DRIFTLESS_LOG_LEVEL: env.env.DRIFTLESS_LOG_LEVEL },
   });
   await player.start();
@@ -102,12 +105,29 @@ async function instanceState(id: string): Promise<string | undefined> {
   return res.Reservations?.[0]?.Instances?.[0]?.State?.Name;
 }
 
-function awsSpec(name: string) {
+function awsSpec(name: string, placement: Record<string, unknown> = {}) {
   return serviceSpec(name, {
     resources: { gpu: 'T4:1' },
-    placement: { providers: ['aws'], regions: [REGION] },
+    placement: { providers: ['aws'], regions: [REGION], ...placement },
     health: { heartbeatTimeout: '5s', startupGrace: '60s' },
   });
+}
+
+/** Instances in moto carrying this workload's tag, with their states. */
+async function taggedInstances(workload: string): Promise<Array<{ id: string; state?: string }>> {
+  const res = await ec2.send(
+    new DescribeInstancesCommand({ Filters: [{ Name: 'tag:driftless:workload', Values: [workload] }] }),
+  );
+  return (res.Reservations ?? [])
+    .flatMap((r) => r.Instances ?? [])
+    .map((i) => ({ id: i.InstanceId!, state: i.State?.Name }));
+}
+
+/** What each provisioning attempt in the timeline tried, e.g. "aws/us-east-1/use1-az1 g4dn.xlarge". */
+function triedOffers(s: AwsStatus): string[] {
+  return s
+    .status!.timeline.filter((e) => e.type === 'provisioning')
+    .map((e) => e.message.replace(/^attempt \d+: provisioning /, ''));
 }
 
 const status = (name: string) => cliJson<AwsStatus>(['status', name], env.env);
@@ -208,9 +228,7 @@ test('a capacity error in the chosen zone moves the workload to the next zone an
       throw new Error(`${err.message}\n${diagnose()}`);
     });
     const timeline = s.status!.timeline;
-    const tried = timeline
-      .filter((e) => e.type === 'provisioning')
-      .map((e) => e.message.replace(/^attempt \d+: provisioning /, ''));
+    const tried = triedOffers(s);
     expect(tried).toHaveLength(2);
     expect(tried[0]).not.toBe(tried[1]);
     const failed = timeline.find((e) => e.type === 'provision-failed');
@@ -223,6 +241,131 @@ test('a capacity error in the chosen zone moves the workload to the next zone an
     expect(proxy.calls('RunInstances')).toHaveLength(2);
     expect(s.status?.attempts).toBe(2);
   } finally {
+    await cli(['stop', name], env.env);
+  }
+});
+
+test('a spot interruption re-places the workload and blocks the interrupted zone', async () => {
+  const name = 'aws-spot';
+  const file = await writeSpec(env, awsSpec(name, { spot: 'require' }));
+  proxy.clear();
+  try {
+    expect((await cli(['apply', file], env.env)).code).toBe(0);
+    const first = await runningOn(name).catch((err: Error) => {
+      throw new Error(`${err.message}\n${diagnose()}`);
+    });
+    expect(triedOffers(first)[0]).toMatch(/\(spot\)$/);
+    const old = first.instanceId!;
+    // EC2 reclaims the instance: moto terminates it, and the worker's view of it carries the
+    // state reason a spot interruption has (moto itself only knows user-initiated shutdowns).
+    proxy.rewrite('DescribeInstances', (xml) =>
+      xml.replace(/Client\.UserInitiatedShutdown/g, 'Server.SpotInstanceTermination'),
+    );
+    await ec2.send(new TerminateInstancesCommand({ InstanceIds: [old] }));
+
+    const second = await runningOn(name, old).catch((err: Error) => {
+      throw new Error(`${err.message}\n${diagnose()}`);
+    });
+    const timeline = second.status!.timeline;
+    expect(timeline.find((e) => e.type === 'lost')?.message).toMatch(
+      new RegExp(`lost ${old} .*provider reports the instance preempted`),
+    );
+    const blocked = timeline.filter((e) => e.type === 'blocked').map((e) => e.message);
+    expect(blocked).toEqual([
+      expect.stringMatching(new RegExp(`^aws/${REGION}/${first.zone} blocked .* after a preemption$`)),
+    ]);
+    expect(second.zone).not.toBe(first.zone);
+    expect(second.status?.recoveries).toBe(1);
+    expect(second.status?.restarts).toBe(0);
+    await waitFor(() => player.alive(old).length === 0, 'the interrupted VM to stop', 30_000);
+    expect(player.running()).toEqual([second.instanceId]);
+  } finally {
+    proxy.clear();
+    await cli(['stop', name], env.env);
+  }
+});
+
+test('a quota error in one region moves the workload to the next region and blocks the whole region', async () => {
+  const name = 'aws-quota';
+  const file = await writeSpec(env, awsSpec(name, { regions: [REGION, OTHER_REGION] }));
+  proxy.clear();
+  proxy.fail('RunInstances', { code: 'VcpuLimitExceeded', status: 400, region: REGION });
+  try {
+    expect((await cli(['apply', file], env.env)).code).toBe(0);
+    const s = await runningOn(name).catch((err: Error) => {
+      throw new Error(`${err.message}\n${diagnose()}`);
+    });
+    expect(s.region).toBe(OTHER_REGION);
+    const tried = triedOffers(s);
+    // The cheapest offer is in REGION; after its quota error, no other zone of REGION is tried.
+    expect(tried).toHaveLength(2);
+    expect(tried[0]).toMatch(new RegExp(`^aws/${REGION}/`));
+    expect(tried[1]).toMatch(new RegExp(`^aws/${OTHER_REGION}/`));
+    const timeline = s.status!.timeline;
+    expect(timeline.find((e) => e.type === 'provision-failed')?.message).toMatch(
+      /QuotaError: .*VcpuLimitExceeded|QuotaError/,
+    );
+    expect(timeline.find((e) => e.type === 'blocked')?.message).toMatch(
+      new RegExp(`^aws/${REGION} blocked .* after QuotaError$`),
+    );
+    expect(proxy.calls('RunInstances').map((c) => c.region)).toEqual([REGION, OTHER_REGION]);
+  } finally {
+    proxy.clear();
+    await cli(['stop', name], env.env);
+  }
+});
+
+test('refused credentials disable AWS for the workload, which runs on the next provider', async () => {
+  const name = 'aws-auth';
+  const file = await writeSpec(
+    env,
+    awsSpec(name, { providers: ['aws', 'local'], regions: [REGION, 'lab-t4'] }),
+  );
+  proxy.clear();
+  proxy.fail('RunInstances', { code: 'UnauthorizedOperation', status: 403 });
+  try {
+    expect((await cli(['apply', file], env.env)).code).toBe(0);
+    const s = await runningOn(name).catch((err: Error) => {
+      throw new Error(`${err.message}\n${diagnose()}`);
+    });
+    expect(s.provider).toBe('local');
+    const tried = triedOffers(s);
+    expect(tried[0]).toMatch(/^aws\//);
+    expect(tried.slice(1).every((t) => t.startsWith('local/'))).toBe(true);
+    const timeline = s.status!.timeline;
+    expect(timeline.find((e) => e.type === 'provision-failed')?.message).toMatch(/AuthError/);
+    expect(timeline.find((e) => e.type === 'blocked')?.message).toMatch(/^aws blocked .* after AuthError$/);
+    expect(proxy.calls('RunInstances')).toHaveLength(1);
+  } finally {
+    proxy.clear();
+    await cli(['stop', name], env.env);
+  }
+});
+
+test('a worker killed after RunInstances took effect but before provision completed leaves exactly one instance', async () => {
+  const name = 'aws-crash';
+  const file = await writeSpec(env, awsSpec(name));
+  proxy.clear();
+  // The launch reaches EC2, but its answer never reaches the worker, which is then killed.
+  proxy.withholdResponse('RunInstances', 1);
+  let second: WorkerProcess | undefined;
+  try {
+    expect((await cli(['apply', file], env.env)).code).toBe(0);
+    await waitFor(async () => (await taggedInstances(name)).length === 1, 'the launch to reach EC2', 60_000);
+    await worker.kill('SIGKILL');
+    second = await startWorker(env.env);
+    worker = second;
+
+    const s = await runningOn(name).catch((err: Error) => {
+      throw new Error(`${err.message}\n${diagnose()}`);
+    });
+    const instances = await taggedInstances(name);
+    expect(instances).toEqual([{ id: s.instanceId, state: 'running' }]);
+    expect(s.status?.attempts).toBe(1);
+    expect(proxy.calls('RunInstances')).toHaveLength(1);
+    expect(player.running()).toContain(s.instanceId);
+  } finally {
+    proxy.clear();
     await cli(['stop', name], env.env);
   }
 });

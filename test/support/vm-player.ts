@@ -19,6 +19,7 @@ import { MOTO_CREDENTIALS } from './moto';
 
 export interface PlayedInstance {
   instanceId: string;
+  region: string;
   pid: number;
   /** Set once its process group has exited. */
   exited: boolean;
@@ -28,7 +29,8 @@ export interface PlayedInstance {
 export interface VmPlayerOptions {
   endpoint: string;
   owner: string;
-  region?: string;
+  /** Regions to watch. @default ['us-east-1'] */
+  regions?: string[];
   pollMs?: number;
   /** Extra environment for the played scripts. */
   env?: NodeJS.ProcessEnv;
@@ -36,6 +38,7 @@ export interface VmPlayerOptions {
 
 interface Played {
   instanceId: string;
+  region: string;
   child: ChildProcess;
   out: string;
   exited: boolean;
@@ -71,7 +74,8 @@ export function processesIn(dir: string): number[] {
 }
 
 export class VmPlayer {
-  private readonly client: EC2Client;
+  /** One EC2 client per watched region. */
+  private readonly clients: Map<string, EC2Client>;
   private readonly played = new Map<string, Played>();
   private timer: NodeJS.Timeout | undefined;
   private polling: Promise<void> | undefined;
@@ -80,12 +84,12 @@ export class VmPlayer {
   private lastError: unknown;
 
   constructor(private readonly opts: VmPlayerOptions) {
-    this.client = new EC2Client({
-      region: opts.region ?? 'us-east-1',
-      endpoint: opts.endpoint,
-      credentials: MOTO_CREDENTIALS,
-      maxAttempts: 1,
-    });
+    this.clients = new Map(
+      (opts.regions ?? ['us-east-1']).map((region) => [
+        region,
+        new EC2Client({ region, endpoint: opts.endpoint, credentials: MOTO_CREDENTIALS, maxAttempts: 1 }),
+      ]),
+    );
   }
 
   async start(): Promise<void> {
@@ -107,6 +111,7 @@ export class VmPlayer {
   list(): PlayedInstance[] {
     return [...this.played.values()].map((p) => ({
       instanceId: p.instanceId,
+      region: p.region,
       pid: p.child.pid ?? -1,
       exited: p.exited,
       output: () => p.out,
@@ -156,18 +161,23 @@ export class VmPlayer {
     if (this.timer) clearTimeout(this.timer);
     await this.polling;
     await Promise.all([...this.played.keys()].map((id) => this.kill(id)));
-    this.client.destroy();
+    for (const c of this.clients.values()) c.destroy();
     if (this.root) await rm(this.root, { recursive: true, force: true });
   }
 
   private async poll(): Promise<void> {
-    const res = await this.client.send(
-      new DescribeInstancesCommand({ Filters: [{ Name: 'tag:driftless:owner', Values: [this.opts.owner] }] }),
-    );
-    const instances: Instance[] = (res.Reservations ?? []).flatMap((r) => r.Instances ?? []);
-    const states = new Map(instances.map((i) => [i.InstanceId!, i.State?.Name ?? 'unknown']));
-    for (const [id, state] of states) {
-      if (state === 'running' && !this.played.has(id) && !this.stopped) await this.play(id);
+    const states = new Map<string, string>();
+    for (const [region, client] of this.clients) {
+      const res = await client.send(
+        new DescribeInstancesCommand({ Filters: [{ Name: 'tag:driftless:owner', Values: [this.opts.owner] }] }),
+      );
+      const instances: Instance[] = (res.Reservations ?? []).flatMap((r) => r.Instances ?? []);
+      for (const i of instances) {
+        states.set(i.InstanceId!, i.State?.Name ?? 'unknown');
+        if (i.State?.Name === 'running' && !this.played.has(i.InstanceId!) && !this.stopped) {
+          await this.play(client, i.InstanceId!, region);
+        }
+      }
     }
     for (const p of this.played.values()) {
       const state = states.get(p.instanceId);
@@ -175,8 +185,8 @@ export class VmPlayer {
     }
   }
 
-  private async play(instanceId: string): Promise<void> {
-    const attr = await this.client.send(
+  private async play(client: EC2Client, instanceId: string, region: string): Promise<void> {
+    const attr = await client.send(
       new DescribeInstanceAttributeCommand({ InstanceId: instanceId, Attribute: 'userData' }),
     );
     const script = Buffer.from(attr.UserData?.Value ?? '', 'base64').toString('utf8');
@@ -194,7 +204,7 @@ export class VmPlayer {
         DRIFTLESS_AGENT_FOREGROUND: '1',
       },
     });
-    const p: Played = { instanceId, child, out: '', exited: false, dir, done: Promise.resolve() };
+    const p: Played = { instanceId, region, child, out: '', exited: false, dir, done: Promise.resolve() };
     const append = (d: Buffer) => (p.out = (p.out + d.toString()).slice(-20_000));
     child.stdout!.on('data', append);
     child.stderr!.on('data', append);

@@ -20,6 +20,7 @@ type Rule =
   | { kind: 'body'; status: number; body: string }
   | { kind: 'rewrite'; fn: (body: string) => string }
   | { kind: 'drop' }
+  | { kind: 'withhold' }
   | { kind: 'hang' };
 
 interface Armed {
@@ -43,6 +44,11 @@ export interface FaultProxy {
   rewrite(action: string, fn: (body: string) => string, times?: number): void;
   /** Lets moto handle `action`, then closes the connection without answering. */
   dropResponse(action: string, times?: number): void;
+  /**
+   * Lets moto handle `action` but never passes its answer on (until the proxy stops): the call
+   * took effect and its caller never learns so, as when the caller dies mid-call.
+   */
+  withholdResponse(action: string, times?: number): void;
   /** Never answers `action` (until the proxy stops). */
   hang(action: string, times?: number): void;
   /** Calls seen, optionally only those of one action. */
@@ -94,7 +100,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     req: IncomingMessage,
     body: Buffer,
     res: ServerResponse,
-    drop: boolean,
+    after: 'answer' | 'drop' | 'withhold',
     rewrite?: (body: string) => string,
   ) => {
     const up = request(
@@ -109,10 +115,11 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
         const chunks: Buffer[] = [];
         upRes.on('data', (c: Buffer) => chunks.push(c));
         upRes.on('end', () => {
-          if (drop) {
+          if (after === 'drop') {
             req.socket.destroy();
             return;
           }
+          if (after === 'withhold') return;
           const answer = Buffer.concat(chunks);
           if (rewrite) {
             const text = Buffer.from(rewrite(answer.toString('utf8')), 'utf8');
@@ -141,7 +148,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       const region = /Credential=[^/]+\/\d+\/([^/]+)\//.exec(req.headers.authorization ?? '')?.[1];
       seen.push({ action, params, region });
       const rule = take(action, region);
-      if (!rule) return forward(req, body, res, false);
+      if (!rule) return forward(req, body, res, 'answer');
       switch (rule.kind) {
         case 'error':
           res.writeHead(rule.status, { 'content-type': 'text/xml;charset=UTF-8' });
@@ -152,9 +159,11 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
           res.end(rule.body);
           return;
         case 'rewrite':
-          return forward(req, body, res, false, rule.fn);
+          return forward(req, body, res, 'answer', rule.fn);
         case 'drop':
-          return forward(req, body, res, true);
+          return forward(req, body, res, 'drop');
+        case 'withhold':
+          return forward(req, body, res, 'withhold');
         case 'hang':
           return;
       }
@@ -186,6 +195,9 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     },
     dropResponse(action, times = 1) {
       arm(action, { kind: 'drop' }, times);
+    },
+    withholdResponse(action, times = 1) {
+      arm(action, { kind: 'withhold' }, times);
     },
     hang(action, times) {
       arm(action, { kind: 'hang' }, times);
