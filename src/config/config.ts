@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { DEFAULT_TASK_QUEUE } from '../common/names';
 import { AwsProviderConfig } from '../providers/aws/config';
+import { GcpProviderConfig } from '../providers/gcp/config';
 import { problemsFromZod, type SpecProblem } from '../spec/load';
 import { parseDuration } from '../spec/units';
 
@@ -77,6 +78,7 @@ export const ConfigFile = z.strictObject({
     .strictObject({
       local: LocalProviderConfig.optional(),
       aws: AwsProviderConfig.optional(),
+      gcp: GcpProviderConfig.optional(),
     })
     .default({}),
 });
@@ -97,7 +99,7 @@ export interface Config {
   stateDir: string;
   /** Overrides the bundled AWS/GCP catalogs when set. */
   catalogDir?: string;
-  providers: { local?: LocalProviderConfig; aws?: AwsProviderConfig };
+  providers: { local?: LocalProviderConfig; aws?: AwsProviderConfig; gcp?: GcpProviderConfig };
 }
 
 /** Settings a user gives on the command line; they win over everything else. */
@@ -232,8 +234,8 @@ export async function loadConfig(
     catalogDir,
     // With no providers configured at all, one local pool on this machine (GPUs from nvidia-smi).
     providers:
-      file.providers.local || file.providers.aws
-        ? { local: file.providers.local, aws: file.providers.aws }
+      file.providers.local || file.providers.aws || file.providers.gcp
+        ? { local: file.providers.local, aws: file.providers.aws, gcp: file.providers.gcp }
         : { local: LocalProviderConfig.parse({ pools: [{ name: 'local' }] }) },
   };
 }

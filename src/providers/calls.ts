@@ -99,10 +99,15 @@ export class ProviderCalls {
    * One try of `fn` with the per-call deadline. Errors come back classified; a missed deadline is
    * a TransientProviderError with code "DeadlineExceeded", a cancelled call one with "Cancelled".
    * The call ends when the signal aborts even if `fn` ignores the signal it is given.
+   * `timeoutMs` replaces the deadline for a call the server itself holds open (a long poll).
    */
-  async once<T>(ctx: CallContext, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  async once<T>(
+    ctx: CallContext,
+    fn: (signal: AbortSignal) => Promise<T>,
+    timeoutMs = this.opts.policy.callTimeout,
+  ): Promise<T> {
     if (ctx.signal?.aborted) throw this.cancelled(ctx.location);
-    const ms = this.opts.policy.callTimeout;
+    const ms = timeoutMs;
     const deadline = AbortSignal.timeout(ms);
     const signal = ctx.signal ? AbortSignal.any([ctx.signal, deadline]) : deadline;
     try {

@@ -1,6 +1,7 @@
 import type { Config } from '../config/config';
 import type { Logger } from '../logger';
 import { AwsProvider } from './aws/aws-provider';
+import { GcpProvider } from './gcp/gcp-provider';
 import { LocalProvider } from './local/local-provider';
 import type { Provider } from './types';
 
@@ -18,6 +19,17 @@ export function createProviders(config: Config, logger: Logger): Map<string, Pro
       'aws',
       new AwsProvider({
         config: config.providers.aws,
+        owner: config.owner,
+        logger,
+        catalogDir: config.catalogDir,
+      }),
+    );
+  }
+  if (config.providers.gcp) {
+    providers.set(
+      'gcp',
+      new GcpProvider({
+        config: config.providers.gcp,
         owner: config.owner,
         logger,
         catalogDir: config.catalogDir,

@@ -7,7 +7,13 @@ interface ProviderCheck {
   provider: string;
   ok: boolean;
   detail: string;
-  regions: Array<{ region: string; ok: boolean; detail: string }>;
+  /** One row per region (per zone for GCP, whose zones are checked one by one). */
+  regions: Array<{ region: string; zone?: string; ok: boolean; detail: string }>;
+}
+
+/** "AuthError AuthFailure: message": why a region or zone failed. */
+function failure(e: { type?: string; code?: string; message?: string } | undefined): string {
+  return `${e?.type ?? 'error'}${e?.code ? ` ${e.code}` : ''}: ${e?.message ?? ''}`;
 }
 
 export function configureCheckCommand(program: Command): void {
@@ -39,9 +45,22 @@ export function configureCheckCommand(program: Command): void {
           regions: r.regions.map((g) => ({
             region: g.region,
             ok: g.ok,
-            detail: g.ok
-              ? `${g.zones?.length ?? 0} zones, image ${g.image?.id ?? '?'}`
-              : `${g.error?.type ?? 'error'}${g.error?.code ? ` ${g.error.code}` : ''}: ${g.error?.message ?? ''}`,
+            detail: g.ok ? `${g.zones?.length ?? 0} zones, image ${g.image?.id ?? '?'}` : failure(g.error),
+          })),
+        });
+      }
+      if (config.providers.gcp) {
+        const { checkGcp } = await import('../../providers/gcp/check');
+        const r = await checkGcp(config.providers.gcp, { catalogDir: config.catalogDir });
+        results.push({
+          provider: 'gcp',
+          ok: r.ok,
+          detail: `project ${r.project}, credentials ${r.credentials}`,
+          regions: r.zones.map((z) => ({
+            region: z.region,
+            zone: z.zone,
+            ok: z.ok,
+            detail: z.ok ? `zone ${z.status}` : failure(z.error),
           })),
         });
       }
@@ -50,7 +69,7 @@ export function configureCheckCommand(program: Command): void {
           ['PROVIDER', 'REGION', 'STATE', 'DETAIL'],
           ...results.flatMap((p) => [
             [p.provider, '-', p.ok ? 'ok' : 'FAILING', p.detail],
-            ...p.regions.map((g) => ['', g.region, g.ok ? 'ok' : 'FAILING', g.detail]),
+            ...p.regions.map((g) => ['', g.zone ?? g.region, g.ok ? 'ok' : 'FAILING', g.detail]),
           ]),
         ]),
       );

@@ -7,8 +7,9 @@ import {
 import pino from 'pino';
 import { AwsProvider, type AwsProviderOptions } from '../../../src/providers/aws/aws-provider';
 import { AwsProviderConfig, type AwsProviderConfigInput } from '../../../src/providers/aws/config';
-import type { InstanceOwner, Offer, ProvisionRequest } from '../../../src/providers/types';
+import type { Offer, ProvisionRequest } from '../../../src/providers/types';
 import { MOTO_CREDENTIALS } from '../../support/moto';
+import { provisionRequest, type RequestOverrides } from '../../support/provision-request';
 
 export const OWNER = 'test-owner';
 export const REGION = 'us-east-1';
@@ -68,22 +69,9 @@ export function offer(over: Partial<Offer> = {}): Offer {
   };
 }
 
-let seq = 0;
 /** A request with a fresh workflow id unless one is given. */
-export function request(
-  o: Offer,
-  over: Omit<Partial<ProvisionRequest>, 'labels'> & { labels?: Partial<InstanceOwner> } = {},
-): ProvisionRequest {
-  const workflowId = over.labels?.workflowId ?? `workload-t${process.pid}-${++seq}`;
-  const labels: InstanceOwner = { owner: OWNER, workload: 'train', workflowId, attempt: 1, ...over.labels };
-  const req: ProvisionRequest = {
-    offer: o,
-    idempotencyKey: `${labels.workflowId}/run/${labels.attempt}/aws/${o.zone}/${o.instanceType}`,
-    agent: { address: 'temporal.example:7233', namespace: 'prod' },
-    ...over,
-    labels,
-  };
-  return req;
+export function request(o: Offer, over: RequestOverrides = {}): ProvisionRequest {
+  return provisionRequest(o, OWNER, over);
 }
 
 /** Instances (any state) carrying these tag values. */

@@ -1,0 +1,23 @@
+import type { InstanceOwner, Offer, ProvisionRequest } from '../../src/providers/types';
+
+/** What a test may change in a provision request; labels are merged with the defaults. */
+export type RequestOverrides = Omit<Partial<ProvisionRequest>, 'labels'> & {
+  labels?: Partial<InstanceOwner>;
+};
+
+let seq = 0;
+/**
+ * A provision request as the provision activity makes it, for `owner`, with a fresh workflow id
+ * unless one is given and the idempotency key derived the same way.
+ */
+export function provisionRequest(o: Offer, owner: string, over: RequestOverrides = {}): ProvisionRequest {
+  const workflowId = over.labels?.workflowId ?? `workload-t${process.pid}-${++seq}`;
+  const labels: InstanceOwner = { owner, workload: 'train', workflowId, attempt: 1, ...over.labels };
+  return {
+    offer: o,
+    idempotencyKey: `${labels.workflowId}/run/${labels.attempt}/${o.provider}/${o.zone}/${o.instanceType}`,
+    agent: { address: 'temporal.example:7233', namespace: 'prod' },
+    ...over,
+    labels,
+  };
+}
