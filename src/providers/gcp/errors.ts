@@ -226,8 +226,13 @@ function networkCode(err: unknown, depth = 0): string | undefined {
     const c = networkCode(inner, depth + 1);
     if (c) return c;
   }
-  // undici's "fetch failed" without a recognisable cause is still a failed connection.
-  if (depth === 0 && e.name === 'TypeError' && e.message === 'fetch failed') return 'ECONNRESET';
+  if (typeof e.message === 'string') {
+    const named = /\b(E[A-Z_]{3,})\b/.exec(e.message)?.[1];
+    if (named && NETWORK_CODES.has(named)) return named;
+    // undici's "fetch failed" (google-gax passes it on as "TypeError: fetch failed", its cause
+    // dropped) is a connection that failed before any answer.
+    if (/\bfetch failed\b|socket hang up/.test(e.message)) return 'ECONNRESET';
+  }
   return undefined;
 }
 
