@@ -4,7 +4,9 @@ import { temporalSecurityFromEnv } from '../config/config';
 import { connectionOptions } from '../temporal-connection';
 import { installRuntimeLogger } from '../runtime';
 import { createLogger } from '../logger';
+import { spawn } from 'node:child_process';
 import { createAgentActivities, WorkloadRunner } from './activities';
+import { DeadMansSwitch, deadManTimeoutFromEnv } from './dead-man';
 
 /**
  * The agent: a Temporal worker on the instance's own task queue. It starts the workload,
@@ -15,6 +17,9 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<vo
   const instanceId = env.DRIFTLESS_INSTANCE_ID;
   const dir = env.DRIFTLESS_INSTANCE_DIR ?? process.cwd();
   if (!instanceId) throw new Error('DRIFTLESS_INSTANCE_ID is not set');
+  const deadManTimeoutMs = deadManTimeoutFromEnv(env);
+  /** Run when the dead-man's switch fires, e.g. "sudo shutdown -h now" on a cloud instance. */
+  const shutdownCommand = env.DRIFTLESS_SHUTDOWN_COMMAND?.trim() || undefined;
   const logger = createLogger({ component: 'agent', instanceId });
   const address = env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
   const namespace = env.TEMPORAL_NAMESPACE ?? 'default';
@@ -36,21 +41,63 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<vo
   });
   runner.writeStatus(true);
   let stopping = false;
-  const shutdown = (sig: string) => {
+  const shutdown = (why: string, then?: () => Promise<void>) => {
     if (stopping) return;
     stopping = true;
     runner.beginShutdown();
-    logger.info({ signal: sig }, 'agent stopping');
-    void runner.stop(5000).finally(() => worker.shutdown());
+    logger.info({ reason: why }, 'agent stopping');
+    void runner
+      .stop(5000)
+      .then(then)
+      .finally(() => worker.shutdown());
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
-  logger.info({ address, namespace, taskQueue: instanceTaskQueue(instanceId) }, 'agent polling');
+
+  const deadMan =
+    deadManTimeoutMs === undefined
+      ? undefined
+      : new DeadMansSwitch({
+          timeoutMs: deadManTimeoutMs,
+          logger,
+          probe: (deadline) =>
+            connection.withDeadline(deadline, async () => {
+              await connection.workflowService.getSystemInfo({});
+            }),
+          onExpire: () =>
+            shutdown('dead-man switch: Temporal unreachable', async () => {
+              if (shutdownCommand) await runShutdownCommand(shutdownCommand, logger);
+              // A worker cannot shut down gracefully without its server; do not wait for it.
+              setTimeout(() => process.exit(0), 2000).unref();
+            }),
+        });
+  deadMan?.start();
+  logger.info(
+    { address, namespace, taskQueue: instanceTaskQueue(instanceId), deadManTimeoutMs },
+    'agent polling',
+  );
   try {
     await worker.run();
   } finally {
+    deadMan?.stop();
     await connection.close();
   }
+}
+
+/** Runs the machine's shutdown command; its failure is logged, not thrown (the agent exits anyway). */
+function runShutdownCommand(command: string, logger: ReturnType<typeof createLogger>): Promise<void> {
+  return new Promise((resolve) => {
+    logger.warn({ command }, 'shutting the machine down');
+    const child = spawn('/bin/sh', ['-c', command], { stdio: 'inherit' });
+    child.on('error', (err) => {
+      logger.error({ err: err.message, command }, 'shutdown command failed to start');
+      resolve();
+    });
+    child.on('exit', (code) => {
+      if (code !== 0) logger.error({ code, command }, 'shutdown command failed');
+      resolve();
+    });
+  });
 }
 
 if (require.main === module) {

@@ -93,10 +93,11 @@ test('a workload that ends because the instance shuts down is reported as the in
     command: ['node', '-e', 'setInterval(() => {}, 1000)'],
     env: {},
   });
-  const supervising = run(acts.superviseWorkload, { heartbeatIntervalMs: 200 });
+  // Caught at once: it may reject while the workload is still being stopped below.
+  const supervising = run(acts.superviseWorkload, { heartbeatIntervalMs: 200 }).catch((e: unknown) => e);
   runner.beginShutdown();
   await runner.stop(1000);
-  const err = await supervising.catch((e: unknown) => e);
+  const err = await supervising;
   expect(err).toBeInstanceOf(ApplicationFailure);
   expect((err as ApplicationFailure).type).toBe('InstanceShuttingDown');
 });
