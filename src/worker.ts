@@ -1,7 +1,10 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from './activities';
+import { createReconcileActivities } from './activities/reconcile';
+import { ensureReconcileSchedule, reconcileScheduleId } from './client/services/reconcile';
 import type { Config } from './config/config';
 import { createLogger } from './logger';
 import { createProviders } from './providers/registry';
@@ -26,6 +29,12 @@ export async function createDriftlessWorker(
   installRuntimeLogger(logger);
   const connection = await NativeConnection.connect(connectionOptions(config.temporal));
   const providers = createProviders(config, logger);
+  // Reconcile reads workflows' state, which needs a client connection (a NativeConnection cannot query).
+  let client: Promise<Client> | undefined;
+  const queryClient = () =>
+    (client ??= Connection.connect(connectionOptions(config.temporal)).then(
+      (c) => new Client({ connection: c, namespace: config.temporal.namespace }),
+    ));
   const workflowSource = existsSync(WORKFLOW_BUNDLE)
     ? { workflowBundle: { codePath: WORKFLOW_BUNDLE } }
     : { workflowsPath: require.resolve('./workflows') };
@@ -34,14 +43,37 @@ export async function createDriftlessWorker(
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     ...workflowSource,
-    activities: createActivities({
-      providers,
-      logger,
-      owner: config.owner,
-      agentTemporal: { address: config.temporal.address, namespace: config.temporal.namespace },
-    }),
+    activities: {
+      ...createActivities({
+        providers,
+        logger,
+        owner: config.owner,
+        agentTemporal: {
+          address: config.temporal.address,
+          namespace: config.temporal.namespace,
+          deadManTimeoutMs: config.agent.deadManTimeoutMs,
+        },
+      }),
+      ...createReconcileActivities({ providers, owner: config.owner, logger, client: queryClient }),
+    },
     shutdownGraceTime: '5s',
   });
+  if (config.reconcile.enabled) {
+    const created = await ensureReconcileSchedule(await queryClient(), {
+      owner: config.owner,
+      taskQueue: config.temporal.taskQueue,
+      everyMs: config.reconcile.everyMs,
+      graceMs: config.reconcile.graceMs,
+    });
+    logger.info(
+      {
+        component: 'worker',
+        schedule: reconcileScheduleId(config.owner, config.temporal.taskQueue),
+        everyMs: config.reconcile.everyMs,
+      },
+      created ? 'reconcile schedule created' : 'reconcile schedule exists',
+    );
+  }
   logger.info(
     { component: 'worker', address: config.temporal.address, taskQueue: config.temporal.taskQueue },
     'worker polling',
@@ -50,7 +82,10 @@ export async function createDriftlessWorker(
   return {
     worker,
     run() {
-      running ??= worker.run().finally(() => connection.close());
+      running ??= worker.run().finally(async () => {
+        await connection.close();
+        if (client) await (await client).connection.close();
+      });
       return running;
     },
     async shutdown() {

@@ -5,6 +5,7 @@ import type { Logger } from '../logger';
 import { rankOffers, type Block, type Placement } from '../placement/rank';
 import { ProviderError } from '../providers/errors';
 import type {
+  AgentSettings,
   Instance,
   InstanceOwner,
   InstanceRef,
@@ -17,8 +18,8 @@ import type { WorkloadSpec } from '../spec/workload-spec';
 export interface ActivityDeps {
   providers: Map<string, Provider>;
   logger: Logger;
-  /** How agents reach Temporal: the worker's own connection settings. */
-  agentTemporal: { address: string; namespace: string };
+  /** How agents reach Temporal (the worker's own connection settings) and their dead-man's timeout. */
+  agentTemporal: AgentSettings;
   /** This installation's owner mark. */
   owner: string;
   /** Injected for tests. @default Date.now */

@@ -6,6 +6,7 @@ import { configureApplyCommand } from './commands/apply';
 import { configureDemoCommand } from './commands/demo';
 import { configureCheckCommand } from './commands/check';
 import { configureDevCommand } from './commands/dev';
+import { configureGcCommand } from './commands/gc';
 import { configureOffersCommand } from './commands/offers';
 import { configurePoolCommand } from './commands/pool';
 import { configureStatusCommands } from './commands/status';
@@ -45,6 +46,7 @@ export function buildProgram(): Command {
   configureValidateCommand(program);
   configureOffersCommand(program);
   configureCheckCommand(program);
+  configureGcCommand(program);
   configurePoolCommand(program);
   configureDevCommand(program);
   configureWorkerCommand(program);

@@ -63,6 +63,23 @@ export const TemporalConfig = z.strictObject({
   taskQueue: z.string().min(1).optional(),
 });
 
+export const ReconcileConfig = z.strictObject({
+  /** Whether workers create the reconcile schedule. @default true */
+  enabled: z.boolean().default(true),
+  /** How often the schedule reconciles. @default "5m" */
+  every: duration.default(5 * 60_000),
+  /** Unclaimed instances younger than this are left alone. @default "5m" */
+  grace: duration.default(5 * 60_000),
+});
+
+export const AgentConfig = z.strictObject({
+  /**
+   * An agent that cannot reach Temporal for this long stops its workload (and a cloud instance
+   * shuts down); "off" never. @default "10m"
+   */
+  deadManTimeout: z.union([z.literal('off'), duration]).default(10 * 60_000),
+});
+
 export const ConfigFile = z.strictObject({
   temporal: TemporalConfig.default({}),
   /** Marks every instance this installation launches; reconcile only touches its own. @default "driftless" */
@@ -74,6 +91,8 @@ export const ConfigFile = z.strictObject({
   stateDir: z.string().optional(),
   /** SkyPilot-format catalogs (<provider>.csv or <provider>/vms.csv) that replace the bundled ones. */
   catalogDir: z.string().optional(),
+  reconcile: ReconcileConfig.default({ enabled: true, every: 5 * 60_000, grace: 5 * 60_000 }),
+  agent: AgentConfig.default({ deadManTimeout: 10 * 60_000 }),
   providers: z
     .strictObject({
       local: LocalProviderConfig.optional(),
@@ -100,6 +119,12 @@ export interface Config {
   /** Overrides the bundled AWS/GCP catalogs when set. */
   catalogDir?: string;
   providers: { local?: LocalProviderConfig; aws?: AwsProviderConfig; gcp?: GcpProviderConfig };
+  reconcile: { enabled: boolean; everyMs: number; graceMs: number };
+  /** Settings handed to every agent at launch. */
+  agent: {
+    /** Undefined: the switch is off. */
+    deadManTimeoutMs?: number;
+  };
 }
 
 /** Settings a user gives on the command line; they win over everything else. */
@@ -232,6 +257,14 @@ export async function loadConfig(
     owner,
     stateDir,
     catalogDir,
+    reconcile: {
+      enabled: file.reconcile.enabled,
+      everyMs: file.reconcile.every,
+      graceMs: file.reconcile.grace,
+    },
+    agent: {
+      deadManTimeoutMs: file.agent.deadManTimeout === 'off' ? undefined : file.agent.deadManTimeout,
+    },
     // With no providers configured at all, one local pool on this machine (GPUs from nvidia-smi).
     providers:
       file.providers.local || file.providers.aws || file.providers.gcp

@@ -44,13 +44,27 @@ export interface InstanceOwner {
   attempt: number;
 }
 
+/** What every agent is started with. */
+export interface AgentSettings {
+  /** host:port of the Temporal frontend, as the instance reaches it. */
+  address: string;
+  namespace: string;
+  /** Dead-man's switch: stop the workload after this long without Temporal; undefined = off. */
+  deadManTimeoutMs?: number;
+}
+
+/** The agent's DRIFTLESS_DEAD_MAN_TIMEOUT value for these settings. */
+export function deadManEnvValue(agent: AgentSettings): string {
+  return agent.deadManTimeoutMs === undefined ? 'off' : `${agent.deadManTimeoutMs}ms`;
+}
+
 export interface ProvisionRequest {
   offer: Offer;
   /** Derived from workflow id + attempt + everything that makes the request different. */
   idempotencyKey: string;
   labels: InstanceOwner;
-  /** How the agent on the instance reaches Temporal. */
-  agent: { address: string; namespace: string };
+  /** How the agent on the instance reaches Temporal, and how long it may go without it. */
+  agent: AgentSettings;
   signal?: AbortSignal;
 }
 
@@ -62,6 +76,13 @@ export interface InstanceRef {
   id: string;
   region: string;
   zone: string;
+}
+
+/** An instance found by its owner mark. */
+export interface OwnedInstance extends InstanceRef {
+  labels?: Partial<InstanceOwner>;
+  /** ISO time it was launched, when the provider tells. */
+  launchedAt?: string;
 }
 
 export interface Instance extends InstanceRef {
@@ -84,5 +105,5 @@ export interface Provider {
   /** Idempotent: an instance that is already gone is success. */
   terminate(ref: InstanceRef, signal?: AbortSignal): Promise<void>;
   /** Instances carrying this owner's mark, for reconcile and leak checks. */
-  listOwned(owner: string): Promise<Array<InstanceRef & { labels?: Partial<InstanceOwner> }>>;
+  listOwned(owner: string): Promise<OwnedInstance[]>;
 }

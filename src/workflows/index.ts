@@ -1,1 +1,2 @@
 export { workloadWorkflow } from './workload';
+export { reconcileWorkflow } from './reconcile';

@@ -36,7 +36,11 @@ export interface TestEnv {
   cleanup(): Promise<void>;
 }
 
-export async function makeEnv(pools: PoolSpec[]): Promise<TestEnv> {
+/**
+ * `config` adds top-level settings to the config file. The reconcile schedule is off unless a
+ * test turns it on: its runs would be timed by the clock, not by the test.
+ */
+export async function makeEnv(pools: PoolSpec[], config: Record<string, unknown> = {}): Promise<TestEnv> {
   const dir = await mkdtemp(join(tmpdir(), 'driftless-test-'));
   const taskQueue = `driftless-test-${randomBytes(4).toString('hex')}`;
   const configPath = join(dir, 'driftless.config.yaml');
@@ -44,9 +48,11 @@ export async function makeEnv(pools: PoolSpec[]): Promise<TestEnv> {
     configPath,
     stringify({
       owner: 'test',
+      reconcile: { enabled: false },
       providers: {
         local: { pools: pools.map((p) => ({ gpus: { type: 'A100', count: 2 }, pricePerGpuHour: 1, ...p })) },
       },
+      ...config,
     }),
   );
   const env: NodeJS.ProcessEnv = {

@@ -21,6 +21,7 @@ import type {
   Provider,
   ProvisionRequest,
 } from '../types';
+import { deadManEnvValue } from '../types';
 import { detectGpus } from './gpus';
 import { findProcess, identify, isAlive, killGroup, type ProcessIdentity } from './processes';
 import { packageRoot } from '../../package-root';
@@ -313,6 +314,7 @@ export class LocalProvider implements Provider {
             DRIFTLESS_INSTANCE_ID: rec.id,
             DRIFTLESS_INSTANCE_DIR: dir,
             DRIFTLESS_WORKLOAD: rec.labels.workload,
+            DRIFTLESS_DEAD_MAN_TIMEOUT: deadManEnvValue(req.agent),
             CUDA_VISIBLE_DEVICES: rec.gpuIndexes.join(','),
           },
         },
@@ -383,7 +385,7 @@ export class LocalProvider implements Provider {
   async listOwned(owner: string) {
     return (await this.records())
       .filter((r) => r.labels.owner === owner && !r.terminatedAt)
-      .map((r) => ({ ...this.ref(r), labels: r.labels }));
+      .map((r) => ({ ...this.ref(r), labels: r.labels, launchedAt: r.createdAt }));
   }
 
   /**

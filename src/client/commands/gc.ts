@@ -1,0 +1,66 @@
+import type { Command } from 'commander';
+import type { ReconcileReport, ReconciledInstance } from '../../workflows/reconcile';
+import { DEFAULT_RECONCILE_GRACE_MS } from '../../workflows/reconcile';
+import { configFrom, output, progress } from '../context';
+import { table } from '../format';
+import { durationOption } from './apply';
+
+interface GcOptions {
+  grace: number;
+  dryRun?: boolean;
+  timeout: number;
+  json?: boolean;
+}
+
+function formatReport(r: ReconcileReport): string {
+  const rows = (list: ReconciledInstance[], what: string) =>
+    list.map((i) => [what, `${i.provider}/${i.zone}`, i.id, i.workflowId ?? '-', i.error ?? i.reason]);
+  const lines = [
+    `${r.seen} owned instance(s) seen; ${r.terminated.length} ${r.dryRun ? 'to terminate (dry run)' : 'terminated'}, ` +
+      `${r.kept.length} kept, ${r.failed.length} failed`,
+  ];
+  const all = [
+    ...rows(r.terminated, r.dryRun ? 'would terminate' : 'terminated'),
+    ...rows(r.failed, 'failed'),
+    ...rows(r.kept, 'kept'),
+  ];
+  if (all.length) lines.push(table([['ACTION', 'WHERE', 'INSTANCE', 'WORKFLOW', 'WHY'], ...all]));
+  for (const e of r.providerErrors) lines.push(`provider not listed: ${e}`);
+  return lines.join('\n');
+}
+
+export function configureGcCommand(program: Command): void {
+  program
+    .command('gc')
+    .description(
+      'reconcile now: terminate owned instances that no open workflow claims (the worker also does this on a schedule)',
+    )
+    .option(
+      '--grace <duration>',
+      'leave unclaimed instances younger than this',
+      durationOption,
+      DEFAULT_RECONCILE_GRACE_MS,
+    )
+    .option('--dry-run', 'report what would be terminated, terminate nothing')
+    .option('--timeout <duration>', 'how long to wait for the report', durationOption, 300_000)
+    .option('--json', 'print the report as one JSON document')
+    .action(async (opts: GcOptions, cmd: Command) => {
+      const config = await configFrom(cmd);
+      const { connectClient } = await import('../services/temporal-client');
+      const { reconcileNow } = await import('../services/reconcile');
+      const client = await connectClient(config);
+      try {
+        progress(`reconciling (grace ${opts.grace / 1000}s${opts.dryRun ? ', dry run' : ''})`);
+        const report = await reconcileNow(
+          client,
+          config.temporal.taskQueue,
+          { graceMs: opts.grace, dryRun: opts.dryRun ?? false },
+          opts.timeout,
+        );
+        output(opts.json, report, () => formatReport(report));
+        if (report.failed.length > 0) process.exitCode = 3;
+      } finally {
+        await client.connection.close();
+      }
+    });
+}

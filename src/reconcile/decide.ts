@@ -1,0 +1,58 @@
+/**
+ * Reconcile's decision, pure: which owned instances no open workflow claims. Everything it
+ * needs (the instances, what each workflow says about itself, the time) is passed in.
+ */
+import type { OwnedInstance } from '../providers/types';
+
+/** What a workflow says about the instances it uses, as reconcile learnt it. */
+export type Claim =
+  /** Running; it claims its current instance and the attempt it may be provisioning. */
+  | { kind: 'open'; current?: string; attempts: number }
+  /** Running, but its state could not be read (no worker, a query timeout): hands off. */
+  | { kind: 'unknown'; reason: string }
+  /** Completed, failed, cancelled, terminated, timed out, or never existed. */
+  | { kind: 'closed'; status: string };
+
+export interface Verdict {
+  instance: OwnedInstance;
+  action: 'keep' | 'terminate';
+  reason: string;
+}
+
+export interface DecideInput {
+  instances: OwnedInstance[];
+  /** By workflow id. A workflow id missing here counts as closed ("not found"). */
+  claims: Record<string, Claim>;
+  now: number;
+  /** Unclaimed instances younger than this are kept: their workflow may not have recorded them yet. */
+  graceMs: number;
+}
+
+export function decide({ instances, claims, now, graceMs }: DecideInput): Verdict[] {
+  return instances.map((instance): Verdict => {
+    const keep = (reason: string): Verdict => ({ instance, action: 'keep', reason });
+    const workflowId = instance.labels?.workflowId;
+    let unclaimed: string;
+    if (!workflowId) {
+      unclaimed = 'it names no workflow';
+    } else {
+      const claim = claims[workflowId] ?? { kind: 'closed', status: 'NOT_FOUND' };
+      if (claim.kind === 'unknown') return keep(`${workflowId} is open but unreadable (${claim.reason})`);
+      if (claim.kind === 'open') {
+        if (claim.current === instance.id) return keep(`current instance of ${workflowId}`);
+        const attempt = instance.labels?.attempt;
+        if (attempt === undefined || attempt >= claim.attempts) {
+          return keep(`attempt ${attempt ?? '?'} of ${workflowId} may be in flight`);
+        }
+        unclaimed = `attempt ${attempt} of ${workflowId} is over (now at attempt ${claim.attempts})`;
+      } else {
+        unclaimed = `${workflowId} is ${claim.status.toLowerCase().replace(/_/g, ' ')}`;
+      }
+    }
+    const launched = instance.launchedAt ? Date.parse(instance.launchedAt) : NaN;
+    if (Number.isFinite(launched) && now - launched < graceMs) {
+      return keep(`${unclaimed}, but it is younger than the grace period`);
+    }
+    return { instance, action: 'terminate', reason: unclaimed };
+  });
+}

@@ -1,0 +1,85 @@
+import type { OwnedInstance } from '../../src/providers/types';
+import { decide, type Claim } from '../../src/reconcile/decide';
+
+const NOW = Date.parse('2026-11-29T12:00:00Z');
+const GRACE = 5 * 60_000;
+
+function inst(id: string, labels: OwnedInstance['labels'], ageMs?: number): OwnedInstance {
+  return {
+    provider: 'local',
+    id,
+    region: 'pool-a',
+    zone: 'pool-a',
+    labels,
+    launchedAt: ageMs === undefined ? undefined : new Date(NOW - ageMs).toISOString(),
+  };
+}
+
+const OLD = 60 * 60_000;
+const run = (instances: OwnedInstance[], claims: Record<string, Claim>) =>
+  Object.fromEntries(
+    decide({ instances, claims, now: NOW, graceMs: GRACE }).map((v) => [v.instance.id, [v.action, v.reason]]),
+  );
+
+test('the current instance of an open workflow is kept', () => {
+  const r = run([inst('i-1', { workflowId: 'w', attempt: 3 }, OLD)], {
+    w: { kind: 'open', current: 'i-1', attempts: 3 },
+  });
+  expect(r['i-1']).toEqual(['keep', 'current instance of w']);
+});
+
+test("an open workflow's latest attempt is kept even before it is current (provision in flight)", () => {
+  const r = run([inst('i-2', { workflowId: 'w', attempt: 4 }, OLD)], {
+    w: { kind: 'open', current: 'i-1', attempts: 4 },
+  });
+  expect(r['i-2']?.[0]).toBe('keep');
+  expect(r['i-2']?.[1]).toMatch(/attempt 4 of w may be in flight/);
+});
+
+test("an open workflow's earlier attempt that is not current is terminated", () => {
+  const r = run([inst('i-0', { workflowId: 'w', attempt: 1 }, OLD)], {
+    w: { kind: 'open', current: 'i-1', attempts: 3 },
+  });
+  expect(r['i-0']).toEqual(['terminate', 'attempt 1 of w is over (now at attempt 3)']);
+});
+
+test('instances of closed, terminated or unknown workflows are terminated, naming why', () => {
+  const r = run(
+    [
+      inst('a', { workflowId: 'done', attempt: 1 }, OLD),
+      inst('b', { workflowId: 'killed', attempt: 1 }, OLD),
+      inst('c', { workflowId: 'never', attempt: 1 }, OLD),
+      inst('d', {}, OLD),
+    ],
+    { done: { kind: 'closed', status: 'COMPLETED' }, killed: { kind: 'closed', status: 'TERMINATED' } },
+  );
+  expect(r).toEqual({
+    a: ['terminate', 'done is completed'],
+    b: ['terminate', 'killed is terminated'],
+    c: ['terminate', 'never is not found'],
+    d: ['terminate', 'it names no workflow'],
+  });
+});
+
+test('an open workflow whose state cannot be read keeps all its instances', () => {
+  const r = run([inst('i-0', { workflowId: 'w', attempt: 1 }, OLD)], {
+    w: { kind: 'unknown', reason: 'query timed out' },
+  });
+  expect(r['i-0']).toEqual(['keep', 'w is open but unreadable (query timed out)']);
+});
+
+test('unclaimed instances younger than the grace period are kept; at the grace period they go', () => {
+  const claims: Record<string, Claim> = { w: { kind: 'closed', status: 'TERMINATED' } };
+  const r = run(
+    [
+      inst('young', { workflowId: 'w', attempt: 1 }, GRACE - 1),
+      inst('due', { workflowId: 'w', attempt: 1 }, GRACE),
+      inst('ageless', { workflowId: 'w', attempt: 1 }),
+    ],
+    claims,
+  );
+  expect(r.young).toEqual(['keep', 'w is terminated, but it is younger than the grace period']);
+  expect(r.due?.[0]).toBe('terminate');
+  // Without a launch time, its age cannot protect it; only a claim can.
+  expect(r.ageless?.[0]).toBe('terminate');
+});
