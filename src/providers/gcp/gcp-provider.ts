@@ -12,16 +12,8 @@ import {
   ProviderUnavailableError,
   TransientProviderError,
 } from '../errors';
-import type {
-  Instance,
-  InstanceOwner,
-  InstanceRef,
-  InstanceState,
-  Location,
-  Offer,
-  Provider,
-  ProvisionRequest,
-} from '../types';
+import type { Instance, InstanceOwner, InstanceRef, InstanceState } from '../types';
+import type { Location, Offer, Provider, ProvisionRequest } from '../types';
 import { CALL_OPTIONS, GcpApi, type CallContext, type GcpClientOptions } from './api';
 import { regionOfZone, type GcpProviderConfig } from './config';
 import { ALREADY_EXISTS_CODES, NOT_FOUND_CODES, classifyOperationError } from './errors';
@@ -575,7 +567,14 @@ export class GcpProvider implements Provider {
       .filter((i) => zones.has(lastSegment(i.zone)) && ownerOf(i).owner === owner)
       .map((i) => {
         const zone = lastSegment(i.zone);
-        return { provider: this.name, id: i.name!, region: regionOfZone(zone), zone, labels: ownerOf(i) };
+        return {
+          provider: this.name,
+          id: i.name!,
+          region: regionOfZone(zone),
+          zone,
+          labels: ownerOf(i),
+          launchedAt: i.creationTimestamp ?? undefined,
+        };
       });
   }
 

@@ -16,28 +16,22 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await fake?.close();
-  await rm(dir, { recursive: true, force: true });
+  await Promise.all([fake?.close(), rm(dir, { recursive: true, force: true })]);
 });
 
+/** Runs `driftless check --json` with a config naming only GCP at `endpoint`. */
 async function check(endpoint: string) {
-  const config = join(dir, 'driftless.config.yaml');
-  await writeFile(
-    config,
-    stringify({
-      providers: {
-        gcp: {
-          project: 'test-project',
-          zones: ['us-central1-a', 'us-east1-b'],
-          endpoint,
-          credentials: 'none',
-          retryDelay: '10ms',
-          maxAttempts: 2,
-        },
-      },
-    }),
-  );
-  return cli(['check', '--json'], { ...process.env, DRIFTLESS_CONFIG: config });
+  const gcp = {
+    project: 'test-project',
+    zones: ['us-central1-a', 'us-east1-b'],
+    endpoint,
+    credentials: 'none',
+    retryDelay: '10ms',
+    maxAttempts: 2,
+  };
+  const file = join(dir, 'gcp.yaml');
+  await writeFile(file, stringify({ providers: { gcp } }));
+  return cli(['check', '--json'], { ...process.env, DRIFTLESS_CONFIG: file });
 }
 
 type CheckJson = Array<{

@@ -188,7 +188,7 @@ describe('classifyOperationError: finished operations', () => {
         errorDetails: [
           {
             quotaInfo: {
-              metricName: 'compute.googleapis.com/nvidia_t4_gpus',
+              metricName: 'compute.googleapis.com/nvidia_l4_gpus',
               limitName: 'NVIDIA-T4-GPUS-per-project-region',
               dimensions: { region: 'us-central1' },
             },

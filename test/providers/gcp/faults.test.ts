@@ -4,41 +4,16 @@
  * each in the right taxonomy class and scope, retry only what is transient, and give up within its
  * bounds.
  */
-import {
-  AuthError,
-  CapacityError,
-  InvalidRequestError,
-  ProviderError,
-  ProviderUnavailableError,
-  QuotaError,
-  TransientProviderError,
-} from '../../../src/providers/errors';
+import * as taxonomy from '../../../src/providers/errors';
+import { ProviderError } from '../../../src/providers/errors';
 import type { FailureScope } from '../../../src/providers/types';
-import {
-  GCE_HTTP_ERRORS,
-  startFakeGce,
-  type FakeGce,
-  type HttpFault,
-  type OperationFault,
-} from '../../support/gcp-server';
-import { ZONE, closeProviders, makeProvider, offer, request } from './helpers';
+import { GCE_HTTP_ERRORS, startFakeGce, type HttpFault, type OperationFault } from '../../support/gcp-server';
+import { ZONE, makeProvider, offer, request, useFakeGce } from './helpers';
 
-let fake: FakeGce;
-
-beforeAll(async () => {
-  fake = await startFakeGce();
-});
-afterAll(async () => {
-  await closeProviders();
-  await fake?.close();
-});
-beforeEach(async () => {
-  await fake.outage(false);
-  fake.reset();
-});
+const fakeGce = useFakeGce();
 
 /** Three tries per call, fast backoff. */
-const provider = (over = {}) => makeProvider(fake, { maxAttempts: 3, ...over });
+const provider = (over = {}) => makeProvider(fakeGce(), { maxAttempts: 3, ...over });
 
 async function provisionError(p = provider(), o = offer()): Promise<ProviderError> {
   try {
@@ -50,12 +25,9 @@ async function provisionError(p = provider(), o = offer()): Promise<ProviderErro
   throw new Error('provision succeeded');
 }
 
-const classes: Record<string, new (...a: never[]) => ProviderError> = {
-  CapacityError,
-  QuotaError,
-  AuthError,
-  InvalidRequestError,
-};
+/** A taxonomy class by its name. */
+const cls = (name: string) =>
+  (taxonomy as unknown as Record<string, new (...a: never[]) => ProviderError>)[name]!;
 
 describe('errors answered to the insert call land in the taxonomy', () => {
   type Case = [keyof typeof GCE_HTTP_ERRORS, string, FailureScope, string];
@@ -68,25 +40,25 @@ describe('errors answered to the insert call land in the taxonomy', () => {
     ['unauthorized', 'AuthError', 'provider', 'required'],
     ['invalid', 'InvalidRequestError', 'provider', 'invalid'],
     ['badRequest', 'InvalidRequestError', 'provider', 'invalid'],
-  ])('%s is a %s of scope %s (code %s), sent once and not retried', async (fault, cls, scope, code) => {
-    fake.failHttp('instances.insert', GCE_HTTP_ERRORS[fault]);
+  ])('%s is a %s of scope %s (code %s), sent once and not retried', async (fault, className, scope, code) => {
+    fakeGce().failHttp('instances.insert', GCE_HTTP_ERRORS[fault]);
     const err = await provisionError();
-    expect(err).toBeInstanceOf(classes[cls]);
+    expect(err).toBeInstanceOf(cls(className));
     expect(err).toMatchObject({ scope, code, retryable: false });
     expect(err.location).toEqual({ provider: 'gcp', region: 'us-central1', zone: ZONE });
-    expect(fake.calls('instances.insert')).toHaveLength(1);
-    expect(fake.instances()).toHaveLength(0);
+    expect(fakeGce().calls('instances.insert')).toHaveLength(1);
+    expect(fakeGce().instances()).toHaveLength(0);
   });
 
   test('a capacity error in an ErrorInfo of any status is still a capacity error', async () => {
-    fake.failHttp('instances.insert', {
+    fakeGce().failHttp('instances.insert', {
       status: 400,
       reason: 'UNSUPPORTED_OPERATION',
       errorInfo: true,
       message: "The resource 'nvidia-tesla-t4' is not available in this zone",
     });
     const err = await provisionError();
-    expect(err).toBeInstanceOf(CapacityError);
+    expect(err).toBeInstanceOf(taxonomy.CapacityError);
     expect(err.code).toBe('UNSUPPORTED_OPERATION');
   });
 });
@@ -125,63 +97,74 @@ describe('errors inside a finished operation land in the taxonomy', () => {
     ],
     [{ code: 'INVALID_FIELD_VALUE', httpStatus: 400 }, 'InvalidRequestError', 'provider'],
     [{ code: 'PERMISSIONS_ERROR', httpStatus: 403 }, 'AuthError', 'provider'],
-  ])('%j is a %s of scope %s, with one insert', async (fault, cls, scope) => {
-    fake.failOperation('instances.insert', fault);
+  ])('%j is a %s of scope %s, with one insert', async (fault, className, scope) => {
+    fakeGce().failOperation('instances.insert', fault);
     const err = await provisionError();
-    expect(err).toBeInstanceOf(classes[cls]);
+    expect(err).toBeInstanceOf(cls(className));
     expect(err).toMatchObject({ scope, code: fault.code, retryable: false });
-    expect(fake.calls('instances.insert')).toHaveLength(1);
-    expect(fake.instances()).toHaveLength(0);
+    expect(fakeGce().calls('instances.insert')).toHaveLength(1);
+    expect(fakeGce().instances()).toHaveLength(0);
   });
 
   test('a rate-limited operation is created again under a fresh requestId, and one instance results', async () => {
-    fake.failOperation('instances.insert', { code: 'RESOURCE_OPERATION_RATE_EXCEEDED', httpStatus: 403 });
+    fakeGce().failOperation('instances.insert', {
+      code: 'RESOURCE_OPERATION_RATE_EXCEEDED',
+      httpStatus: 403,
+    });
     const inst = await provider().provision(request(offer()));
-    const inserts = fake.calls('instances.insert');
+    const inserts = fakeGce().calls('instances.insert');
     expect(inserts).toHaveLength(2);
     expect(inserts[1]!.requestId).not.toBe(inserts[0]!.requestId);
-    expect(fake.instances().map((i) => i.name)).toEqual([inst.id]);
+    expect(
+      fakeGce()
+        .instances()
+        .map((i) => i.name),
+    ).toEqual([inst.id]);
   });
 });
 
 describe('transient failures are retried inside the adapter', () => {
   test('backendError twice, then success: one instance after three inserts with the same requestId', async () => {
-    fake.failHttp('instances.insert', { ...GCE_HTTP_ERRORS.backendError, times: 2 });
+    fakeGce().failHttp('instances.insert', { ...GCE_HTTP_ERRORS.backendError, times: 2 });
     const inst = await provider().provision(request(offer()));
-    const inserts = fake.calls('instances.insert');
+    const inserts = fakeGce().calls('instances.insert');
     expect(inserts).toHaveLength(3);
     expect(new Set(inserts.map((c) => c.requestId)).size).toBe(1);
-    expect(fake.instances().map((i) => i.name)).toEqual([inst.id]);
+    expect(
+      fakeGce()
+        .instances()
+        .map((i) => i.name),
+    ).toEqual([inst.id]);
   });
 
   test.each<[string, HttpFault]>([
     ['a 403 rateLimitExceeded', GCE_HTTP_ERRORS.rateLimitExceeded],
     ['a 429', GCE_HTTP_ERRORS.tooManyRequests],
   ])('%s on every try gives up after maxAttempts as a retryable transient error', async (_label, fault) => {
-    fake.failHttp('instances.insert', { ...fault, times: 10 });
+    fakeGce().failHttp('instances.insert', { ...fault, times: 10 });
     const err = await provisionError();
-    expect(err).toBeInstanceOf(TransientProviderError);
+    expect(err).toBeInstanceOf(taxonomy.TransientProviderError);
     expect(err).toMatchObject({ retryable: true, code: 'rateLimitExceeded' });
-    expect(fake.calls('instances.insert')).toHaveLength(3);
+    expect(fakeGce().calls('instances.insert')).toHaveLength(3);
   });
 
   test('5xx on every try makes the region unavailable; the library retried nothing itself', async () => {
-    fake.failHttp('instances.get', { ...GCE_HTTP_ERRORS.internalError, times: 10 });
+    fakeGce().failHttp('instances.get', { ...GCE_HTTP_ERRORS.internalError, times: 10 });
     const ref = { provider: 'gcp', id: 'driftless-x', region: 'us-central1', zone: ZONE };
     const err = await provider()
       .describe(ref)
       .catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(ProviderUnavailableError);
+    expect(err).toBeInstanceOf(taxonomy.ProviderUnavailableError);
     expect(err).toMatchObject({ scope: 'region', code: 'backendError' });
-    expect(fake.calls('instances.get')).toHaveLength(3);
+    expect(fakeGce().calls('instances.get')).toHaveLength(3);
   });
 
   test('an answer that is not JSON (a proxy page) is retried, then the call succeeds', async () => {
     const p = provider();
     const inst = await p.provision(request(offer()));
-    fake.failHttp('instances.get', { status: 502, reason: 'badGateway', rawBody: '<html>502</html>' });
+    fakeGce().failHttp('instances.get', { status: 502, reason: 'badGateway', rawBody: '<html>502</html>' });
     expect(['pending', 'running']).toContain(await p.describe(inst));
-    expect(fake.calls('instances.get').length).toBeGreaterThanOrEqual(2);
+    expect(fakeGce().calls('instances.get').length).toBeGreaterThanOrEqual(2);
   });
 
   test('a 503 while polling the operation is not a failure: the provision succeeds with one insert', async () => {
@@ -198,52 +181,52 @@ describe('transient failures are retried inside the adapter', () => {
   });
 
   test('a call past its deadline is retried; a zone that never answers makes its region unavailable', async () => {
-    fake.hang('instances.get');
+    fakeGce().hang('instances.get');
     const ref = { provider: 'gcp', id: 'driftless-x', region: 'us-central1', zone: ZONE };
     const started = Date.now();
     const err = await provider({ callTimeout: '300ms' })
       .describe(ref)
       .catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(ProviderUnavailableError);
+    expect(err).toBeInstanceOf(taxonomy.ProviderUnavailableError);
     expect(err).toMatchObject({ scope: 'region', code: 'DeadlineExceeded' });
-    expect(fake.calls('instances.get')).toHaveLength(3);
+    expect(fakeGce().calls('instances.get')).toHaveLength(3);
     expect(Date.now() - started).toBeLessThan(3000);
   });
 });
 
 describe('outages', () => {
   test('every call answering 503: provision fails with the region unavailable, and works again after', async () => {
-    await fake.outage('unavailable');
+    await fakeGce().outage('unavailable');
     const err = await provisionError();
-    expect(err).toBeInstanceOf(ProviderUnavailableError);
+    expect(err).toBeInstanceOf(taxonomy.ProviderUnavailableError);
     expect(err).toMatchObject({ scope: 'region', code: 'backendError' });
-    expect(fake.calls('instances.insert')).toHaveLength(3);
-    await fake.outage(false);
+    expect(fakeGce().calls('instances.insert')).toHaveLength(3);
+    await fakeGce().outage(false);
     await expect(provider().provision(request(offer()))).resolves.toMatchObject({ provider: 'gcp' });
   });
 
   test('refused connections: the region is unavailable (NetworkError), and calls work again after', async () => {
     const p = provider();
     const inst = await p.provision(request(offer()));
-    await fake.outage('refused');
+    await fakeGce().outage('refused');
     const err = await p.describe(inst).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(ProviderUnavailableError);
+    expect(err).toBeInstanceOf(taxonomy.ProviderUnavailableError);
     expect(err).toMatchObject({ scope: 'region', code: 'NetworkError' });
-    await fake.outage(false);
+    await fakeGce().outage(false);
     expect(['pending', 'running']).toContain(await p.describe(inst));
   });
 });
 
 describe('cancellation', () => {
   test("the caller's signal ends a hanging insert at once, without waiting for the deadline", async () => {
-    fake.hang('instances.insert');
+    fakeGce().hang('instances.insert');
     const ac = new AbortController();
     const started = Date.now();
     const pending = provider({ callTimeout: '20s' }).provision({ ...request(offer()), signal: ac.signal });
     setTimeout(() => ac.abort(), 300);
     await expect(pending).rejects.toMatchObject({ code: 'Cancelled' });
     expect(Date.now() - started).toBeLessThan(5000);
-    expect(fake.calls('instances.insert')).toHaveLength(1);
+    expect(fakeGce().calls('instances.insert')).toHaveLength(1);
   });
 
   test('an already aborted signal sends nothing', async () => {
@@ -252,7 +235,7 @@ describe('cancellation', () => {
     await expect(provider().provision({ ...request(offer()), signal: ac.signal })).rejects.toMatchObject({
       code: 'Cancelled',
     });
-    expect(fake.requests).toHaveLength(0);
+    expect(fakeGce().requests).toHaveLength(0);
   });
 });
 
@@ -260,19 +243,19 @@ describe('terminate under failures', () => {
   test('a delete answered 503 once is retried with the same requestId and the instance ends deleted', async () => {
     const p = provider();
     const inst = await p.provision(request(offer()));
-    fake.failHttp('instances.delete', GCE_HTTP_ERRORS.backendError);
+    fakeGce().failHttp('instances.delete', GCE_HTTP_ERRORS.backendError);
     await p.terminate(inst);
-    const deletes = fake.calls('instances.delete');
+    const deletes = fakeGce().calls('instances.delete');
     expect(deletes).toHaveLength(2);
     expect(deletes[1]!.requestId).toBe(deletes[0]!.requestId);
-    expect(fake.instance(ZONE, inst.id)).toBeUndefined();
+    expect(fakeGce().instance(ZONE, inst.id)).toBeUndefined();
   });
 
   test('a delete refused for permissions is an auth error, and the instance stays', async () => {
     const p = provider();
     const inst = await p.provision(request(offer()));
-    fake.failHttp('instances.delete', GCE_HTTP_ERRORS.forbidden);
-    await expect(p.terminate(inst)).rejects.toBeInstanceOf(AuthError);
-    expect(fake.instance(ZONE, inst.id)).toBeDefined();
+    fakeGce().failHttp('instances.delete', GCE_HTTP_ERRORS.forbidden);
+    await expect(p.terminate(inst)).rejects.toBeInstanceOf(taxonomy.AuthError);
+    expect(fakeGce().instance(ZONE, inst.id)).toBeDefined();
   });
 });

@@ -4,29 +4,10 @@
  */
 import { GCP_LABELS, gceInstanceName, gceRequestId } from '../../../src/providers/gcp/names';
 import { InvalidRequestError } from '../../../src/providers/errors';
-import { startFakeGce, type FakeGce } from '../../support/gcp-server';
-import {
-  OTHER_ZONE,
-  OWNER,
-  PROJECT,
-  ZONE,
-  closeProviders,
-  makeProvider,
-  offer,
-  request,
-  until,
-} from './helpers';
+import { startFakeGce } from '../../support/gcp-server';
+import { OTHER_ZONE, OWNER, PROJECT, ZONE, makeProvider, offer, request, until, useFakeGce } from './helpers';
 
-let fake: FakeGce;
-
-beforeAll(async () => {
-  fake = await startFakeGce();
-});
-afterAll(async () => {
-  await closeProviders();
-  await fake?.close();
-});
-beforeEach(() => fake.reset());
+const fakeGce = useFakeGce();
 
 type InsertBody = {
   name: string;
@@ -41,21 +22,21 @@ type InsertBody = {
 };
 
 function insertBody(n = 0): InsertBody {
-  const call = fake.calls('instances.insert')[n];
+  const call = fakeGce().calls('instances.insert')[n];
   if (!call) throw new Error(`no insert #${n}`);
   return call.body as unknown as InsertBody;
 }
 
 describe('offers', () => {
   test('come from the bundled gcp catalog, only in the configured zones', async () => {
-    const offers = await makeProvider(fake).offers();
+    const offers = await makeProvider(fakeGce()).offers();
     expect(new Set(offers.map((o) => o.zone))).toEqual(new Set([ZONE, 'us-central1-b', OTHER_ZONE]));
     expect(offers.every((o) => o.provider === 'gcp')).toBe(true);
     expect(offers.some((o) => o.instanceType.startsWith('n1-') && o.gpuType === 'T4')).toBe(true);
   });
 
   test('configured regions expand to every catalog zone in them', async () => {
-    const p = makeProvider(fake, { zones: undefined, regions: ['us-central1'] });
+    const p = makeProvider(fakeGce(), { zones: undefined, regions: ['us-central1'] });
     const zones = await p.zones();
     expect(zones).toEqual(expect.arrayContaining(['us-central1-a', 'us-central1-b', 'us-central1-c']));
     expect(zones.every((z) => z.startsWith('us-central1-'))).toBe(true);
@@ -65,7 +46,10 @@ describe('offers', () => {
 
 describe('provision', () => {
   test('sends one insert with the machine type, attached GPUs, TERMINATE on maintenance, labels, metadata, boot disk, and a requestId', async () => {
-    const p = makeProvider(fake, { bootDiskGb: 200, image: 'projects/my-images/global/images/family/gpu' });
+    const p = makeProvider(fakeGce(), {
+      bootDiskGb: 200,
+      image: 'projects/my-images/global/images/family/gpu',
+    });
     const req = request(offer(), { labels: { workload: 'Train_Big', attempt: 3 } });
     const inst = await p.provision(req);
 
@@ -81,8 +65,8 @@ describe('provision', () => {
     expect(inst.address).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
     expect(name).toMatch(/^driftless-train-big-[0-9a-f]{16}$/);
 
-    const [call] = fake.calls('instances.insert');
-    expect(fake.calls('instances.insert')).toHaveLength(1);
+    const [call] = fakeGce().calls('instances.insert');
+    expect(fakeGce().calls('instances.insert')).toHaveLength(1);
     expect(call!.path).toBe(`/compute/v1/projects/${PROJECT}/zones/${ZONE}/instances`);
     expect(call!.requestId).toBe(gceRequestId(req.idempotencyKey, 'n1-standard-8', ZONE));
     expect(call!.requestId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
@@ -131,7 +115,7 @@ describe('provision', () => {
   });
 
   test('asks for SPOT with a DELETE termination action when the offer is spot', async () => {
-    const inst = await makeProvider(fake).provision(request(offer({ spot: true })));
+    const inst = await makeProvider(fakeGce()).provision(request(offer({ spot: true })));
     expect(insertBody().scheduling).toEqual({
       provisioningModel: 'SPOT',
       instanceTerminationAction: 'DELETE',
@@ -142,7 +126,7 @@ describe('provision', () => {
   });
 
   test('attaches no accelerators to a machine type with GPUs built in (A2)', async () => {
-    await makeProvider(fake).provision(
+    await makeProvider(fakeGce()).provision(
       request(
         offer({ instanceType: 'a2-highgpu-1g', gpuType: 'A100', gpuCount: 1, vcpus: 12, memoryGb: 85 }),
       ),
@@ -154,7 +138,7 @@ describe('provision', () => {
   });
 
   test('lets a CPU-only on-demand instance live-migrate, and sends network, subnetwork and service account', async () => {
-    const p = makeProvider(fake, {
+    const p = makeProvider(fakeGce(), {
       network: 'global/networks/gpu',
       subnetwork: 'regions/us-central1/subnetworks/gpu',
       serviceAccount: 'runner@test-project.iam.gserviceaccount.com',
@@ -178,20 +162,20 @@ describe('provision', () => {
 
   test('retried with the same request, returns the same instance: GCE answers the same requestId with the first operation', async () => {
     const req = request(offer());
-    const first = await makeProvider(fake).provision(req);
-    const again = await makeProvider(fake).provision(req);
+    const first = await makeProvider(fakeGce()).provision(req);
+    const again = await makeProvider(fakeGce()).provision(req);
     expect(again.id).toBe(first.id);
-    const inserts = fake.calls('instances.insert');
+    const inserts = fakeGce().calls('instances.insert');
     expect(inserts).toHaveLength(2);
     expect(inserts[1]!.requestId).toBe(inserts[0]!.requestId);
-    expect(fake.instances()).toHaveLength(1);
+    expect(fakeGce().instances()).toHaveLength(1);
   });
 
   test('when the instance already exists (its create answered alreadyExists), checks its labels and returns it', async () => {
     const req = request(offer(), { labels: { attempt: 2 } });
     // Created by an earlier try whose requestId GCE no longer remembers: only the name matches.
     const name = gceInstanceName(req.idempotencyKey, 'n1-standard-8', ZONE, 'train');
-    fake.putInstance(ZONE, {
+    fakeGce().putInstance(ZONE, {
       name,
       labels: {
         [GCP_LABELS.owner]: OWNER,
@@ -200,20 +184,22 @@ describe('provision', () => {
         [GCP_LABELS.attempt]: '2',
       },
     });
-    const adopted = await makeProvider(fake).provision(req);
+    const adopted = await makeProvider(fakeGce()).provision(req);
     expect(adopted).toMatchObject({ id: name, state: 'running' });
-    expect(fake.calls('instances.insert')).toHaveLength(1);
-    expect(fake.calls('instances.get').map((c) => c.path)).toEqual([
-      `/compute/v1/projects/${PROJECT}/zones/${ZONE}/instances/${name}`,
-    ]);
-    expect(fake.instances()).toHaveLength(1);
+    expect(fakeGce().calls('instances.insert')).toHaveLength(1);
+    expect(
+      fakeGce()
+        .calls('instances.get')
+        .map((c) => c.path),
+    ).toEqual([`/compute/v1/projects/${PROJECT}/zones/${ZONE}/instances/${name}`]);
+    expect(fakeGce().instances()).toHaveLength(1);
   });
 
   test("an instance of that name with someone else's labels is a name conflict, not ours", async () => {
     const req = request(offer());
     const name = gceInstanceName(req.idempotencyKey, 'n1-standard-8', ZONE, 'train');
-    fake.putInstance(ZONE, { name, labels: { [GCP_LABELS.owner]: 'someone-else' } });
-    await expect(makeProvider(fake).provision(req)).rejects.toMatchObject({
+    fakeGce().putInstance(ZONE, { name, labels: { [GCP_LABELS.owner]: 'someone-else' } });
+    await expect(makeProvider(fakeGce()).provision(req)).rejects.toMatchObject({
       name: 'InvalidRequestError',
       code: 'NameConflict',
     });
@@ -233,17 +219,17 @@ describe('provision', () => {
 
   test('refuses a zone that is not configured, without calling GCE', async () => {
     await expect(
-      makeProvider(fake).provision(request(offer({ zone: 'asia-east1-a' }))),
+      makeProvider(fakeGce()).provision(request(offer({ zone: 'asia-east1-a' }))),
     ).rejects.toBeInstanceOf(InvalidRequestError);
-    expect(fake.requests).toHaveLength(0);
+    expect(fakeGce().requests).toHaveLength(0);
   });
 });
 
 describe('describe', () => {
   test('maps each GCE status onto the provider states', async () => {
-    const p = makeProvider(fake);
+    const p = makeProvider(fakeGce());
     const inst = await p.provision(request(offer()));
-    await until(() => fake.instance(ZONE, inst.id)?.status === 'RUNNING');
+    await until(() => fakeGce().instance(ZONE, inst.id)?.status === 'RUNNING');
     const cases: Array<[string, string]> = [
       ['PROVISIONING', 'pending'],
       ['STAGING', 'pending'],
@@ -257,45 +243,45 @@ describe('describe', () => {
     ];
     const seen: Array<[string, string]> = [];
     for (const [status] of cases) {
-      fake.setStatus(ZONE, inst.id, status);
+      fakeGce().setStatus(ZONE, inst.id, status);
       seen.push([status, await p.describe(inst)]);
     }
     expect(seen).toEqual(cases);
   });
 
   test('a spot instance preempted and deleted by GCE is preempted (from the zone operation)', async () => {
-    const p = makeProvider(fake);
+    const p = makeProvider(fakeGce());
     const inst = await p.provision(request(offer({ spot: true })));
-    fake.preempt(ZONE, inst.id);
-    expect(fake.instance(ZONE, inst.id)).toBeUndefined();
+    fakeGce().preempt(ZONE, inst.id);
+    expect(fakeGce().instance(ZONE, inst.id)).toBeUndefined();
     expect(await p.describe(inst)).toBe('preempted');
-    const [list] = fake.calls('zoneOperations.list');
+    const [list] = fakeGce().calls('zoneOperations.list');
     expect(list!.query.filter).toBe(`targetLink eq ".*/instances/${inst.id}"`);
   });
 
   test('a spot instance GCE preempted and stopped (TERMINATED) is preempted; one stopped by someone is stopped', async () => {
-    const p = makeProvider(fake);
+    const p = makeProvider(fakeGce());
     const spot = {
       provisioningModel: 'SPOT',
       instanceTerminationAction: 'STOP',
       onHostMaintenance: 'TERMINATE',
     };
-    fake.putInstance(ZONE, { name: 'pre-1', scheduling: spot });
-    fake.putInstance(ZONE, { name: 'stopped-1', scheduling: spot });
-    fake.preempt(ZONE, 'pre-1');
-    fake.setStatus(ZONE, 'stopped-1', 'TERMINATED');
-    expect(fake.instance(ZONE, 'pre-1')?.status).toBe('TERMINATED');
+    fakeGce().putInstance(ZONE, { name: 'pre-1', scheduling: spot });
+    fakeGce().putInstance(ZONE, { name: 'stopped-1', scheduling: spot });
+    fakeGce().preempt(ZONE, 'pre-1');
+    fakeGce().setStatus(ZONE, 'stopped-1', 'TERMINATED');
+    expect(fakeGce().instance(ZONE, 'pre-1')?.status).toBe('TERMINATED');
     const ref = (id: string) => ({ provider: 'gcp', id, region: 'us-central1', zone: ZONE });
     expect(await p.describe(ref('pre-1'))).toBe('preempted');
     expect(await p.describe(ref('stopped-1'))).toBe('stopped');
   });
 
   test('an instance deleted through the provider is terminated; one gone without a trace is not-found', async () => {
-    const p = makeProvider(fake);
+    const p = makeProvider(fakeGce());
     const a = await p.provision(request(offer()));
     const b = await p.provision(request(offer()));
     await p.terminate(a);
-    fake.removeInstance(ZONE, b.id);
+    fakeGce().removeInstance(ZONE, b.id);
     expect(await p.describe(a)).toBe('terminated');
     expect(await p.describe(b)).toBe('not-found');
   });
@@ -303,30 +289,30 @@ describe('describe', () => {
 
 describe('terminate', () => {
   test('deletes the instance with a requestId and waits for it; a second terminate and an unknown name succeed', async () => {
-    const p = makeProvider(fake);
+    const p = makeProvider(fakeGce());
     const inst = await p.provision(request(offer()));
     await p.terminate(inst);
-    expect(fake.instance(ZONE, inst.id)).toBeUndefined();
-    const [del] = fake.calls('instances.delete');
+    expect(fakeGce().instance(ZONE, inst.id)).toBeUndefined();
+    const [del] = fakeGce().calls('instances.delete');
     expect(del!.path).toBe(`/compute/v1/projects/${PROJECT}/zones/${ZONE}/instances/${inst.id}`);
     expect(del!.requestId).toMatch(/^[0-9a-f-]{36}$/);
     await expect(p.terminate(inst)).resolves.toBeUndefined();
     await expect(p.terminate({ ...inst, id: 'driftless-never-was' })).resolves.toBeUndefined();
-    expect(fake.calls('instances.delete')).toHaveLength(3);
+    expect(fakeGce().calls('instances.delete')).toHaveLength(3);
   });
 });
 
 describe('listOwned', () => {
   test("lists this owner's instances in every configured zone from one aggregated list with a label filter", async () => {
-    const mine = makeProvider(fake);
-    const theirs = makeProvider(fake, {}, { owner: 'someone-else' });
+    const mine = makeProvider(fakeGce());
+    const theirs = makeProvider(fakeGce(), {}, { owner: 'someone-else' });
     const a = await mine.provision(request(offer(), { labels: { workload: 'a', attempt: 1 } }));
     const b = await mine.provision(
       request(offer({ region: 'us-east1', zone: OTHER_ZONE }), { labels: { workload: 'b', attempt: 4 } }),
     );
     await theirs.provision(request(offer(), { labels: { owner: 'someone-else' } }));
     // In a zone this provider is not configured for: not its business.
-    fake.putInstance('europe-west4-a', { name: 'elsewhere', labels: { [GCP_LABELS.owner]: OWNER } });
+    fakeGce().putInstance('europe-west4-a', { name: 'elsewhere', labels: { [GCP_LABELS.owner]: OWNER } });
 
     const owned = await mine.listOwned(OWNER);
     const byId = new Map(owned.map((r) => [r.id, r]));
@@ -337,6 +323,7 @@ describe('listOwned', () => {
       region: 'us-central1',
       zone: ZONE,
       labels: { owner: OWNER, workload: 'a', workflowId: expect.stringMatching(/^workload-/), attempt: 1 },
+      launchedAt: fakeGce().instance(ZONE, a.id)!.creationTimestamp,
     });
     expect(byId.get(b.id)).toMatchObject({
       region: 'us-east1',
@@ -344,14 +331,14 @@ describe('listOwned', () => {
       labels: { workload: 'b', attempt: 4 },
     });
 
-    const lists = fake.calls('instances.aggregatedList');
+    const lists = fakeGce().calls('instances.aggregatedList');
     expect(lists).toHaveLength(1);
     expect(lists[0]!.path).toBe(`/compute/v1/projects/${PROJECT}/aggregated/instances`);
     expect(lists[0]!.query.filter).toBe(`labels.${GCP_LABELS.owner} = "${OWNER}"`);
   });
 
   test('lists nothing for an owner with no instances', async () => {
-    const p = makeProvider(fake);
+    const p = makeProvider(fakeGce());
     await p.provision(request(offer()));
     expect(await p.listOwned('nobody')).toEqual([]);
   });

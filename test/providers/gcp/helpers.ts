@@ -2,7 +2,7 @@ import pino from 'pino';
 import { GcpProviderConfig, type GcpProviderConfigInput } from '../../../src/providers/gcp/config';
 import { GcpProvider, type GcpProviderOptions } from '../../../src/providers/gcp/gcp-provider';
 import type { Offer, ProvisionRequest } from '../../../src/providers/types';
-import type { FakeGce } from '../../support/gcp-server';
+import { startFakeGce, type FakeGce, type FakeGceOptions } from '../../support/gcp-server';
 import { provisionRequest, type RequestOverrides } from '../../support/provision-request';
 
 export const OWNER = 'test-owner';
@@ -79,4 +79,24 @@ export async function until(cond: () => boolean, ms = 5000): Promise<void> {
     if (Date.now() > end) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/**
+ * One fake Compute Engine for the file, fresh state (and back up) before each test; providers made
+ * with {@link makeProvider} and the fake are closed after the file. Returns the fake's getter.
+ */
+export function useFakeGce(opts: FakeGceOptions = {}): () => FakeGce {
+  let fake: FakeGce | undefined;
+  beforeAll(async () => {
+    fake = await startFakeGce(opts);
+  });
+  afterAll(async () => {
+    await closeProviders();
+    await fake?.close();
+  });
+  beforeEach(async () => {
+    await fake!.outage(false);
+    fake!.reset();
+  });
+  return () => fake!;
 }
