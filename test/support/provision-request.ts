@@ -1,4 +1,5 @@
-import type { InstanceOwner, Offer, ProvisionRequest } from '../../src/providers/types';
+import { ProviderError } from '../../src/providers/errors';
+import type { InstanceOwner, Offer, Provider, ProvisionRequest } from '../../src/providers/types';
 
 /** What a test may change in a provision request; labels are merged with the defaults. */
 export type RequestOverrides = Omit<Partial<ProvisionRequest>, 'labels'> & {
@@ -20,4 +21,15 @@ export function provisionRequest(o: Offer, owner: string, over: RequestOverrides
     ...over,
     labels,
   };
+}
+
+/** The ProviderError a provision ends with; fails the test if it succeeds or throws anything else. */
+export async function provisionError(provider: Provider, req: ProvisionRequest): Promise<ProviderError> {
+  try {
+    await provider.provision(req);
+  } catch (err) {
+    if (err instanceof ProviderError) return err;
+    throw err;
+  }
+  throw new Error('provision succeeded');
 }

@@ -12,14 +12,8 @@
  * - A finished operation (status DONE) with `error.errors[{code, message, errorDetails}]` and
  *   `httpErrorStatusCode`: the codes are GCE's own (ZONE_RESOURCE_POOL_EXHAUSTED, QUOTA_EXCEEDED).
  */
-import {
-  AuthError,
-  CapacityError,
-  InvalidRequestError,
-  ProviderError,
-  QuotaError,
-  TransientProviderError,
-} from '../errors';
+import { AuthError, CapacityError, InvalidRequestError } from '../errors';
+import { ProviderError, QuotaError, TransientProviderError } from '../errors';
 import { NETWORK_CODES, UNANSWERED_CODES } from '../calls';
 import type { FailureScope, Location } from '../types';
 

@@ -5,13 +5,8 @@ import { loadCatalog } from '../../catalog/catalog';
 import { isGcpGpuFamily } from '../../catalog/gcp-shapes';
 import { defaultAgentInstall } from '../boot-script';
 import { sleep } from '../calls';
-import {
-  CapacityError,
-  InvalidRequestError,
-  ProviderError,
-  ProviderUnavailableError,
-  TransientProviderError,
-} from '../errors';
+import { CapacityError, InvalidRequestError, ProviderError } from '../errors';
+import { ProviderUnavailableError, TransientProviderError } from '../errors';
 import type { Instance, InstanceOwner, InstanceRef, InstanceState } from '../types';
 import type { Location, Offer, Provider, ProvisionRequest } from '../types';
 import { CALL_OPTIONS, GcpApi, type CallContext, type GcpClientOptions } from './api';

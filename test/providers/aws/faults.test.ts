@@ -30,6 +30,7 @@ import {
   request,
   someImageId,
 } from './helpers';
+import { provisionError as failedProvision } from '../../support/provision-request';
 
 let moto: MotoServer;
 let proxy: FaultProxy;
@@ -53,15 +54,7 @@ beforeEach(async () => {
 /** Three tries per call, fast backoff. */
 const viaProxy = (over = {}, opts = {}) => makeProvider(proxy.endpoint, { maxAttempts: 3, ...over }, opts);
 
-async function provisionError(p = viaProxy(), o = offer()): Promise<ProviderError> {
-  try {
-    await p.provision(request(o));
-  } catch (err) {
-    if (err instanceof ProviderError) return err;
-    throw err;
-  }
-  throw new Error('provision succeeded');
-}
+const provisionError = (p = viaProxy(), o = offer()) => failedProvision(p, request(o));
 
 describe('RunInstances errors land in the taxonomy', () => {
   type Case = [string, number, string, string];

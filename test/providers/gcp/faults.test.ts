@@ -9,21 +9,14 @@ import { ProviderError } from '../../../src/providers/errors';
 import type { FailureScope } from '../../../src/providers/types';
 import { GCE_HTTP_ERRORS, startFakeGce, type HttpFault, type OperationFault } from '../../support/gcp-server';
 import { ZONE, makeProvider, offer, request, useFakeGce } from './helpers';
+import { provisionError as failedProvision } from '../../support/provision-request';
 
 const fakeGce = useFakeGce();
 
 /** Three tries per call, fast backoff. */
 const provider = (over = {}) => makeProvider(fakeGce(), { maxAttempts: 3, ...over });
 
-async function provisionError(p = provider(), o = offer()): Promise<ProviderError> {
-  try {
-    await p.provision(request(o));
-  } catch (err) {
-    if (err instanceof ProviderError) return err;
-    throw err;
-  }
-  throw new Error('provision succeeded');
-}
+const provisionError = (p = provider(), o = offer()) => failedProvision(p, request(o));
 
 /** A taxonomy class by its name. */
 const cls = (name: string) =>
