@@ -2,7 +2,8 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../common/names';
 import type { Logger } from '../logger';
-import { rankOffers, type Block, type Placement } from '../placement/rank';
+import { rankOffers, type Block, type RankedOffer, type RejectedOffer } from '../placement/rank';
+import { locationKey, targetCovers, targetLabel, type Target } from '../placement/target';
 import { ProviderError } from '../providers/errors';
 import type {
   AgentSettings,
@@ -10,6 +11,7 @@ import type {
   InstanceOwner,
   InstanceRef,
   InstanceState,
+  Location,
   Offer,
   Provider,
 } from '../providers/types';
@@ -29,7 +31,27 @@ export interface ActivityDeps {
 export interface PlaceInput {
   spec: WorkloadSpec;
   blocks: Block[];
+  /** Only offers at this target (a migration). */
+  target?: Target;
+  /** Never this provider/region/zone (the location a migration leaves). */
+  avoid?: Location;
 }
+
+/** A placement, trimmed to what the workflow keeps in its history. */
+export interface PlaceResult {
+  /** Best first; at most {@link RANKED_LIMIT}. */
+  ranked: RankedOffer[];
+  /** At most {@link REJECTED_LIMIT}. */
+  rejected: RejectedOffer[];
+  /** Every provider/region/zone (see locationKey) with a fitting offer, target and avoid aside. */
+  locations: string[];
+  /** For locations without a fitting offer: why their first offer was passed over. */
+  reasonsByLocation: Record<string, string>;
+  providerErrors: string[];
+}
+
+export const RANKED_LIMIT = 50;
+export const REJECTED_LIMIT = 100;
 
 export interface ProvisionInput {
   offer: Offer;
@@ -85,7 +107,7 @@ export function createActivities(deps: ActivityDeps) {
 
   return {
     /** Ranks every configured provider's offers for the spec; a provider that fails to answer is skipped. */
-    async place({ spec, blocks }: PlaceInput): Promise<Placement & { providerErrors: string[] }> {
+    async place({ spec, blocks, target, avoid }: PlaceInput): Promise<PlaceResult> {
       const providerErrors: string[] = [];
       const offers: Offer[] = [];
       await Promise.all(
@@ -98,11 +120,40 @@ export function createActivities(deps: ActivityDeps) {
         }),
       );
       const placement = rankOffers(spec, offers, blocks, now());
+      const locations = [...new Set(placement.ranked.map(locationKey))];
+      const reasonsByLocation: Record<string, string> = {};
+      for (const r of placement.rejected) {
+        const key = locationKey(r.offer);
+        if (!locations.includes(key)) reasonsByLocation[key] ??= r.reason;
+      }
+      let { ranked, rejected } = placement;
+      if (target || avoid) {
+        const away = (o: Offer) =>
+          avoid !== undefined && locationKey(o) === locationKey(avoid)
+            ? `${locationKey(o)} is the location being left`
+            : undefined;
+        const outside = (o: Offer) =>
+          target !== undefined && !targetCovers(target, o)
+            ? `not at the migration target ${targetLabel(target)}`
+            : undefined;
+        const passed = ranked.flatMap((o) => {
+          const reason = away(o) ?? outside(o);
+          return reason ? [{ offer: o, reason }] : [];
+        });
+        ranked = ranked.filter((o) => !away(o) && !outside(o));
+        rejected = [...passed, ...rejected];
+      }
       log.info(
-        { workload: spec.name, candidates: placement.ranked.length, rejected: placement.rejected.length },
+        { workload: spec.name, candidates: ranked.length, rejected: rejected.length, target, avoid },
         'placed',
       );
-      return { ...placement, providerErrors };
+      return {
+        ranked: ranked.slice(0, RANKED_LIMIT),
+        rejected: rejected.slice(0, REJECTED_LIMIT),
+        locations,
+        reasonsByLocation,
+        providerErrors,
+      };
     },
 
     /** Idempotent on the key: a retry after a worker crash returns the instance the first try made. */

@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
 import { openSync, closeSync, writeFileSync, renameSync } from 'node:fs';
+import { get as httpGet } from 'node:http';
+import { createServer } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
@@ -11,6 +13,11 @@ export interface StartWorkloadInput {
   workload: string;
   command: string[];
   env: Record<string, string>;
+  /**
+   * The workload serves HTTP: it gets PORT in its environment, this port or, without one, a free
+   * port the agent picks (so two instances on one host never collide).
+   */
+  http?: { port?: number };
 }
 
 export interface StartedWorkload {
@@ -18,12 +25,37 @@ export interface StartedWorkload {
   host: string;
   logPath: string;
   startedAt: string;
+  /** The port it was told to serve on (PORT), for HTTP workloads. */
+  port?: number;
+}
+
+/** The HTTP check of a workload, run by the agent against 127.0.0.1:PORT. */
+export interface HttpCheck {
+  path: string;
+  timeoutMs: number;
+  intervalMs: number;
+  /** Consecutive failed checks before the workload counts as unhealthy (one never does). */
+  failureThreshold: number;
 }
 
 export interface SuperviseInput {
   /** How often to heartbeat; a third of the workflow's heartbeat timeout. */
   heartbeatIntervalMs: number;
+  /**
+   * Return `{ outcome: 'running' }` after this long, so the workflow gets a point where it can
+   * continue-as-new without cancelling (and so stopping) the workload. @default never
+   */
+  sliceMs?: number;
+  http?: HttpCheck;
 }
+
+/** How a supervision ended. */
+export type SuperviseResult =
+  | ({ outcome: 'exited' } & WorkloadExit)
+  /** The slice ended; the workload runs on. */
+  | { outcome: 'running' }
+  /** `failureThreshold` HTTP checks in a row failed; the workload is still running. */
+  | { outcome: 'unhealthy'; reason: string };
 
 export interface WorkloadExit {
   exitCode: number | null;
@@ -48,7 +80,38 @@ export function workloadBaseEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 /** Activities the agent serves on its instance's own task queue. */
 export interface AgentActivities {
   startWorkload(input: StartWorkloadInput): Promise<StartedWorkload>;
-  superviseWorkload(input: SuperviseInput): Promise<WorkloadExit>;
+  /** Until the workload answers its HTTP check (fails when it exits or `timeoutMs` passes). */
+  waitHealthy(input: { http: HttpCheck; timeoutMs: number }): Promise<{ port: number; checks: number }>;
+  superviseWorkload(input: SuperviseInput): Promise<SuperviseResult>;
+}
+
+/** A free TCP port on 127.0.0.1, as the kernel hands one out. */
+function freeLocalPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** One HTTP check: any answer from 200 to 399 within the timeout passes. Resolves to why it failed, or undefined. */
+export function checkHttp(
+  port: number,
+  check: Pick<HttpCheck, 'path' | 'timeoutMs'>,
+): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const req = httpGet({ host: '127.0.0.1', port, path: check.path, timeout: check.timeoutMs }, (res) => {
+      res.resume();
+      const code = res.statusCode ?? 0;
+      resolve(code >= 200 && code < 400 ? undefined : `GET ${check.path} answered ${code}`);
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${check.timeoutMs} ms`)));
+    req.on('error', (err) => resolve(`GET ${check.path}: ${err.message}`));
+  });
 }
 
 export interface AgentDeps {
@@ -85,8 +148,15 @@ export class WorkloadRunner {
     renameSync(file + '.tmp', file);
   }
 
-  start(input: StartWorkloadInput): StartedWorkload {
+  async start(input: StartWorkloadInput): Promise<StartedWorkload> {
     // Idempotent: a retried start returns the workload that is already running.
+    if (this.child) return this.child.started;
+    const port = input.http ? (input.http.port ?? (await freeLocalPort())) : undefined;
+    return this.spawn(input, port);
+  }
+
+  private spawn(input: StartWorkloadInput, port: number | undefined): StartedWorkload {
+    // A start that overlapped this one may have won while the port was picked.
     if (this.child) return this.child.started;
     const logPath = join(this.deps.dir, 'workload.log');
     const out = openSync(logPath, 'a');
@@ -95,7 +165,12 @@ export class WorkloadRunner {
       const child = spawn(cmd!, args, {
         detached: true, // own process group, so stopping it reaches its children too
         stdio: ['ignore', out, out],
-        env: { ...workloadBaseEnv(process.env), ...input.env, DRIFTLESS_WORKLOAD: input.workload },
+        env: {
+          ...workloadBaseEnv(process.env),
+          ...input.env,
+          DRIFTLESS_WORKLOAD: input.workload,
+          ...(port !== undefined ? { PORT: String(port) } : {}),
+        },
         cwd: this.deps.dir,
       });
       const started: StartedWorkload = {
@@ -103,6 +178,7 @@ export class WorkloadRunner {
         host: hostname(),
         logPath,
         startedAt: new Date().toISOString(),
+        ...(port !== undefined ? { port } : {}),
       };
       child.on('error', (err) => this.finish({ exitCode: 127, signal: null, error: err.message }));
       child.on('exit', (code, signal) => this.finish({ exitCode: code, signal }));
@@ -142,6 +218,16 @@ export class WorkloadRunner {
     return !!this.child;
   }
 
+  /** The workload's HTTP port, once started with one. */
+  port(): number | undefined {
+    return this.child?.started.port;
+  }
+
+  /** Its exit, once it has exited. */
+  exit(): WorkloadExit | undefined {
+    return this.exited;
+  }
+
   /** SIGTERM to the workload's process group, SIGKILL after the grace period. */
   async stop(graceMs = 10_000): Promise<void> {
     if (this.child && !this.exited && isAlive(this.child.identity)) {
@@ -156,22 +242,75 @@ export function createAgentActivities(runner: WorkloadRunner): AgentActivities {
       return runner.start(input);
     },
 
-    async superviseWorkload({ heartbeatIntervalMs }) {
+    async waitHealthy({ http, timeoutMs }) {
+      const ctx = Context.current();
+      const port = runner.port();
+      if (port === undefined) throw new Error('the workload was not started with an HTTP port');
+      const deadline = Date.now() + timeoutMs;
+      let checks = 0;
+      let last: string | undefined;
+      for (;;) {
+        const exit = runner.exit();
+        if (exit) {
+          throw ApplicationFailure.nonRetryable(
+            `the workload exited before it answered ${http.path} (${exitText(exit)})`,
+            'WorkloadExited',
+            exit,
+          );
+        }
+        checks++;
+        last = await checkHttp(port, http);
+        if (last === undefined) return { port, checks };
+        if (Date.now() > deadline) {
+          throw ApplicationFailure.nonRetryable(
+            `the workload did not answer ${http.path} on port ${port} within ${timeoutMs / 1000}s: ${last}`,
+            'WorkloadUnhealthy',
+          );
+        }
+        ctx.heartbeat({ checks, last });
+        await ctx.sleep(Math.min(http.intervalMs, 250));
+      }
+    },
+
+    async superviseWorkload({ heartbeatIntervalMs, sliceMs, http }) {
       const ctx = Context.current();
       if (!runner.hasStarted()) throw new Error('no workload has been started on this agent');
       const timer = setInterval(() => ctx.heartbeat(), Math.max(200, heartbeatIntervalMs));
       ctx.heartbeat();
+      const timers: NodeJS.Timeout[] = [];
       try {
         const cancelled = new Promise<'cancelled'>((resolve) => {
           if (ctx.cancellationSignal.aborted) resolve('cancelled');
           ctx.cancellationSignal.addEventListener('abort', () => resolve('cancelled'), { once: true });
         });
-        const result = await Promise.race([runner.waitExit(), cancelled]);
+        const sliceOver = new Promise<SuperviseResult>((resolve) => {
+          if (sliceMs !== undefined) timers.push(setTimeout(() => resolve({ outcome: 'running' }), sliceMs));
+        });
+        const port = runner.port();
+        const unhealthy = new Promise<SuperviseResult>((resolve) => {
+          if (!http || port === undefined) return;
+          let failures = 0;
+          const probe = async () => {
+            const why = await checkHttp(port, http);
+            failures = why === undefined ? 0 : failures + 1;
+            if (why !== undefined && failures >= http.failureThreshold) {
+              resolve({
+                outcome: 'unhealthy',
+                reason: `${failures} HTTP checks failed in a row; last: ${why}`,
+              });
+              return;
+            }
+            if (!ctx.cancellationSignal.aborted) timers.push(setTimeout(() => void probe(), http.intervalMs));
+          };
+          timers.push(setTimeout(() => void probe(), http.intervalMs));
+        });
+        const exited = runner.waitExit().then((e): SuperviseResult => ({ outcome: 'exited', ...e }));
+        const result = await Promise.race([exited, cancelled, sliceOver, unhealthy]);
         if (result === 'cancelled') {
           await runner.stop();
           throw new CancelledFailure('workload stopped: supervision was cancelled');
         }
-        if (runner.isShuttingDown()) {
+        if (result.outcome === 'exited' && runner.isShuttingDown()) {
           // Not the workload's own failure: the machine under it is going away.
           throw ApplicationFailure.nonRetryable(
             'the instance is shutting down; the workload was stopped with it',
@@ -181,7 +320,12 @@ export function createAgentActivities(runner: WorkloadRunner): AgentActivities {
         return result;
       } finally {
         clearInterval(timer);
+        for (const t of timers) clearTimeout(t);
       }
     },
   };
+}
+
+function exitText(e: WorkloadExit): string {
+  return e.error ?? (e.signal ? `signal ${e.signal}` : `exit code ${e.exitCode}`);
 }

@@ -224,8 +224,23 @@ const placementFields = {
 };
 
 export const PlacementConstraints = z
-  .strictObject(placementFields, { error: expected('an object') })
-  .transform((p) => ({ ...p, spot: p.spot ?? ('never' as const) }));
+  .strictObject(
+    {
+      ...placementFields,
+      /**
+       * Hedged provisioning: provision the best K offers at once, keep the first that becomes
+       * ready, terminate the others. @default 1 (no hedging)
+       */
+      hedge: z
+        .number({ error: expected('an integer from 1 to 5') })
+        .int({ error: expected('an integer from 1 to 5') })
+        .min(1, { error: expected('an integer from 1 to 5') })
+        .max(5, { error: expected('an integer from 1 to 5') })
+        .optional(),
+    },
+    { error: expected('an object') },
+  )
+  .transform((p) => ({ ...p, spot: p.spot ?? ('never' as const), hedge: p.hedge ?? 1 }));
 export type PlacementConstraints = z.output<typeof PlacementConstraints>;
 
 /** A candidate's placement: only what it overrides (no defaults). */
@@ -269,6 +284,40 @@ export const HealthPolicy = z.strictObject(
     heartbeatTimeout: duration(1000).default(15_000),
     /** How long a fresh instance may take until its agent runs the workload. @default 2m */
     startupGrace: duration(1000).default(120_000),
+    /**
+     * The workload serves HTTP: the agent gives it PORT and checks it. A new instance counts as
+     * ready once a check passes; a running one as unhealthy after `failureThreshold` failed
+     * checks in a row (never after one).
+     */
+    http: z
+      .strictObject(
+        {
+          /** @default "/" */
+          path: z
+            .string({ error: expected('a path such as "/healthz"') })
+            .startsWith('/', { error: expected('a path starting with "/"') })
+            .default('/'),
+          /** The port it serves on. @default a free port the agent picks, given as PORT */
+          port: z
+            .number({ error: expected('a port from 1 to 65535') })
+            .int({ error: expected('a port from 1 to 65535') })
+            .min(1, { error: expected('a port from 1 to 65535') })
+            .max(65535, { error: expected('a port from 1 to 65535') })
+            .optional(),
+          /** @default 2s */
+          interval: duration(100).default(2000),
+          /** @default 1s */
+          timeout: duration(100).default(1000),
+          /** @default 3 */
+          failureThreshold: z
+            .number({ error: expected('a positive integer') })
+            .int({ error: expected('a positive integer') })
+            .min(1, { error: expected('a positive integer') })
+            .default(3),
+        },
+        { error: expected('an object with path, port, interval, timeout, failureThreshold') },
+      )
+      .optional(),
   },
   { error: expected('an object') },
 );
@@ -280,6 +329,24 @@ export const RecoveryPolicy = z.strictObject(
     maxRestarts: nonNegativeInt.default(3),
     /** How long a location that failed is skipped by placement. @default 5m */
     cooldown: duration().default(300_000),
+    /** Only restarts within this window count against maxRestarts. @default forever */
+    restartWindow: duration(1000).optional(),
+    /** Exit codes that always restart and never count (e.g. a job that checkpoints and exits 75). */
+    restartExitCodes: z.array(nonNegativeInt, { error: expected('a list of exit codes') }).default([]),
+    /** Wait before a restart: doubles from `initial` up to `max`; a stop or migration cuts it short. */
+    backoff: z
+      .strictObject(
+        {
+          /** @default 1s */
+          initial: duration().default(1000),
+          /** @default 1m */
+          max: duration().default(60_000),
+        },
+        { error: expected('an object with initial and max') },
+      )
+      .default({ initial: 1000, max: 60_000 }),
+    /** After a make-before-break switch, the old instance serves this long before it is terminated. @default 5s */
+    drain: duration().default(5000),
   },
   { error: expected('an object') },
 );
@@ -307,9 +374,15 @@ export const WorkloadSpec = z.strictObject(
       .transform((e) => Object.fromEntries(Object.entries(e).map(([k, v]) => [k, String(v)])))
       .default({}),
     resources: Resources.default({}),
-    placement: PlacementConstraints.default({ spot: 'never' }),
+    placement: PlacementConstraints.default({ spot: 'never', hedge: 1 }),
     health: HealthPolicy.default({ heartbeatTimeout: 15_000, startupGrace: 120_000 }),
-    recovery: RecoveryPolicy.default({ maxRestarts: 3, cooldown: 300_000 }),
+    recovery: RecoveryPolicy.default({
+      maxRestarts: 3,
+      cooldown: 300_000,
+      restartExitCodes: [],
+      backoff: { initial: 1000, max: 60_000 },
+      drain: 5000,
+    }),
   },
   { error: expected('a workload spec (a mapping with name, kind and command)') },
 );

@@ -31,7 +31,14 @@ export interface TimelineEvent {
     | 'stopping'
     | 'stopped'
     | 'succeeded'
-    | 'failed';
+    | 'failed'
+    | 'unhealthy'
+    | 'migrating'
+    | 'switched'
+    | 'migrate-failed'
+    | 'migrate-rejected'
+    | 'updated'
+    | 'continued';
   message: string;
   instanceId?: string;
   location?: string;
@@ -39,8 +46,28 @@ export interface TimelineEvent {
 
 export interface WorkloadInput {
   spec: WorkloadSpec;
+  /** The spec's hash, as the client computed it; kept in the memo so `apply` can tell a change. */
+  specHash?: string;
   /** Upsert the Driftless* search attributes (only when the namespace has them registered). */
   searchAttributes?: boolean;
+  /** State carried over by continue-as-new. */
+  carried?: CarriedState;
+  /**
+   * Continue-as-new once the history has this many events, besides when the server suggests it
+   * (tests and operators use a small number to exercise it). @default the server's suggestion only
+   */
+  continueAsNewAfterEvents?: number;
+  /** How long one supervision activity runs before it returns to the workflow. @default 1h */
+  superviseSliceMs?: number;
+}
+
+/** What a run hands to the next one when it continues as new. */
+export interface CarriedState {
+  status: WorkloadStatus;
+  /** Times (ms) of the restarts that count against the restart window. */
+  restartTimes: number[];
+  /** The instance's started workload, so the new run supervises it without starting it again. */
+  port?: number;
 }
 
 export interface CurrentPlacement {
@@ -54,6 +81,10 @@ export interface CurrentPlacement {
   pricePerHour: number;
   details?: Instance['details'];
   since: string;
+  /** Network address of the instance, when it has one. */
+  address?: string;
+  /** Where an HTTP workload serves: "address:port". */
+  endpoint?: string;
 }
 
 export interface WorkloadStatus {
@@ -69,7 +100,19 @@ export interface WorkloadStatus {
   recoveries: number;
   blocks: Block[];
   /** The last placement: chosen offer first, then the rest, and the offers passed over. */
-  lastPlacement?: { candidates: Offer[]; rejected: RejectedOffer[]; providerErrors?: string[] };
+  lastPlacement?: {
+    candidates: Offer[];
+    rejected: RejectedOffer[];
+    providerErrors?: string[];
+    /** provider/region/zone of every location with a fitting offer. */
+    locations?: string[];
+    /** Why locations without a fitting offer have none. */
+    reasonsByLocation?: Record<string, string>;
+  };
+  /** A migration or spec update in progress. */
+  moving?: { kind: 'migrate' | 'apply'; to: string; since: string };
+  /** Continue-as-new runs so far. */
+  runs?: number;
   timeline: TimelineEvent[];
   /** Set once the workload has ended. */
   result?: WorkloadResult;

@@ -4,14 +4,17 @@
  */
 import {
   ActivityFailure,
+  allHandlersFinished,
   ApplicationFailure,
   CancellationScope,
   condition,
+  continueAsNew,
   isCancellation,
   log,
   proxyActivities,
   setHandler,
   TimeoutFailure,
+  upsertMemo,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -21,14 +24,34 @@ import {
   type SearchAttributeUpdatePair,
 } from '@temporalio/common';
 import type { ControlActivities } from '../activities';
-import type { AgentActivities, WorkloadExit } from '../agent/activities';
+import type { AgentActivities, HttpCheck, WorkloadExit } from '../agent/activities';
 import { FailureType, instanceTaskQueue, SEARCH_ATTRIBUTES } from '../common/names';
 import { blockCovers, blockLabel, offerLabel, type Block } from '../placement/rank';
 import type { FailureScope, Instance, InstanceRef, InstanceState, Offer } from '../providers/types';
-import { statusQuery, stopSignal } from './messages';
+import {
+  locationKey,
+  locationOfKey,
+  parseTarget,
+  targetCovers,
+  targetLabel,
+  type Target,
+} from '../placement/target';
+import type { WorkloadSpec } from '../spec/workload-spec';
+import {
+  applyUpdate,
+  migrateSignal,
+  migrateUpdate,
+  statusQuery,
+  stopSignal,
+  type ApplyRequest,
+  type MigrateRequest,
+  type MigrateResult,
+} from './messages';
 import type { Phase, TimelineEvent, WorkloadInput, WorkloadResult, WorkloadStatus } from './types';
 
 const TIMELINE_LIMIT = 200;
+/** Timeline events a run hands on when it continues as new. */
+const CARRIED_TIMELINE = 50;
 
 const SA = {
   phase: defineSearchAttributeKey(SEARCH_ATTRIBUTES.phase.name, SearchAttributeType.KEYWORD),
@@ -131,31 +154,177 @@ function messageOf(err: unknown): string {
   return (cause as Error).message;
 }
 
+/** What acquiring an instance produced: where, and the workload started on it. */
+interface Acquired {
+  instance: Instance;
+  offer: Offer;
+  attempt: number;
+  port?: number;
+}
+
+/** A request to move the workload: a migration or a changed spec. */
+interface Move {
+  id: number;
+  kind: 'migrate' | 'apply';
+  target?: Target;
+  /** The spec to run after the move (apply). */
+  spec?: WorkloadSpec;
+  specHash?: string;
+  reason?: string;
+  requestedAt: number;
+}
+
+type MoveResult = { ok: true; value: MigrateResult } | { ok: false; error: string };
+
+/** What ended a supervision. */
+type Supervised =
+  | { kind: 'lost'; reason: string; state?: InstanceState }
+  | { kind: 'exited'; exit: WorkloadExit }
+  | { kind: 'unhealthy'; reason: string }
+  | { kind: 'stop' }
+  /** Supervision paused between slices so the run can continue as new. */
+  | { kind: 'detached' };
+
+const HOUR_MS = 3_600_000;
+
 export async function workloadWorkflow(input: WorkloadInput): Promise<WorkloadResult> {
-  const { spec } = input;
+  let spec = input.spec;
+  let specHash = input.specHash;
   const info = workflowInfo();
-  const hbMs = spec.health.heartbeatTimeout;
-  const s: WorkloadStatus = {
-    name: spec.name,
-    kind: spec.kind,
-    phase: 'PENDING',
-    attempts: 0,
-    restarts: 0,
-    recoveries: 0,
-    blocks: [],
-    timeline: [],
-  };
+  const carried = input.carried;
+  const s: WorkloadStatus = carried
+    ? { ...carried.status, runs: (carried.status.runs ?? 0) + 1 }
+    : {
+        name: spec.name,
+        kind: spec.kind,
+        phase: 'PENDING',
+        attempts: 0,
+        restarts: 0,
+        recoveries: 0,
+        blocks: [],
+        timeline: [],
+      };
+  let restartTimes: number[] = carried?.restartTimes ?? [];
+  /** Port of the current instance's HTTP workload. */
+  let currentPort: number | undefined = carried?.port;
   let stopReason: string | undefined;
   /** Invalid-request and auth failures: surfaced when no other offer is left. */
   const fatal: string[] = [];
   let fatalType: string | undefined;
   const stopped = () => stopReason !== undefined;
+  let pending: Move | undefined;
+  let moveSeq = 0;
+  const moveResults = new Map<number, MoveResult>();
+  const hbMs = () => spec.health.heartbeatTimeout;
+
+  // ---- messages -------------------------------------------------------------------------
 
   setHandler(stopSignal, (arg) => {
     stopReason ??= arg?.reason ?? 'stop requested';
   });
   // Queries must not change state: filter a copy.
   setHandler(statusQuery, () => ({ ...s, blocks: s.blocks.filter((b) => b.until > Date.now()) }));
+
+  /** Throws (an Error, which rejects the update) when the migration cannot be done; returns the target. */
+  function validateMigrate(req: MigrateRequest): Target | undefined {
+    if (stopped()) throw new Error(`${spec.name} is stopping`);
+    if (pending) throw new Error(`a ${pending.kind} of ${spec.name} is already in progress`);
+    if (s.phase !== 'RUNNING' && s.phase !== 'RECOVERING') {
+      throw new Error(`${spec.name} is ${s.phase}; only a running or recovering workload can be migrated`);
+    }
+    const target = req.to === undefined || req.to === '' ? undefined : parseTarget(req.to);
+    const here = s.current ? locationKey(s.current) : undefined;
+    const known = s.lastPlacement?.locations ?? [];
+    const options = known.filter(
+      (k) => k !== here && (target === undefined || targetCovers(target, locationOfKey(k))),
+    );
+    if (options.length > 0) return target;
+    const where = target ? targetLabel(target) : 'anywhere else';
+    if (here && target && targetCovers(target, locationOfKey(here)) && known.includes(here)) {
+      throw new Error(
+        `${spec.name} already runs at ${here.replace(/\/$/, '')}; no other offer fits at ${where}`,
+      );
+    }
+    const reasons = Object.entries(s.lastPlacement?.reasonsByLocation ?? {})
+      .filter(([k]) => target === undefined || targetCovers(target, locationOfKey(k)))
+      .map(([, r]) => r);
+    const why = reasons.length > 0 ? `: ${[...new Set(reasons)].slice(0, 3).join('; ')}` : '';
+    throw new Error(`no offer at ${where} fits the spec of ${spec.name}${why}`);
+  }
+
+  function request(move: Omit<Move, 'id' | 'requestedAt'>): number {
+    const id = ++moveSeq;
+    pending = { ...move, id, requestedAt: Date.now() };
+    s.moving = {
+      kind: move.kind,
+      to: move.target ? targetLabel(move.target) : 'the best offer',
+      since: new Date().toISOString(),
+    };
+    return id;
+  }
+
+  async function resultOf(id: number): Promise<MigrateResult> {
+    await condition(() => moveResults.has(id));
+    const r = moveResults.get(id)!;
+    moveResults.delete(id);
+    if (!r.ok)
+      throw ApplicationFailure.create({ type: 'MigrationFailed', message: r.error, nonRetryable: true });
+    return r.value;
+  }
+
+  setHandler(
+    migrateUpdate,
+    async (req) => {
+      const target = validateMigrate(req);
+      return resultOf(request({ kind: 'migrate', target, reason: req.reason }));
+    },
+    { validator: (req) => void validateMigrate(req) },
+  );
+
+  setHandler(migrateSignal, (req) => {
+    try {
+      const target = validateMigrate(req);
+      request({ kind: 'migrate', target, reason: req.reason });
+    } catch (err) {
+      event(
+        'migrate-rejected',
+        `migration to ${req.to ?? 'anywhere else'} rejected: ${(err as Error).message}`,
+      );
+    }
+  });
+
+  function validateApply(req: ApplyRequest) {
+    if (req.spec.name !== spec.name) {
+      throw new Error(`spec.name: expected ${spec.name} (the workload's name), got ${req.spec.name}`);
+    }
+    if (req.spec.kind !== spec.kind) {
+      throw new Error(`spec.kind: a ${spec.kind} cannot become a ${req.spec.kind}; stop it and apply again`);
+    }
+    if (stopped()) throw new Error(`${spec.name} is stopping`);
+    if (req.specHash !== specHash && pending) {
+      throw new Error(`a ${pending.kind} of ${spec.name} is already in progress`);
+    }
+  }
+
+  setHandler(
+    applyUpdate,
+    async (req) => {
+      validateApply(req);
+      if (req.specHash === specHash) {
+        return {
+          changed: false,
+          message: `${spec.name} is unchanged`,
+          location: s.current ? locationKey(s.current) : undefined,
+          instanceId: s.current?.instanceId,
+        };
+      }
+      const r = await resultOf(request({ kind: 'apply', spec: req.spec, specHash: req.specHash }));
+      return { changed: true, message: `${spec.name} updated`, location: r.to, instanceId: r.instanceId };
+    },
+    { validator: validateApply },
+  );
+
+  // ---- bookkeeping ----------------------------------------------------------------------
 
   function event(type: TimelineEvent['type'], message: string, extra: Partial<TimelineEvent> = {}) {
     s.timeline.push({ at: new Date().toISOString(), type, message, ...extra });
@@ -209,26 +378,60 @@ export async function workloadWorkflow(input: WorkloadInput): Promise<WorkloadRe
     zone: c.zone,
   });
 
-  async function terminateCurrent(why: string) {
-    const c = s.current;
-    if (!c) return;
+  function placementOf(a: Acquired): NonNullable<WorkloadStatus['current']> {
+    const { instance, offer } = a;
+    return {
+      provider: instance.provider,
+      region: instance.region,
+      zone: instance.zone,
+      instanceId: instance.id,
+      instanceType: offer.instanceType,
+      gpuType: offer.gpuType,
+      gpuCount: offer.gpuCount,
+      pricePerHour: offer.pricePerHour,
+      details: instance.details,
+      since: new Date().toISOString(),
+      address: instance.address,
+      endpoint:
+        a.port !== undefined && instance.address !== undefined ? `${instance.address}:${a.port}` : undefined,
+    };
+  }
+
+  async function terminateInstance(c: NonNullable<WorkloadStatus['current']>, why: string) {
     await CancellationScope.nonCancellable(() => terminate(refOf(c)));
     event('terminated', `terminated ${c.instanceId} on ${c.provider}/${c.region} (${why})`, {
       instanceId: c.instanceId,
       location: `${c.provider}/${c.region}`,
     });
-    s.current = undefined;
   }
+
+  async function terminateCurrent(why: string) {
+    const c = s.current;
+    if (!c) return;
+    await terminateInstance(c, why);
+    s.current = undefined;
+    currentPort = undefined;
+  }
+
+  // ---- agents ---------------------------------------------------------------------------
 
   function agentOf(instanceId: string, opts: { startup: boolean }) {
     return proxyActivities<AgentActivities>({
       taskQueue: instanceTaskQueue(instanceId),
       ...(opts.startup
-        ? { scheduleToStartTimeout: spec.health.startupGrace, startToCloseTimeout: '1m' }
-        : { scheduleToStartTimeout: hbMs, startToCloseTimeout: '3650d', heartbeatTimeout: hbMs }),
+        ? { scheduleToStartTimeout: spec.health.startupGrace, startToCloseTimeout: spec.health.startupGrace }
+        : { scheduleToStartTimeout: hbMs(), startToCloseTimeout: '3650d', heartbeatTimeout: hbMs() }),
       retry: { maximumAttempts: 1 },
     });
   }
+
+  const httpCheck = (): HttpCheck | undefined =>
+    spec.health.http && {
+      path: spec.health.http.path,
+      timeoutMs: spec.health.http.timeout,
+      intervalMs: spec.health.http.interval,
+      failureThreshold: spec.health.http.failureThreshold,
+    };
 
   /**
    * Runs an agent call while the provider's own view of the instance is polled beside it and
@@ -241,7 +444,7 @@ export async function workloadWorkflow(input: WorkloadInput): Promise<WorkloadRe
         (value): AgentOutcome<T> => ({ kind: 'done', value }),
         (err): AgentOutcome<T> => {
           if (isCancellation(err) && scope.consideredCancelled) throw err;
-          return { kind: 'lost', reason: agentFailureReason(err, hbMs, spec.health.startupGrace) };
+          return { kind: 'lost', reason: agentFailureReason(err, hbMs(), spec.health.startupGrace) };
         },
       );
       const watch = watchInstance({ ref }).then(
@@ -301,19 +504,230 @@ export async function workloadWorkflow(input: WorkloadInput): Promise<WorkloadRe
     });
   }
 
-  /** Place and provision until an instance runs the workload, or a stop arrives. */
-  async function acquire(): Promise<Instance | 'stop'> {
+  const continueAsNewDue = () =>
+    info.continueAsNewSuggested ||
+    (input.continueAsNewAfterEvents !== undefined &&
+      workflowInfo().historyLength >= input.continueAsNewAfterEvents);
+
+  /**
+   * Supervises the current instance in slices until something ends it. Runs in a scope of its
+   * own, so a make-before-break move can provision elsewhere while it goes on; `cancel()` stops
+   * the workload (the agent stops it when its supervision is cancelled).
+   */
+  function supervise(instance: InstanceRef): { ended: Promise<Supervised>; cancel(): Promise<void> } {
+    const scope = new CancellationScope();
+    const ended = scope.run(async (): Promise<Supervised> => {
+      for (;;) {
+        const r = await raceAgent(instance, () =>
+          agentOf(instance.id, { startup: false }).superviseWorkload({
+            heartbeatIntervalMs: Math.floor(hbMs() / 3),
+            sliceMs: input.superviseSliceMs ?? HOUR_MS,
+            http: httpCheck(),
+          }),
+        );
+        if (r.kind !== 'done') return r;
+        const v = r.value;
+        if (v.outcome === 'exited') return { kind: 'exited', exit: v };
+        if (v.outcome === 'unhealthy') return { kind: 'unhealthy', reason: v.reason };
+        if (continueAsNewDue() && !pending) return { kind: 'detached' };
+      }
+    });
+    ended.catch(() => undefined);
+    return {
+      ended,
+      async cancel() {
+        scope.cancel();
+        await ended.then(
+          () => undefined,
+          () => undefined,
+        );
+      },
+    };
+  }
+
+  // ---- acquiring an instance ------------------------------------------------------------
+
+  interface AcquireOptions {
+    /** Only offers at this target. */
+    target?: Target;
+    /** Never this location. */
+    avoid?: InstanceRef;
+    /** The spec to place (a changed spec while the old one runs). @default the current spec */
+    spec?: WorkloadSpec;
+    /** A move: give up (return 'none') instead of waiting when nothing fits or every offer fails. */
+    once?: boolean;
+    /** Leave phases alone (the current instance keeps running meanwhile). */
+    quiet?: boolean;
+  }
+
+  type Attempted =
+    | { kind: 'ready'; instance: Instance; offer: Offer; attempt: number }
+    | { kind: 'failed' }
+    | { kind: 'stop' };
+
+  /** Provisions one offer and waits until the provider says it runs. */
+  async function provisionOne(offer: Offer, o: AcquireOptions): Promise<Attempted> {
+    const attempt = ++s.attempts;
+    // The key covers everything that makes this request different (provider, zone, type).
+    const idempotencyKey = [
+      info.workflowId,
+      info.firstExecutionRunId,
+      attempt,
+      offer.provider,
+      offer.zone,
+      offer.instanceType,
+    ].join('/');
+    const location = `${offer.provider}/${offer.region}`;
+    if (!o.quiet) setPhase('PROVISIONING');
+    event('provisioning', `attempt ${attempt}: provisioning ${offerLabel(offer)}`, { location });
+    const labels = { workload: spec.name, workflowId: info.workflowId, attempt };
+    const release = () =>
+      CancellationScope.nonCancellable(() =>
+        releaseAttempt({ provider: offer.provider, workflowId: info.workflowId, attempt }),
+      );
+    let instance: Instance | 'stop';
+    try {
+      instance = await unlessStopped(() => provision({ offer, idempotencyKey, labels }));
+    } catch (err) {
+      if (isCancellation(err)) {
+        // Cancelled mid-provision: whatever this attempt launched must not outlive the workflow.
+        await release();
+        throw err;
+      }
+      const type = failureTypeOf(err) ?? 'error';
+      event('provision-failed', `attempt ${attempt} on ${location} failed: ${type}: ${messageOf(err)}`, {
+        location,
+      });
+      // Whatever a failed provision left behind is found by its marks and ended.
+      await release();
+      if (type === FailureType.InvalidRequest || type === FailureType.Auth) {
+        // Retrying will not help on this provider: block it whole and remember why.
+        fatal.push(`${offer.provider}: ${messageOf(err)}`);
+        fatalType ??= type;
+        block(offer, 'provider', type);
+        return { kind: 'failed' };
+      }
+      // An unclassified failure (a deadline passed, a crash) is a failure of that location.
+      const scope: FailureScope = type === FailureType.Capacity ? 'zone' : (failureScopeOf(err) ?? 'zone');
+      block(offer, scope, type);
+      return { kind: 'failed' };
+    }
+    if (instance === 'stop') {
+      await release();
+      return { kind: 'stop' };
+    }
+    event('provisioned', `instance ${instance.id} up on ${location}`, { instanceId: instance.id, location });
+    const ready = await raceAgent(instance, () =>
+      waitReady({ ref: instance, timeoutMs: spec.health.startupGrace }),
+    );
+    if (ready.kind === 'done') return { kind: 'ready', instance, offer, attempt };
+    await CancellationScope.nonCancellable(() => terminate(instance));
+    if (ready.kind === 'stop') return { kind: 'stop' };
+    event('lost', `instance ${instance.id} on ${location} never became ready: ${ready.reason}`, {
+      instanceId: instance.id,
+      location,
+    });
+    block(offer, 'zone', 'an instance that never became ready');
+    return { kind: 'failed' };
+  }
+
+  /**
+   * Provisions up to `hedge` offers at once and keeps the first that becomes ready; the others
+   * are cancelled and whatever they launched is released.
+   */
+  async function provisionHedged(offers: Offer[], o: AcquireOptions): Promise<Attempted> {
+    if (offers.length === 1) return provisionOne(offers[0]!, o);
+    event('provisioning', `hedging: provisioning ${offers.length} offers at once, keeping the first ready`);
+    const scopes = offers.map(() => new CancellationScope());
+    const runs = offers.map((offer, i) =>
+      scopes[i]!.run(() => provisionOne(offer, o)).then(
+        (r) => ({ i, r }),
+        (err: unknown) => {
+          if (isCancellation(err)) return { i, r: { kind: 'failed' } as Attempted };
+          throw err;
+        },
+      ),
+    );
+    const open = new Set(runs.map((_, i) => i));
+    let winner: Attempted = { kind: 'failed' };
+    while (open.size > 0) {
+      const { i, r } = await Promise.race([...open].map((k) => runs[k]!));
+      open.delete(i);
+      if (r.kind === 'failed') continue;
+      winner = r;
+      break;
+    }
+    for (const k of open) scopes[k]!.cancel();
+    const losers = await Promise.all([...open].map((k) => runs[k]!));
+    for (const { r } of losers) {
+      // A loser that got as far as ready before its cancellation landed is ended here.
+      if (r.kind === 'ready') {
+        await CancellationScope.nonCancellable(() => terminate(r.instance));
+        event('terminated', `terminated ${r.instance.id}: another hedged offer was ready first`, {
+          instanceId: r.instance.id,
+        });
+      }
+    }
+    return winner;
+  }
+
+  /** Starts the workload on a ready instance (and, for HTTP workloads, waits until it answers). */
+  async function startOn(ready: Attempted & { kind: 'ready' }): Promise<Acquired | 'stop' | 'failed'> {
+    const { instance, offer, attempt } = ready;
+    const location = `${offer.provider}/${offer.region}`;
+    const http = httpCheck();
+    const started = await raceAgent(instance, async () => {
+      const agent = agentOf(instance.id, { startup: true });
+      const w = await agent.startWorkload({
+        workload: spec.name,
+        command: spec.command,
+        env: spec.env,
+        ...(spec.health.http ? { http: { port: spec.health.http.port } } : {}),
+      });
+      if (http) await agent.waitHealthy({ http, timeoutMs: spec.health.startupGrace });
+      return w;
+    });
+    if (started.kind === 'done') {
+      event('running', `running on ${location} as ${instance.id} (pid ${started.value.pid})`, {
+        instanceId: instance.id,
+        location,
+      });
+      return { instance, offer, attempt, port: started.value.port };
+    }
+    await CancellationScope.nonCancellable(() => terminate(instance));
+    if (started.kind === 'stop') return 'stop';
+    s.recoveries++;
+    event('lost', `instance ${instance.id} on ${location} never started the workload: ${started.reason}`, {
+      instanceId: instance.id,
+      location,
+    });
+    block(offer, 'zone', 'a failed start');
+    return 'failed';
+  }
+
+  /** Place and provision until an instance runs the workload, a stop arrives, or (once) nothing fits. */
+  async function acquire(o: AcquireOptions = {}): Promise<Acquired | 'stop' | 'none'> {
+    const placing = o.spec ?? spec;
     for (;;) {
       if (stopped()) return 'stop';
-      setPhase('PENDING');
-      const placement = await place({ spec, blocks: activeBlocks() });
+      if (!o.quiet) setPhase('PENDING');
+      const placement = await place({
+        spec: placing,
+        blocks: activeBlocks(),
+        target: o.target,
+        avoid: o.avoid && { provider: o.avoid.provider, region: o.avoid.region, zone: o.avoid.zone },
+      });
       s.lastPlacement = {
         candidates: placement.ranked.slice(0, 10),
-        rejected: placement.rejected.slice(0, 100),
+        rejected: placement.rejected,
         providerErrors: placement.providerErrors,
+        locations: placement.locations,
+        reasonsByLocation: placement.reasonsByLocation,
       };
       for (const e of placement.providerErrors) event('no-offer', `provider did not answer: ${e}`);
-      if (placement.ranked.length === 0 && fatal.length > 0) {
+      const usable = placement.ranked.filter((offer) => !activeBlocks().some((b) => blockCovers(b, offer)));
+      if (usable.length === 0 && o.once) return 'none';
+      if (usable.length === 0 && fatal.length > 0) {
         // Nothing else can run it and what failed will not fix itself: surface it.
         const message = `no provider can run ${spec.name}: ${fatal.join('; ')}`;
         setPhase('FAILED');
@@ -324,7 +738,7 @@ export async function workloadWorkflow(input: WorkloadInput): Promise<WorkloadRe
           nonRetryable: true,
         });
       }
-      if (placement.ranked.length === 0) {
+      if (usable.length === 0) {
         const reasons = [...new Set(placement.rejected.map((r) => r.reason))].slice(0, 3);
         const next = activeBlocks().reduce((m, b) => Math.min(m, b.until), Infinity) - Date.now();
         const waitMs = Math.min(60_000, Math.max(1000, Number.isFinite(next) ? next : 30_000));
@@ -333,120 +747,132 @@ export async function workloadWorkflow(input: WorkloadInput): Promise<WorkloadRe
           `no offer fits (${placement.rejected.length} passed over: ${reasons.join('; ') || 'no offers at all'}); ` +
             `placing again in ${Math.round(waitMs / 1000)}s`,
         );
-        await condition(stopped, waitMs);
+        await condition(() => stopped() || (pending !== undefined && !o.quiet), waitMs);
+        if (pending && !o.quiet) return 'none';
         continue;
       }
-      const [best] = placement.ranked;
+      const [best] = usable;
       event(
         'placed',
-        `chose ${offerLabel(best!)} at $${best!.pricePerHour}/h; ${placement.ranked.length - 1} other candidates, ` +
+        `chose ${offerLabel(best!)} at $${best!.pricePerHour}/h; ${usable.length - 1} other candidates, ` +
           `${placement.rejected.length} offers passed over`,
         { location: `${best!.provider}/${best!.region}` },
       );
-      for (const offer of placement.ranked) {
+      let remaining = usable;
+      while (remaining.length > 0) {
         if (stopped()) return 'stop';
-        // A failure earlier in this round may have blocked this offer's zone, region or provider.
-        if (activeBlocks().some((b) => blockCovers(b, offer))) continue;
-        const attempt = ++s.attempts;
-        // The key covers everything that makes this request different (provider, zone, type).
-        const idempotencyKey = [
-          info.workflowId,
-          info.firstExecutionRunId,
-          attempt,
-          offer.provider,
-          offer.zone,
-          offer.instanceType,
-        ].join('/');
-        const location = `${offer.provider}/${offer.region}`;
-        setPhase('PROVISIONING');
-        event('provisioning', `attempt ${attempt}: provisioning ${offerLabel(offer)}`, { location });
-        const labels = { workload: spec.name, workflowId: info.workflowId, attempt };
-        let instance: Instance | 'stop';
-        try {
-          instance = await unlessStopped(() => provision({ offer, idempotencyKey, labels }));
-        } catch (err) {
-          if (isCancellation(err)) {
-            // Cancelled mid-provision: whatever this attempt launched must not outlive the workflow.
-            await CancellationScope.nonCancellable(() =>
-              releaseAttempt({ provider: offer.provider, workflowId: info.workflowId, attempt }),
-            );
-            throw err;
-          }
-          const type = failureTypeOf(err) ?? 'error';
-          event('provision-failed', `attempt ${attempt} on ${location} failed: ${type}: ${messageOf(err)}`, {
-            location,
-          });
-          // Whatever a failed provision left behind is found by its marks and ended.
-          await CancellationScope.nonCancellable(() =>
-            releaseAttempt({ provider: offer.provider, workflowId: info.workflowId, attempt }),
-          );
-          if (type === FailureType.InvalidRequest || type === FailureType.Auth) {
-            // Retrying will not help on this provider: block it whole and remember why.
-            fatal.push(`${offer.provider}: ${messageOf(err)}`);
-            fatalType ??= type;
-            block(offer, 'provider', type);
-            continue;
-          }
-          // An unclassified failure (a deadline passed, a crash) is a failure of that location.
-          const scope: FailureScope =
-            type === FailureType.Capacity ? 'zone' : (failureScopeOf(err) ?? 'zone');
-          block(offer, scope, type);
-          continue;
-        }
-        if (instance === 'stop') {
-          await CancellationScope.nonCancellable(() =>
-            releaseAttempt({ provider: offer.provider, workflowId: info.workflowId, attempt }),
-          );
-          return 'stop';
-        }
-        s.current = {
-          provider: instance.provider,
-          region: instance.region,
-          zone: instance.zone,
-          instanceId: instance.id,
-          instanceType: offer.instanceType,
-          gpuType: offer.gpuType,
-          gpuCount: offer.gpuCount,
-          pricePerHour: offer.pricePerHour,
-          details: instance.details,
-          since: new Date().toISOString(),
-        };
-        event('provisioned', `instance ${instance.id} up on ${location}`, {
-          instanceId: instance.id,
-          location,
-        });
-        setPhase('STARTING');
-        const started = await raceAgent(instance, async () => {
-          await waitReady({ ref: instance, timeoutMs: spec.health.startupGrace });
-          return agentOf(instance.id, { startup: true }).startWorkload({
-            workload: spec.name,
-            command: spec.command,
-            env: spec.env,
-          });
-        });
-        if (started.kind === 'stop') return 'stop';
-        if (started.kind === 'lost') {
-          s.recoveries++;
-          event(
-            'lost',
-            `instance ${instance.id} on ${location} never started the workload: ${started.reason}`,
-            {
-              instanceId: instance.id,
-              location,
-            },
-          );
-          await terminateCurrent('did not start');
-          block(offer, 'zone', 'a failed start');
-          break; // place again: the ranking may have changed
-        }
-        setPhase('RUNNING');
-        event('running', `running on ${location} as ${instance.id} (pid ${started.value.pid})`, {
-          instanceId: instance.id,
-          location,
-        });
-        return instance;
+        // A failure earlier in this round may have blocked offers further down.
+        remaining = remaining.filter((offer) => !activeBlocks().some((b) => blockCovers(b, offer)));
+        const group = pickHedge(remaining, placing.placement.hedge);
+        if (group.length === 0) break;
+        remaining = remaining.filter((x) => !group.includes(x));
+        const r = await provisionHedged(group, o);
+        if (r.kind === 'stop') return 'stop';
+        if (r.kind === 'failed') continue;
+        if (!o.quiet) setPhase('STARTING');
+        const got = await startOn(r);
+        if (got === 'stop') return 'stop';
+        if (got === 'failed') break; // place again: the ranking may have changed
+        return got;
       }
+      if (o.once) return 'none';
     }
+  }
+
+  /** The first offer and, when hedging, the next best in other zones. */
+  function pickHedge(offers: Offer[], k: number): Offer[] {
+    const group: Offer[] = [];
+    for (const o of offers) {
+      if (group.length >= k) break;
+      if (group.some((g) => locationKey(g) === locationKey(o))) continue;
+      group.push(o);
+    }
+    return group;
+  }
+
+  function becomeCurrent(a: Acquired) {
+    s.current = placementOf(a);
+    currentPort = a.port;
+    setPhase('RUNNING');
+    publish();
+  }
+
+  // ---- moves ----------------------------------------------------------------------------
+
+  /**
+   * Carries out a migration or a spec update. Services move make-before-break: the old
+   * instance keeps running (and supervised) until the new one serves; jobs stop first.
+   * Returns the supervision to go on with.
+   */
+  async function performMove(
+    move: Move,
+    sup: ReturnType<typeof supervise> | undefined,
+  ): Promise<ReturnType<typeof supervise> | undefined> {
+    const from = s.current ? locationKey(s.current) : '';
+    const to = move.target
+      ? targetLabel(move.target)
+      : move.kind === 'apply'
+        ? 'the best offer'
+        : 'anywhere else';
+    const what = move.kind === 'migrate' ? `migration to ${to}` : 'spec update';
+    event('migrating', `${what} requested${move.reason ? ` (${move.reason})` : ''}`);
+    const old = s.current;
+    const makeBeforeBreak = spec.kind === 'service' && old !== undefined && sup !== undefined;
+    if (!makeBeforeBreak && sup) {
+      await sup.cancel();
+      sup = undefined;
+      await terminateCurrent(what);
+    }
+    const placingSpec = move.spec ?? spec;
+    const acquired = await acquire({
+      target: move.target,
+      avoid: move.kind === 'migrate' && old ? refOf(old) : undefined,
+      spec: placingSpec,
+      once: true,
+      quiet: makeBeforeBreak,
+    });
+    const finish = (r: MoveResult) => {
+      moveResults.set(move.id, r);
+      pending = undefined;
+      s.moving = undefined;
+    };
+    if (acquired === 'stop' || acquired === 'none') {
+      const error =
+        acquired === 'stop'
+          ? `${spec.name} was stopped during the ${what}`
+          : `${what} failed: no offer ${move.target ? `at ${to} ` : ''}could be provisioned`;
+      event('migrate-failed', error);
+      finish({ ok: false, error });
+      if (makeBeforeBreak) return sup; // the old instance runs on
+      return undefined;
+    }
+    if (move.spec) {
+      spec = move.spec;
+      specHash = move.specHash;
+      upsertMemo({ specHash });
+      event('updated', 'spec updated');
+    }
+    becomeCurrent(acquired);
+    const now = `${acquired.instance.provider}/${acquired.instance.region}/${acquired.instance.zone}`;
+    event('switched', `${what}: now on ${acquired.instance.id} at ${now}${from ? `, was ${from}` : ''}`, {
+      instanceId: acquired.instance.id,
+    });
+    finish({
+      ok: true,
+      value: {
+        from,
+        to: locationKey(acquired.instance),
+        instanceId: acquired.instance.id,
+        tookMs: Date.now() - move.requestedAt,
+      },
+    });
+    if (makeBeforeBreak && old) {
+      // The old instance drains (serves requests already sent to it) before it goes.
+      await condition(stopped, spec.recovery.drain);
+      await sup!.cancel();
+      await terminateInstance(old, `replaced by ${acquired.instance.id}`);
+    }
+    return supervise(refOf(s.current!));
   }
 
   async function finishStopped(): Promise<WorkloadResult> {
@@ -459,55 +885,133 @@ export async function workloadWorkflow(input: WorkloadInput): Promise<WorkloadRe
     return s.result;
   }
 
+  /** Counts a failure of the workload and waits out the backoff; throws when the restarts are used up. */
+  async function restartAfter(how: string, exitCode: number | null | undefined, signal?: string | null) {
+    const now = Date.now();
+    const free =
+      exitCode !== undefined && exitCode !== null && spec.recovery.restartExitCodes.includes(exitCode);
+    if (!free) {
+      s.restarts++;
+      restartTimes.push(now);
+    }
+    const window = spec.recovery.restartWindow;
+    if (window !== undefined) restartTimes = restartTimes.filter((t) => now - t <= window);
+    const counted = restartTimes.length;
+    if (counted > spec.recovery.maxRestarts) {
+      setPhase('FAILED');
+      const within = window !== undefined ? ` within ${window / 1000}s` : '';
+      const message = `workload failed: ${how} after ${counted - 1} restarts${within} (max ${spec.recovery.maxRestarts})`;
+      event('failed', message);
+      throw ApplicationFailure.create({
+        type: FailureType.WorkloadFailed,
+        message,
+        nonRetryable: true,
+        details: [{ exitCode, signal, restarts: counted - 1 }],
+      });
+    }
+    const { initial, max } = spec.recovery.backoff;
+    const backoffMs = Math.min(max, initial * 2 ** Math.max(0, counted - 1));
+    event(
+      'restarting',
+      free
+        ? `exit code ${exitCode} always restarts (not counted); restarting in ${backoffMs / 1000}s`
+        : `restart ${counted} of ${spec.recovery.maxRestarts} in ${backoffMs / 1000}s`,
+    );
+    // A stop or a migration cuts the wait short.
+    await condition(() => stopped() || pending !== undefined, backoffMs);
+  }
+
+  // ---- the loop -------------------------------------------------------------------------
+
   publish();
+  if (carried) {
+    event(
+      'continued',
+      `continued as new (run ${s.runs}); ${s.current ? `supervising ${s.current.instanceId}` : 'placing'}`,
+    );
+  }
+  let sup = s.current ? supervise(refOf(s.current)) : undefined;
   try {
     for (;;) {
-      if (stopped()) return await finishStopped();
-      const instance = await acquire();
-      if (instance === 'stop') continue;
-      const location = `${instance.provider}/${instance.region}`;
-      const outcome = await raceAgent<WorkloadExit>(instance, () =>
-        agentOf(instance.id, { startup: false }).superviseWorkload({
-          heartbeatIntervalMs: Math.floor(hbMs / 3),
-        }),
-      );
-      if (outcome.kind === 'stop') continue;
-      setPhase('RECOVERING');
-      if (outcome.kind === 'lost') {
-        s.recoveries++;
-        event('lost', `lost ${instance.id} on ${location}: ${outcome.reason}`, {
-          instanceId: instance.id,
-          location,
-        });
-        await terminateCurrent('lost');
-        block(instance, 'zone', outcome.state === 'preempted' ? 'a preemption' : 'losing an instance');
+      if (stopped()) {
+        await sup?.cancel();
+        return await finishStopped();
+      }
+      if (pending) {
+        sup = await performMove(pending, sup);
         continue;
       }
-      const exit = outcome.value;
-      const how = exit.error ?? (exit.signal ? `signal ${exit.signal}` : `exit code ${exit.exitCode}`);
-      event('exited', `workload exited on ${location}: ${how}`, { instanceId: instance.id, location });
-      await terminateCurrent('workload exited');
-      if (spec.kind === 'job' && exit.exitCode === 0) {
-        setPhase('SUCCEEDED');
-        event('succeeded', 'job succeeded');
-        s.result = { phase: 'SUCCEEDED', exitCode: 0, message: 'job succeeded' };
-        return s.result;
+      if (!sup) {
+        const got = await acquire();
+        if (got === 'stop') continue;
+        if (got === 'none') continue; // a move arrived while nothing fitted
+        becomeCurrent(got);
+        sup = supervise(refOf(s.current!));
+        continue;
       }
-      s.restarts++;
-      if (s.restarts > spec.recovery.maxRestarts) {
-        setPhase('FAILED');
-        const message = `workload failed: ${how} after ${s.restarts - 1} restarts (max ${spec.recovery.maxRestarts})`;
-        event('failed', message);
-        throw ApplicationFailure.create({
-          type: FailureType.WorkloadFailed,
-          message,
-          nonRetryable: true,
-          details: [{ exitCode: exit.exitCode, signal: exit.signal, restarts: s.restarts - 1 }],
-        });
+      const running = sup;
+      const ev = await Promise.race([
+        running.ended,
+        condition(() => stopped() || pending !== undefined).then(() => 'request' as const),
+      ]);
+      if (ev === 'request') continue;
+      sup = undefined;
+      const instance = s.current!;
+      const location = `${instance.provider}/${instance.region}`;
+      switch (ev.kind) {
+        case 'stop':
+          continue;
+        case 'detached': {
+          // Between slices: nothing is cancelled, so the workload never notices.
+          await condition(allHandlersFinished);
+          const trimmed = { ...s, timeline: s.timeline.slice(-CARRIED_TIMELINE) };
+          return await continueAsNew<typeof workloadWorkflow>({
+            ...input,
+            spec,
+            specHash,
+            carried: { status: trimmed, restartTimes, port: currentPort },
+          });
+        }
+        case 'lost': {
+          setPhase('RECOVERING');
+          s.recoveries++;
+          event('lost', `lost ${instance.instanceId} on ${location}: ${ev.reason}`, {
+            instanceId: instance.instanceId,
+            location,
+          });
+          await terminateCurrent('lost');
+          block(instance, 'zone', ev.state === 'preempted' ? 'a preemption' : 'losing an instance');
+          continue;
+        }
+        case 'unhealthy': {
+          setPhase('RECOVERING');
+          event('unhealthy', `workload on ${location} unhealthy: ${ev.reason}`, {
+            instanceId: instance.instanceId,
+            location,
+          });
+          await terminateCurrent('unhealthy');
+          await restartAfter('unhealthy', undefined);
+          continue;
+        }
+        case 'exited': {
+          setPhase('RECOVERING');
+          const exit = ev.exit;
+          const how = exit.error ?? (exit.signal ? `signal ${exit.signal}` : `exit code ${exit.exitCode}`);
+          event('exited', `workload exited on ${location}: ${how}`, {
+            instanceId: instance.instanceId,
+            location,
+          });
+          await terminateCurrent('workload exited');
+          if (spec.kind === 'job' && exit.exitCode === 0) {
+            setPhase('SUCCEEDED');
+            event('succeeded', 'job succeeded');
+            s.result = { phase: 'SUCCEEDED', exitCode: 0, message: 'job succeeded' };
+            return s.result;
+          }
+          await restartAfter(how, exit.exitCode, exit.signal);
+          continue;
+        }
       }
-      const backoffMs = Math.min(60_000, 1000 * 2 ** (s.restarts - 1));
-      event('restarting', `restart ${s.restarts} of ${spec.recovery.maxRestarts} in ${backoffMs / 1000}s`);
-      await condition(stopped, backoffMs);
     }
   } catch (err) {
     if (isCancellation(err)) {
@@ -520,5 +1024,8 @@ export async function workloadWorkflow(input: WorkloadInput): Promise<WorkloadRe
       });
     }
     throw err;
+  } finally {
+    for (const [id] of moveResults) moveResults.delete(id);
+    if (pending) moveResults.set(pending.id, { ok: false, error: `${spec.name} ended before the move` });
   }
 }

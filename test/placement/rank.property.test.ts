@@ -207,7 +207,8 @@ function sometimes<T extends Record<string, unknown>>(fields: {
 }
 
 const placementArb = (percent: number): fc.Arbitrary<PlacementInput> =>
-  sometimes<Required<PlacementInput>>({
+  // Hedging (top level only) changes how many offers are provisioned, never their ranking.
+  sometimes<Required<Omit<PlacementInput, 'hedge'>>>({
     providers: [percent, providersArb],
     regions: [percent, regionsArb],
     zones: [percent, zonesArb],

@@ -644,7 +644,7 @@ describe('rankOffers', () => {
     expect(alts).toHaveLength(2);
     expect(alts[0]!.resources.cpu).toEqual({ min: 64 });
     expect(alts[1]!.resources.cpu).toEqual({ min: 4 });
-    expect(alts[1]!.placement).toEqual({ regions: { allow: ['us-*'] }, spot: 'require' });
+    expect(alts[1]!.placement).toEqual({ regions: { allow: ['us-*'] }, spot: 'require', hedge: 1 });
     expect(alts[0]!.placement.spot).toBe('never');
 
     const l4Spot = { ...l4, vcpus: 4, spot: true };

@@ -487,9 +487,15 @@ describe('a valid spec is parsed to its normalised form', () => {
         cpu: { min: 32 },
         memory: { min: (512 * 1024 ** 3) / 1e9 },
       },
-      placement: { providers: { allow: ['local', 'lambda'] }, spot: 'never' },
+      placement: { providers: { allow: ['local', 'lambda'] }, spot: 'never', hedge: 1 },
       health: { heartbeatTimeout: 30_000, startupGrace: 600_000 },
-      recovery: { maxRestarts: 5, cooldown: 5_400_000 },
+      recovery: {
+        maxRestarts: 5,
+        cooldown: 5_400_000,
+        restartExitCodes: [],
+        backoff: { initial: 1000, max: 60_000 },
+        drain: 5000,
+      },
     });
   });
 
@@ -500,9 +506,15 @@ describe('a valid spec is parsed to its normalised form', () => {
       command: ['python', 'train.py'],
       env: {},
       resources: {},
-      placement: { spot: 'never' },
+      placement: { spot: 'never', hedge: 1 },
       health: { heartbeatTimeout: 15_000, startupGrace: 120_000 },
-      recovery: { maxRestarts: 3, cooldown: 300_000 },
+      recovery: {
+        maxRestarts: 3,
+        cooldown: 300_000,
+        restartExitCodes: [],
+        backoff: { initial: 1000, max: 60_000 },
+        drain: 5000,
+      },
     });
   });
 
@@ -511,13 +523,25 @@ describe('a valid spec is parsed to its normalised form', () => {
       parseSpecText(withYaml('health:', '  heartbeatTimeout: 45s', 'recovery:', '  cooldown: 1m')),
     );
     expect(spec.health).toEqual({ heartbeatTimeout: 45_000, startupGrace: 120_000 });
-    expect(spec.recovery).toEqual({ maxRestarts: 3, cooldown: 60_000 });
+    expect(spec.recovery).toEqual({
+      maxRestarts: 3,
+      cooldown: 60_000,
+      restartExitCodes: [],
+      backoff: { initial: 1000, max: 60_000 },
+      drain: 5000,
+    });
   });
 
   test('an empty health or recovery mapping gets all of its defaults', () => {
     const spec = specOf(parseSpecText(withYaml('health: {}', 'recovery: {}')));
     expect(spec.health).toEqual({ heartbeatTimeout: 15_000, startupGrace: 120_000 });
-    expect(spec.recovery).toEqual({ maxRestarts: 3, cooldown: 300_000 });
+    expect(spec.recovery).toEqual({
+      maxRestarts: 3,
+      cooldown: 300_000,
+      restartExitCodes: [],
+      backoff: { initial: 1000, max: 60_000 },
+      drain: 5000,
+    });
   });
 
   test('a GPU type given as a string becomes a one-element list, and the count defaults to 1', () => {

@@ -169,7 +169,9 @@ export class VmPlayer {
     const states = new Map<string, string>();
     for (const [region, client] of this.clients) {
       const res = await client.send(
-        new DescribeInstancesCommand({ Filters: [{ Name: 'tag:driftless:owner', Values: [this.opts.owner] }] }),
+        new DescribeInstancesCommand({
+          Filters: [{ Name: 'tag:driftless:owner', Values: [this.opts.owner] }],
+        }),
       );
       const instances: Instance[] = (res.Reservations ?? []).flatMap((r) => r.Instances ?? []);
       for (const i of instances) {

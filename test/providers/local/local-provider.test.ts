@@ -425,6 +425,7 @@ describe('listOwned', () => {
       region: 'lab-a',
       zone: 'lab-a',
       labels: labels({ owner: 'alice' }),
+      launchedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
     });
     expect((await provider.listOwned('bob')).map((r) => r.id)).toEqual([localInstanceId('theirs')]);
     expect(await provider.listOwned('carol')).toEqual([]);
