@@ -121,10 +121,22 @@ export function createActivities(deps: ActivityDeps) {
       );
       const placement = rankOffers(spec, offers, blocks, now());
       const locations = [...new Set(placement.ranked.map(locationKey))];
-      const reasonsByLocation: Record<string, string> = {};
+      // Per location without a fitting offer, why: a reason about the location itself (denied,
+      // not allowed, blocked) before one about some of its offers, then the most common.
+      const counts = new Map<string, Map<string, number>>();
       for (const r of placement.rejected) {
         const key = locationKey(r.offer);
-        if (!locations.includes(key)) reasonsByLocation[key] ??= r.reason;
+        if (locations.includes(key)) continue;
+        const byReason = counts.get(key) ?? new Map<string, number>();
+        byReason.set(r.reason, (byReason.get(r.reason) ?? 0) + 1);
+        counts.set(key, byReason);
+      }
+      const reasonsByLocation: Record<string, string> = {};
+      for (const [key, byReason] of counts) {
+        const aboutPlace = (r: string) => (/^(provider|region|zone) /.test(r) ? 1 : 0);
+        reasonsByLocation[key] = [...byReason].sort(
+          (a, b) => aboutPlace(b[0]) - aboutPlace(a[0]) || b[1] - a[1],
+        )[0]![0];
       }
       let { ranked, rejected } = placement;
       if (target || avoid) {

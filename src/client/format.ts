@@ -43,6 +43,7 @@ export function formatStatus(v: WorkloadView): string {
     const where = v.pool ? `pool ${v.pool}` : `${v.region}/${v.zone}`;
     const price = v.pricePerHour !== undefined ? `  $${v.pricePerHour}/h` : '';
     lines.push(`  on ${v.provider} ${where}  instance ${v.instanceId}  ${v.instanceType ?? ''}${price}`);
+    if (v.endpoint) lines.push(`  serving on ${v.endpoint}`);
   } else if (v.provider) {
     lines.push(`  last on ${v.provider} ${v.pool ? `pool ${v.pool}` : v.region}`);
   }

@@ -7,6 +7,7 @@ import { configureDemoCommand } from './commands/demo';
 import { configureCheckCommand } from './commands/check';
 import { configureDevCommand } from './commands/dev';
 import { configureGcCommand } from './commands/gc';
+import { configureMigrateCommand } from './commands/migrate';
 import { configureOffersCommand } from './commands/offers';
 import { configurePoolCommand } from './commands/pool';
 import { configureStatusCommands } from './commands/status';
@@ -43,6 +44,7 @@ export function buildProgram(): Command {
   configureApplyCommand(program);
   configureStatusCommands(program);
   configureStopCommand(program);
+  configureMigrateCommand(program);
   configureValidateCommand(program);
   configureOffersCommand(program);
   configureCheckCommand(program);

@@ -425,12 +425,12 @@ export async function workloadWorkflow(input: WorkloadInput): Promise<WorkloadRe
     });
   }
 
-  const httpCheck = (): HttpCheck | undefined =>
-    spec.health.http && {
-      path: spec.health.http.path,
-      timeoutMs: spec.health.http.timeout,
-      intervalMs: spec.health.http.interval,
-      failureThreshold: spec.health.http.failureThreshold,
+  const httpCheck = (of: WorkloadSpec = spec): HttpCheck | undefined =>
+    of.health.http && {
+      path: of.health.http.path,
+      timeoutMs: of.health.http.timeout,
+      intervalMs: of.health.http.interval,
+      failureThreshold: of.health.http.failureThreshold,
     };
 
   /**
@@ -672,19 +672,22 @@ export async function workloadWorkflow(input: WorkloadInput): Promise<WorkloadRe
   }
 
   /** Starts the workload on a ready instance (and, for HTTP workloads, waits until it answers). */
-  async function startOn(ready: Attempted & { kind: 'ready' }): Promise<Acquired | 'stop' | 'failed'> {
+  async function startOn(
+    ready: Attempted & { kind: 'ready' },
+    what: WorkloadSpec,
+  ): Promise<Acquired | 'stop' | 'failed'> {
     const { instance, offer, attempt } = ready;
     const location = `${offer.provider}/${offer.region}`;
-    const http = httpCheck();
+    const http = httpCheck(what);
     const started = await raceAgent(instance, async () => {
       const agent = agentOf(instance.id, { startup: true });
       const w = await agent.startWorkload({
-        workload: spec.name,
-        command: spec.command,
-        env: spec.env,
-        ...(spec.health.http ? { http: { port: spec.health.http.port } } : {}),
+        workload: what.name,
+        command: what.command,
+        env: what.env,
+        ...(what.health.http ? { http: { port: what.health.http.port } } : {}),
       });
-      if (http) await agent.waitHealthy({ http, timeoutMs: spec.health.startupGrace });
+      if (http) await agent.waitHealthy({ http, timeoutMs: what.health.startupGrace });
       return w;
     });
     if (started.kind === 'done') {
@@ -770,7 +773,7 @@ export async function workloadWorkflow(input: WorkloadInput): Promise<WorkloadRe
         if (r.kind === 'stop') return 'stop';
         if (r.kind === 'failed') continue;
         if (!o.quiet) setPhase('STARTING');
-        const got = await startOn(r);
+        const got = await startOn(r, placing);
         if (got === 'stop') return 'stop';
         if (got === 'failed') break; // place again: the ranking may have changed
         return got;

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, startDevServer, type DevServer } from '../../src/client/services/dev-server';
 import { identify, isAlive, type ProcessIdentity } from '../../src/providers/local/processes';
+import { ENV_PREFIX, killProcessesUnder } from './harness';
 
 declare global {
   var __driftlessDevServer: { server: DevServer; record: string } | undefined;
@@ -33,12 +34,32 @@ async function reapOrphans(): Promise<void> {
 }
 
 /**
+ * Test installations whose jest process died before their teardown: their agents and workloads
+ * are killed and their directories removed.
+ */
+function reapOrphanInstallations(): void {
+  for (const name of readdirSync(tmpdir())) {
+    if (!name.startsWith(ENV_PREFIX)) continue;
+    const dir = join(tmpdir(), name);
+    try {
+      const owner = JSON.parse(readFileSync(join(dir, 'owner.json'), 'utf8')) as ProcessIdentity;
+      if (isAlive(owner)) continue;
+    } catch {
+      continue; // not one of ours, or still being made
+    }
+    killProcessesUnder(dir);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
  * One real Temporal dev server (from the Temporal CLI, found or installed by
  * scripts/ensure-temporal.sh) for the whole run, unless TEMPORAL_TEST_ADDRESS names one.
  */
 export default async function globalSetup(): Promise<void> {
   if (process.env.TEMPORAL_TEST_ADDRESS) return;
   await reapOrphans();
+  reapOrphanInstallations();
   const port = await freePort();
   const server = await startDevServer({
     port,

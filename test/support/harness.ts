@@ -1,11 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { stringify } from 'yaml';
+import { identify } from '../../src/providers/local/processes';
 
 export const ROOT = resolve(__dirname, '../..');
 export const CLI = join(ROOT, 'bin/driftless.js');
@@ -27,6 +28,9 @@ export interface PoolSpec {
   bootDelay?: string;
 }
 
+/** Test installations live in `${tmpdir}/driftless-test-*`. */
+export const ENV_PREFIX = 'driftless-test-';
+
 /** An isolated installation: own state dir, config file, task queue and owner. */
 export interface TestEnv {
   dir: string;
@@ -41,7 +45,10 @@ export interface TestEnv {
  * test turns it on: its runs would be timed by the clock, not by the test.
  */
 export async function makeEnv(pools: PoolSpec[], config: Record<string, unknown> = {}): Promise<TestEnv> {
-  const dir = await mkdtemp(join(tmpdir(), 'driftless-test-'));
+  const dir = await mkdtemp(join(tmpdir(), ENV_PREFIX));
+  // Whose it is: a later run reaps what a killed run left here (test/support/global-setup.ts).
+  const owner = identify(process.pid);
+  if (owner) await writeFile(join(dir, 'owner.json'), JSON.stringify(owner));
   const taskQueue = `driftless-test-${randomBytes(4).toString('hex')}`;
   const configPath = join(dir, 'driftless.config.yaml');
   await writeFile(
@@ -64,7 +71,12 @@ export async function makeEnv(pools: PoolSpec[], config: Record<string, unknown>
     DRIFTLESS_STATE_DIR: join(dir, 'state'),
     DRIFTLESS_LOG_LEVEL: process.env.DRIFTLESS_LOG_LEVEL ?? 'warn',
   };
-  return { dir, configPath, taskQueue, env, cleanup: () => rm(dir, { recursive: true, force: true }) };
+  const cleanup = async () => {
+    // Whatever a failed test left running in this installation (agents, workloads) ends with it.
+    killProcessesUnder(dir);
+    await rm(dir, { recursive: true, force: true });
+  };
+  return { dir, configPath, taskQueue, env, cleanup };
 }
 
 export interface CliResult {
@@ -128,6 +140,33 @@ export async function startWorker(env: NodeJS.ProcessEnv): Promise<WorkerProcess
     await exited;
   };
   return { child, output: () => out, kill, stop: () => kill('SIGTERM') };
+}
+
+/**
+ * Kills (SIGKILL) every process of this user that works in `dir` or belongs to an installation
+ * whose state lives there: agents carry DRIFTLESS_STATE_DIR, workloads run in instance dirs.
+ * A directory already deleted still matches (the kernel shows "<path> (deleted)").
+ */
+export function killProcessesUnder(dir: string): number[] {
+  const killed: number[] = [];
+  const under = (p: string) => p === dir || p.startsWith(dir + '/');
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
+    try {
+      const cwd = readlinkSync(`/proc/${e}/cwd`).replace(/ \(deleted\)$/, '');
+      const stateDir = readFileSync(`/proc/${e}/environ`, 'utf8')
+        .split('\0')
+        .find((v) => v.startsWith('DRIFTLESS_STATE_DIR='))
+        ?.slice('DRIFTLESS_STATE_DIR='.length);
+      if (under(cwd) || (stateDir !== undefined && under(stateDir))) {
+        process.kill(Number(e), 'SIGKILL');
+        killed.push(Number(e));
+      }
+    } catch {
+      /* exited, or not ours */
+    }
+  }
+  return killed;
 }
 
 /** Live processes (not zombies) whose argv contains every one of `parts`. */

@@ -34,7 +34,9 @@ export function configureApplyCommand(program: Command): void {
         progress(
           applied.outcome === 'started'
             ? `applied ${spec.kind} ${spec.name}: workflow ${applied.workflowId}`
-            : `${spec.name} is already running with this spec: nothing to do`,
+            : applied.outcome === 'updated'
+              ? `updated ${spec.name}: now on ${applied.update?.instanceId} at ${applied.update?.location}`
+              : `${spec.name} is already running with this spec: nothing to do`,
         );
         if (!opts.wait) {
           output(opts.json, applied, () => `${spec.name} ${applied.outcome}`);

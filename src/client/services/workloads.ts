@@ -3,6 +3,8 @@ import {
   WorkflowExecutionAlreadyStartedError,
   WorkflowFailedError,
   WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  WorkflowUpdateStage,
   type Client,
   type WorkflowExecutionDescription,
 } from '@temporalio/client';
@@ -14,7 +16,15 @@ import {
 } from '../../common/names';
 import type { Config } from '../../config/config';
 import type { WorkloadSpec } from '../../spec/workload-spec';
-import { statusQuery, stopSignal } from '../../workflows/messages';
+import {
+  applyUpdate,
+  migrateUpdate,
+  statusQuery,
+  stopSignal,
+  type ApplyResult,
+  type MigrateRequest,
+  type MigrateResult,
+} from '../../workflows/messages';
 import type { Phase, WorkloadInput, WorkloadStatus } from '../../workflows/types';
 import { CliError, ExitCode } from '../errors';
 
@@ -34,6 +44,8 @@ export interface WorkloadView {
   instanceId?: string;
   instanceType?: string;
   pricePerHour?: number;
+  /** Where an HTTP workload serves ("address:port"). */
+  endpoint?: string;
   /** Set when the workflow failed: the failure's message. */
   failure?: string;
   /** The workflow's full status (absent when no worker could answer the query). */
@@ -69,15 +81,23 @@ export class WorkloadService {
   }
 
   /**
-   * Starts the workload's workflow. A workload of that name already running with the same spec
-   * is left alone ("unchanged"); with another spec it is an error until updates exist.
+   * Starts the workload's workflow. A workload of that name already running gets the spec as an
+   * update: the same spec changes nothing ("unchanged"); another one re-places it ("updated",
+   * make-before-break for services), and this waits until it has.
    */
-  async apply(
-    spec: WorkloadSpec,
-  ): Promise<{ outcome: 'started' | 'unchanged'; workflowId: string; runId: string }> {
+  async apply(spec: WorkloadSpec): Promise<{
+    outcome: 'started' | 'unchanged' | 'updated';
+    workflowId: string;
+    runId: string;
+    update?: ApplyResult;
+  }> {
     const workflowId = workloadWorkflowId(spec.name);
     const hash = specHash(spec);
-    const input: WorkloadInput = { spec, searchAttributes: await this.hasSearchAttributes() };
+    const input: WorkloadInput = {
+      spec,
+      specHash: hash,
+      searchAttributes: await this.hasSearchAttributes(),
+    };
     try {
       const handle = await this.client.workflow.start(WORKLOAD_WORKFLOW_TYPE, {
         workflowId,
@@ -88,13 +108,49 @@ export class WorkloadService {
       return { outcome: 'started', workflowId, runId: handle.firstExecutionRunId };
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-      const desc = await this.handle(spec.name).describe();
-      if (desc.memo?.specHash === hash) return { outcome: 'unchanged', workflowId, runId: desc.runId };
-      throw new CliError(
-        `workload ${spec.name} is already running with a different spec; updating a running workload is not supported yet`,
-        ExitCode.Usage,
-        `stop it first: driftless stop ${spec.name}`,
+      const handle = this.handle(spec.name);
+      const desc = await handle.describe();
+      const update = await this.update(spec.name, () =>
+        handle.executeUpdate(applyUpdate, { args: [{ spec, specHash: hash }] }),
       );
+      return { outcome: update.changed ? 'updated' : 'unchanged', workflowId, runId: desc.runId, update };
+    }
+  }
+
+  /**
+   * Moves a running workload (make-before-break for services). With `wait: false`, returns once
+   * the workflow has accepted the request (its validator passed).
+   */
+  async migrate(name: string, req: MigrateRequest, wait: boolean): Promise<MigrateResult | undefined> {
+    const handle = this.handle(name);
+    return this.update(name, async () => {
+      if (wait) return handle.executeUpdate(migrateUpdate, { args: [req] });
+      await handle.startUpdate(migrateUpdate, { args: [req], waitForStage: WorkflowUpdateStage.ACCEPTED });
+      return undefined;
+    });
+  }
+
+  /** Runs an update call, turning its refusals into errors for people. */
+  private async update<T>(name: string, call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) {
+        throw new CliError(
+          `no running workload named ${name}`,
+          ExitCode.Usage,
+          'list workloads with `driftless ls`',
+        );
+      }
+      if (err instanceof WorkflowUpdateFailedError) {
+        const cause = err.cause as (Error & { type?: string }) | undefined;
+        const message = cause?.message ?? err.message;
+        // Refused by the validator (nothing changed) is the caller's to fix; a failed move is not.
+        throw cause?.type === 'MigrationFailed'
+          ? new CliError(message, ExitCode.Failed)
+          : new CliError(`refused: ${message}`, ExitCode.Usage);
+      }
+      throw err;
     }
   }
 
@@ -144,6 +200,7 @@ export class WorkloadService {
       instanceId: c?.instanceId,
       instanceType: c?.instanceType,
       pricePerHour: c?.pricePerHour,
+      endpoint: c?.endpoint,
       failure,
       status,
     };

@@ -1,0 +1,287 @@
+/**
+ * Moving a running HTTP service between local pools with the real worker and dev server:
+ * make-before-break under a probe every 100 ms, validator refusals that change nothing, the
+ * signal form, `apply` as an update, and continue-as-new under a running workload.
+ */
+import { get } from 'node:http';
+import { WORKLOAD_WORKFLOW_TYPE } from '../../src/common/names';
+import { WorkloadSpec } from '../../src/spec/workload-spec';
+import { statusQuery } from '../../src/workflows/messages';
+import type { WorkloadInput } from '../../src/workflows/types';
+import {
+  agentsOf,
+  cli,
+  cliJson,
+  makeEnv,
+  serviceSpec,
+  sleep,
+  startWorker,
+  temporalClient,
+  waitFor,
+  workloadProcesses,
+  writeSpec,
+  type StatusJson,
+  type TestEnv,
+  type WorkerProcess,
+} from '../support/harness';
+
+interface View extends StatusJson {
+  runId: string;
+  endpoint?: string;
+  status?: StatusJson['status'] & { runs?: number; current?: { instanceId: string } };
+}
+
+let env: TestEnv;
+let worker: WorkerProcess;
+
+beforeAll(async () => {
+  env = await makeEnv([
+    { name: 'lab-a', pricePerGpuHour: 1 },
+    { name: 'lab-b', pricePerGpuHour: 2 },
+    { name: 'lab-c', pricePerGpuHour: 3 },
+  ]);
+  worker = await startWorker(env.env);
+}, 120_000);
+
+afterAll(async () => {
+  await worker?.stop();
+  await env?.cleanup();
+});
+
+/** An HTTP service answering with its instance id on $PORT. */
+function httpService(name: string, extra: Record<string, unknown> = {}) {
+  return serviceSpec(name, {
+    command: [
+      'node',
+      '-e',
+      "require('http').createServer((q, r) => r.end(process.env.DRIFTLESS_INSTANCE_ID + ' ' + (process.env.GREETING || ''))).listen(process.env.PORT, '127.0.0.1')",
+      `marker-${name}`,
+    ],
+    health: { heartbeatTimeout: '5s', startupGrace: '30s', http: { path: '/', interval: '200ms' } },
+    placement: { regions: ['lab-a', 'lab-b'] },
+    recovery: { maxRestarts: 2, cooldown: '5m', drain: '1s' },
+    ...extra,
+  });
+}
+
+const status = (name: string) => cliJson<View>(['status', name], env.env);
+
+async function runningAt(name: string, pool: string): Promise<View> {
+  let last: View | undefined;
+  return waitFor(async () => {
+    const v = (last = await status(name));
+    return v.phase === 'RUNNING' && v.pool === pool && v.endpoint ? v : undefined;
+  }, `${name} RUNNING on ${pool}`).catch((err: Error) => {
+    const timeline = last?.status?.timeline.map((e) => `${e.type}: ${e.message}`).join('\n');
+    throw new Error(
+      `${err.message}\n${JSON.stringify({ ...last, status: undefined })}\n${timeline}\n${worker.output().slice(-3000)}`,
+    );
+  });
+}
+
+function httpGet(endpoint: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = get(`http://${endpoint}/`, { timeout: 2000 }, (res) => {
+      let body = '';
+      res.on('data', (d) => (body += d));
+      res.on('end', () =>
+        res.statusCode === 200 ? resolve(body) : reject(new Error(`HTTP ${res.statusCode}`)),
+      );
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+  });
+}
+
+test('a service migrates between pools make-before-break: a probe every 100 ms never fails', async () => {
+  const name = 'mig-svc';
+  expect((await cli(['apply', await writeSpec(env, httpService(name))], env.env)).code).toBe(0);
+  try {
+    await migrateUnderProbe(name);
+  } finally {
+    await cli(['stop', name], env.env);
+  }
+});
+
+async function migrateUnderProbe(name: string): Promise<void> {
+  const before = await runningAt(name, 'lab-a');
+
+  // The prober follows the workload's endpoint as the workflow reports it, like a load balancer.
+  const client = await temporalClient();
+  let endpoint = before.endpoint!;
+  let probing = true;
+  const answers: string[] = [];
+  const failures: string[] = [];
+  const follow = (async () => {
+    while (probing) {
+      try {
+        const s = await client.workflow.getHandle(`workload-${name}`).query(statusQuery);
+        if (s.current?.endpoint) endpoint = s.current.endpoint;
+      } catch {
+        /* keep the last known endpoint */
+      }
+      await sleep(50);
+    }
+  })();
+  const probe = (async () => {
+    while (probing) {
+      const t = Date.now();
+      try {
+        answers.push(await httpGet(endpoint));
+      } catch (err) {
+        failures.push(`${endpoint}: ${(err as Error).message}`);
+      }
+      await sleep(Math.max(0, 100 - (Date.now() - t)));
+    }
+  })();
+  try {
+    await sleep(1000);
+    const r = await cli(['migrate', name, '--to', 'local/lab-b', '--json'], env.env);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const moved = JSON.parse(r.stdout) as { from: string; to: string; instanceId: string; tookMs: number };
+    expect(moved.from).toBe('local/lab-a/lab-a');
+    expect(moved.to).toBe('local/lab-b/lab-b');
+    expect(moved.instanceId).not.toBe(before.instanceId);
+    // Past the drain, the old instance is gone.
+    await waitFor(() => agentsOf(name).length === 1, 'the old agent to go', 30_000).catch(
+      async (err: Error) => {
+        const v = await status(name);
+        const timeline = v.status?.timeline.map((e) => `${e.type}: ${e.message}`).join('\n');
+        throw new Error(`${err.message}\n${timeline}\n${worker.output().slice(-3000)}`);
+      },
+    );
+    await sleep(1000);
+  } finally {
+    probing = false;
+    await Promise.all([follow, probe]);
+    await client.connection.close();
+  }
+  expect(failures).toEqual([]);
+  expect(answers.length).toBeGreaterThan(20);
+  const servedBy = [...new Set(answers.map((a) => a.split(' ')[0]))];
+  expect(servedBy).toHaveLength(2);
+  const after = await runningAt(name, 'lab-b');
+  expect(after.status?.restarts).toBe(0);
+  expect(after.status?.timeline.map((e) => e.type)).toEqual(
+    expect.arrayContaining(['migrating', 'switched']),
+  );
+  expect(workloadProcesses(name)).toHaveLength(1);
+  console.log(`migration: ${answers.length} probes, ${failures.length} failed`);
+
+  // The signal form (what the Web UI sends) moves it back.
+  const c2 = await temporalClient();
+  try {
+    await c2.workflow.getHandle(`workload-${name}`).signal('migrate', { to: 'local/lab-a' });
+  } finally {
+    await c2.connection.close();
+  }
+  await runningAt(name, 'lab-a');
+  await waitFor(() => agentsOf(name).length === 1, 'one agent after the move back', 30_000);
+}
+
+test('a migration to a target the spec forbids, or to nowhere, is refused and changes nothing', async () => {
+  const name = 'mig-refuse';
+  expect((await cli(['apply', await writeSpec(env, httpService(name))], env.env)).code).toBe(0);
+  const before = await runningAt(name, 'lab-a');
+  try {
+    const forbidden = await cli(['migrate', name, '--to', 'local/lab-c'], env.env);
+    expect(forbidden.code).toBe(2);
+    expect(forbidden.stderr).toMatch(
+      /refused: no offer at local\/lab-c fits the spec of mig-refuse: region lab-c/,
+    );
+    const unknown = await cli(['migrate', name, '--to', 'gcp/us-central1'], env.env);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/refused: no offer at gcp\/us-central1 fits/);
+    const here = await cli(['migrate', name, '--to', 'local/lab-a'], env.env);
+    expect(here.code).toBe(2);
+    expect(here.stderr).toMatch(/already runs at local\/lab-a/);
+    const bad = await cli(['migrate', name, '--to', 'local//x'], env.env);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/expected a target such as/);
+
+    const after = await status(name);
+    expect(after.instanceId).toBe(before.instanceId);
+    expect(after.status?.timeline.map((e) => e.type)).not.toContain('migrating');
+    expect(agentsOf(name)).toHaveLength(1);
+  } finally {
+    await cli(['stop', name], env.env);
+  }
+});
+
+test('apply with a changed spec updates the running service in place of a new workflow; the same spec is a no-op', async () => {
+  const name = 'mig-apply';
+  const first = httpService(name, { env: { GREETING: 'one' } });
+  expect((await cli(['apply', await writeSpec(env, first)], env.env)).code).toBe(0);
+  const before = await runningAt(name, 'lab-a');
+  try {
+    expect(await httpGet(before.endpoint!)).toMatch(/ one$/);
+    const same = await cli(['apply', await writeSpec(env, first), '--json'], env.env);
+    expect(same.code).toBe(0);
+    expect(JSON.parse(same.stdout)).toMatchObject({ outcome: 'unchanged' });
+
+    const changed = await cli(
+      ['apply', await writeSpec(env, httpService(name, { env: { GREETING: 'two' } })), '--json'],
+      env.env,
+    );
+    expect(changed.code).toBe(0);
+    const out = JSON.parse(changed.stdout) as {
+      outcome: string;
+      runId: string;
+      update: { instanceId: string };
+    };
+    expect(out.outcome).toBe('updated');
+    expect(out.update.instanceId).not.toBe(before.instanceId);
+    const after = await status(name);
+    expect(after.runId).toBe(before.runId);
+    expect(after.instanceId).toBe(out.update.instanceId);
+    expect(await httpGet(after.endpoint!)).toMatch(/ two$/);
+    await waitFor(() => agentsOf(name).length === 1, 'the old instance to go', 30_000);
+
+    const again = await cli(
+      ['apply', await writeSpec(env, httpService(name, { env: { GREETING: 'two' } })), '--json'],
+      env.env,
+    );
+    expect(JSON.parse(again.stdout)).toMatchObject({ outcome: 'unchanged' });
+  } finally {
+    await cli(['stop', name], env.env);
+  }
+});
+
+test('a service forced to continue-as-new every few events keeps running, with no restart, across runs', async () => {
+  const name = 'mig-can';
+  const spec = WorkloadSpec.parse(httpService(name));
+  const client = await temporalClient();
+  try {
+    const input: WorkloadInput = { spec, continueAsNewAfterEvents: 30, superviseSliceMs: 500 };
+    await client.workflow.start(WORKLOAD_WORKFLOW_TYPE, {
+      workflowId: `workload-${name}`,
+      taskQueue: env.taskQueue,
+      args: [input],
+    });
+    const first = await runningAt(name, 'lab-a');
+    const pids = workloadProcesses(name);
+    expect(pids).toHaveLength(1);
+    const later = await waitFor(
+      async () => {
+        const v = await status(name);
+        return (v.status?.runs ?? 0) >= 3 ? v : undefined;
+      },
+      'three continue-as-new runs',
+      90_000,
+      500,
+    );
+    expect(later.runId).not.toBe(first.runId);
+    expect(later.phase).toBe('RUNNING');
+    expect(later.instanceId).toBe(first.instanceId);
+    expect(later.status?.restarts).toBe(0);
+    expect(later.status?.recoveries).toBe(0);
+    expect(workloadProcesses(name)).toEqual(pids);
+    expect(await httpGet(later.endpoint!)).toMatch(new RegExp(`^${first.instanceId}`));
+    expect(later.status?.timeline.map((e) => e.type)).toContain('continued');
+  } finally {
+    await cli(['stop', name], env.env);
+    await client.connection.close();
+  }
+  await waitFor(() => workloadProcesses(name).length === 0, 'the workload to stop', 30_000);
+});
