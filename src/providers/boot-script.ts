@@ -3,9 +3,6 @@
  * then start it with the Temporal connection settings and the instance's own id. Each cloud
  * supplies the lines that find that id; everything else is shared.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { packageRoot } from '../catalog/catalog';
 
 export interface BootScriptOptions {
   /** host:port of the Temporal frontend, as the instance reaches it. */
@@ -16,19 +13,18 @@ export interface BootScriptOptions {
   agentInstall: string;
   /** Shell line starting the agent. */
   agentCommand: string;
+  /** DRIFTLESS_DEAD_MAN_TIMEOUT for the agent (see {@link deadManEnvValue}). */
+  deadManTimeout: string;
 }
+
+/**
+ * What the agent runs when its dead-man's switch fires on a cloud instance: the machine goes
+ * away (on EC2, a shutdown terminates it: InstanceInitiatedShutdownBehavior is "terminate").
+ */
+export const CLOUD_SHUTDOWN_COMMAND = 'shutdown -h now';
 
 /** How the agent is started on the instance when `agentCommand` is not set. */
 export const DEFAULT_AGENT_COMMAND = 'node "$(npm root -g)/driftless/dist/agent/main.js"';
-
-/** The agent install line when none is configured: this very version of driftless from npm. */
-export function defaultAgentInstall(): string {
-  const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as {
-    name: string;
-    version: string;
-  };
-  return `npm install -g ${pkg.name}@${pkg.version}`;
-}
 
 /** Single-quotes a value for bash. */
 export function shellQuote(value: string): string {
@@ -38,8 +34,9 @@ export function shellQuote(value: string): string {
 /**
  * The script's text. `instanceIdLines` must leave DRIFTLESS_INSTANCE_ID set (and should keep a
  * value already in the environment, which is how a harness plays the instance). Variables a
- * harness may also set: DRIFTLESS_INSTANCE_DIR, and DRIFTLESS_AGENT_FOREGROUND=1 (runs the agent
- * in the foreground instead of as a systemd unit).
+ * harness may also set: DRIFTLESS_INSTANCE_DIR, DRIFTLESS_AGENT_FOREGROUND=1 (runs the agent
+ * in the foreground instead of as a systemd unit) and DRIFTLESS_SHUTDOWN_COMMAND (set it empty
+ * so that a dead-man's switch never shuts the harness's machine down).
  */
 export function bootScript(o: BootScriptOptions, instanceIdLines: readonly string[]): string {
   const install = o.agentInstall.trim();
@@ -50,6 +47,8 @@ export function bootScript(o: BootScriptOptions, instanceIdLines: readonly strin
     `export TEMPORAL_ADDRESS=${shellQuote(o.temporalAddress)}`,
     `export TEMPORAL_NAMESPACE=${shellQuote(o.temporalNamespace)}`,
     `export DRIFTLESS_WORKLOAD=${shellQuote(o.workload)}`,
+    `export DRIFTLESS_DEAD_MAN_TIMEOUT=${shellQuote(o.deadManTimeout)}`,
+    `export DRIFTLESS_SHUTDOWN_COMMAND="\${DRIFTLESS_SHUTDOWN_COMMAND-${CLOUD_SHUTDOWN_COMMAND}}"`,
     'export DRIFTLESS_INSTANCE_DIR="${DRIFTLESS_INSTANCE_DIR:-/var/lib/driftless}"',
     ...instanceIdLines,
     'export DRIFTLESS_INSTANCE_ID',
@@ -61,7 +60,8 @@ export function bootScript(o: BootScriptOptions, instanceIdLines: readonly strin
     '  # A unit, so that the boot script finishes and a crashed agent comes back.',
     '  exec systemd-run --unit=driftless-agent -p Restart=on-failure -p WorkingDirectory="$DRIFTLESS_INSTANCE_DIR" \\',
     '    --setenv=TEMPORAL_ADDRESS --setenv=TEMPORAL_NAMESPACE --setenv=DRIFTLESS_WORKLOAD \\',
-    '    --setenv=DRIFTLESS_INSTANCE_ID --setenv=DRIFTLESS_INSTANCE_DIR /bin/bash -c "$agent"',
+    '    --setenv=DRIFTLESS_INSTANCE_ID --setenv=DRIFTLESS_INSTANCE_DIR \\',
+    '    --setenv=DRIFTLESS_DEAD_MAN_TIMEOUT --setenv=DRIFTLESS_SHUTDOWN_COMMAND /bin/bash -c "$agent"',
     'fi',
     'exec /bin/bash -c "$agent"',
     '',

@@ -40,9 +40,14 @@ export interface CallPolicy {
 export const agentFields = {
   /**
    * Shell line run on the instance before the agent starts; "" when the image already has it.
-   * @default `npm install -g driftless@<this package's version>`
+   * Required: driftless is not published on npm (and the npm package named "driftless" is
+   * someone else's), so there is no safe default.
    */
-  agentInstall: z.string().optional(),
+  agentInstall: z.string({
+    error:
+      'required: how an instance gets the driftless agent: "" when the image has it, or a shell line ' +
+      'such as "npm install -g https://example.com/driftless-0.1.0.tgz" (`npm pack` makes the tarball)',
+  }),
   /** Shell line that starts the agent on the instance. @default {@link DEFAULT_AGENT_COMMAND} */
   agentCommand: z.string().min(1).default(DEFAULT_AGENT_COMMAND),
 };

@@ -30,8 +30,9 @@ import type {
   Provider,
   ProvisionRequest,
 } from '../types';
+import { deadManEnvValue } from '../types';
 import { AwsApi, type AwsCredentials, type CallContext, type Ec2ClientFactory } from './api';
-import { defaultAgentInstall, type AwsProviderConfig } from './config';
+import type { AwsProviderConfig } from './config';
 import { awsErrorCode } from './errors';
 import { instanceStateOf } from './state';
 import { MAX_USER_DATA_BYTES, buildUserData } from './user-data';
@@ -153,7 +154,6 @@ export class AwsProvider implements Provider {
   private readonly subnetCache = new TtlCache<Map<string, string>>();
   /** Instances this process launched, by id, with the time: EC2 may not list them at once. */
   private readonly launchedAt = new Map<string, number>();
-  private agentInstall?: string;
 
   constructor(private readonly opts: AwsProviderOptions) {
     this.config = opts.config;
@@ -311,13 +311,13 @@ export class AwsProvider implements Provider {
   }
 
   private userData(req: ProvisionRequest): string {
-    this.agentInstall ??= this.config.agentInstall ?? defaultAgentInstall();
     return buildUserData({
       temporalAddress: req.agent.address,
       temporalNamespace: req.agent.namespace,
       workload: req.labels.workload,
-      agentInstall: this.agentInstall,
+      agentInstall: this.config.agentInstall,
       agentCommand: this.config.agentCommand,
+      deadManTimeout: deadManEnvValue(req.agent),
     });
   }
 

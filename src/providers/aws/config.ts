@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { agentFields, callPolicyFields, checkCallPolicy } from '../config-fields';
 
-export { DEFAULT_AGENT_COMMAND, defaultAgentInstall } from '../boot-script';
+export { DEFAULT_AGENT_COMMAND } from '../boot-script';
 
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
 const regionName = z.string().regex(REGION, 'expected an AWS region name such as "us-east-1"');

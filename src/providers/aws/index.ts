@@ -6,7 +6,6 @@ export {
   AwsProviderConfig,
   AwsRegionNetwork,
   DEFAULT_AGENT_COMMAND,
-  defaultAgentInstall,
   type AwsProviderConfigInput,
 } from './config';
 export { classifyAwsError } from './errors';

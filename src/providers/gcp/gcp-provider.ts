@@ -3,12 +3,12 @@ import type { protos } from '@google-cloud/compute';
 import type { Logger } from 'pino';
 import { loadCatalog } from '../../catalog/catalog';
 import { isGcpGpuFamily } from '../../catalog/gcp-shapes';
-import { defaultAgentInstall } from '../boot-script';
 import { sleep } from '../calls';
 import { CapacityError, InvalidRequestError, ProviderError } from '../errors';
 import { ProviderUnavailableError, TransientProviderError } from '../errors';
 import type { Instance, InstanceOwner, InstanceRef, InstanceState } from '../types';
 import type { Location, Offer, Provider, ProvisionRequest } from '../types';
+import { deadManEnvValue } from '../types';
 import { CALL_OPTIONS, GcpApi, type CallContext, type GcpClientOptions } from './api';
 import { regionOfZone, type GcpProviderConfig } from './config';
 import { ALREADY_EXISTS_CODES, NOT_FOUND_CODES, classifyOperationError } from './errors';
@@ -114,7 +114,6 @@ export class GcpProvider implements Provider {
   private readonly log: Logger;
   private readonly config: GcpProviderConfig;
   private zoneList?: Promise<string[]>;
-  private agentInstall?: string;
 
   constructor(private readonly opts: GcpProviderOptions) {
     this.config = opts.config;
@@ -157,13 +156,13 @@ export class GcpProvider implements Provider {
   }
 
   private startupScript(req: ProvisionRequest, instanceName: string): string {
-    this.agentInstall ??= this.config.agentInstall ?? defaultAgentInstall();
     return startupScript({
       temporalAddress: req.agent.address,
       temporalNamespace: req.agent.namespace,
       workload: req.labels.workload,
-      agentInstall: this.agentInstall,
+      agentInstall: this.config.agentInstall,
       agentCommand: this.config.agentCommand,
+      deadManTimeout: deadManEnvValue(req.agent),
       instanceName,
     });
   }

@@ -141,7 +141,7 @@ describe('provision', () => {
     expect(script).toMatch(/^#!\/bin\/bash\n/);
     expect(script).toContain("export TEMPORAL_ADDRESS='temporal.example:7233'");
     expect(script).toContain("export TEMPORAL_NAMESPACE='prod'");
-    expect(script).toContain('npm install -g driftless@0.1.0');
+    expect(script).toContain('npm install -g https://example.com/driftless-0.1.0.tgz');
     expect(script).toContain('/latest/meta-data/instance-id');
   });
 

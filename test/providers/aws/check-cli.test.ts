@@ -31,7 +31,13 @@ async function check(endpoint: string) {
     config,
     stringify({
       providers: {
-        aws: { regions: ['us-east-1'], endpoint, images: { 'us-east-1': IMAGE_NAME }, retryDelay: '10ms' },
+        aws: {
+          regions: ['us-east-1'],
+          endpoint,
+          images: { 'us-east-1': IMAGE_NAME },
+          retryDelay: '10ms',
+          agentInstall: '',
+        },
       },
     }),
   );

@@ -1,11 +1,11 @@
-import {
-  AwsProviderConfig,
-  DEFAULT_AGENT_COMMAND,
-  defaultAgentInstall,
-} from '../../../src/providers/aws/config';
+import { AwsProviderConfig, DEFAULT_AGENT_COMMAND } from '../../../src/providers/aws/config';
 import { awsClientToken } from '../../../src/providers/aws/aws-provider';
 
-const minimal = { regions: ['us-east-1'], images: { 'us-east-1': 'ami-0123456789abcdef0' } };
+const minimal = {
+  regions: ['us-east-1'],
+  images: { 'us-east-1': 'ami-0123456789abcdef0' },
+  agentInstall: '',
+};
 
 describe('AwsProviderConfig', () => {
   test('fills the documented defaults', () => {
@@ -56,8 +56,14 @@ describe('AwsProviderConfig', () => {
     expect(r.error!.issues.map((i) => i.path.join('.'))).toContain(path);
   });
 
-  test('the default agent install is this package at this version from npm', () => {
-    expect(defaultAgentInstall()).toMatch(/^npm install -g driftless@\d+\.\d+\.\d+/);
+  test('has no default agent install: the npm package named driftless is not ours', () => {
+    const { agentInstall: _none, ...withoutInstall } = minimal;
+    const r = AwsProviderConfig.safeParse(withoutInstall);
+    expect(r.success).toBe(false);
+    expect(r.error?.issues[0]?.path).toEqual(['agentInstall']);
+    expect(r.error?.issues[0]?.message).toMatch(
+      /required: how an instance gets the driftless agent: "" when the image has it/,
+    );
   });
 });
 

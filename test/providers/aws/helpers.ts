@@ -25,7 +25,7 @@ export function awsConfig(endpoint: string, over: Partial<AwsProviderConfigInput
     regions: [REGION, OTHER_REGION],
     endpoint,
     images: { [REGION]: IMAGE_NAME, [OTHER_REGION]: IMAGE_NAME },
-    agentInstall: 'npm install -g driftless@0.1.0',
+    agentInstall: 'npm install -g https://example.com/driftless-0.1.0.tgz',
     retryDelay: '10ms',
     maxRetryDelay: '50ms',
     callTimeout: '15s',

@@ -16,8 +16,9 @@ const opts = {
   temporalAddress: 'temporal.example:7233',
   temporalNamespace: "team's-ns",
   workload: 'train',
-  agentInstall: 'npm install -g driftless@0.1.0',
+  agentInstall: 'npm install -g https://example.com/driftless-0.1.0.tgz',
   agentCommand: 'node "$(npm root -g)/driftless/dist/agent/main.js"',
+  deadManTimeout: '600000ms',
 };
 
 /** A fake instance metadata service that only answers IMDSv2 (token first). */
@@ -55,7 +56,7 @@ describe('buildUserData', () => {
     expect(script).toContain("export TEMPORAL_ADDRESS='temporal.example:7233'");
     expect(script).toContain("export TEMPORAL_NAMESPACE='team'\\''s-ns'");
     expect(script).toContain('X-aws-ec2-metadata-token-ttl-seconds');
-    expect(script).toContain('npm install -g driftless@0.1.0');
+    expect(script).toContain('npm install -g https://example.com/driftless-0.1.0.tgz');
     expect(Buffer.byteLength(script)).toBeLessThan(MAX_USER_DATA_BYTES);
   });
 
@@ -107,6 +108,9 @@ describe('buildUserData', () => {
         DRIFTLESS_INSTANCE_ID: 'i-0feedface0000001',
         DRIFTLESS_WORKLOAD: 'train',
         DRIFTLESS_INSTANCE_DIR: dir,
+        // The dead-man's switch: its timeout, and on a cloud machine a shutdown when it fires.
+        DRIFTLESS_DEAD_MAN_TIMEOUT: '600000ms',
+        DRIFTLESS_SHUTDOWN_COMMAND: 'shutdown -h now',
       });
       expect((await readFile(join(dir, 'agent-cwd.txt'), 'utf8')).trim()).toBe(dir);
       expect(imds.hits).toEqual(['PUT /latest/api/token', 'GET /latest/meta-data/instance-id']);

@@ -28,6 +28,7 @@ async function check(endpoint: string) {
     credentials: 'none',
     retryDelay: '10ms',
     maxAttempts: 2,
+    agentInstall: '',
   };
   const file = join(dir, 'gcp.yaml');
   await writeFile(file, stringify({ providers: { gcp } }));

@@ -2,7 +2,7 @@ import { DEFAULT_GCP_IMAGE, GcpProviderConfig, regionOfZone } from '../../../src
 import { DEFAULT_AGENT_COMMAND } from '../../../src/providers/boot-script';
 import { INSTANCE_NAME, gceInstanceName, gceRequestId, labelValue } from '../../../src/providers/gcp/names';
 
-const minimal = { project: 'my-project-1', zones: ['us-central1-a'] };
+const minimal = { project: 'my-project-1', zones: ['us-central1-a'], agentInstall: '' };
 
 describe('GcpProviderConfig', () => {
   test('fills the documented defaults', () => {
@@ -29,12 +29,13 @@ describe('GcpProviderConfig', () => {
       endpoint: 'http://127.0.0.1:8080',
       credentials: 'none',
       callTimeout: '5s',
+      agentInstall: '',
     });
     expect(c).toMatchObject({ regions: ['europe-west4'], credentials: 'none', callTimeout: 5000 });
   });
 
   test.each([
-    ['neither zones nor regions', { project: 'my-project-1' }, 'zones'],
+    ['neither zones nor regions', { project: 'my-project-1', agentInstall: '' }, 'zones'],
     ['a zone name that is not one', { ...minimal, zones: ['us-central1'] }, 'zones.0'],
     ['a region name that is not one', { ...minimal, regions: ['central'] }, 'regions.0'],
     ['a project id that is not one', { ...minimal, project: 'My Project' }, 'project'],

@@ -19,7 +19,7 @@ export function gcpConfig(endpoint: string, over: Partial<GcpProviderConfigInput
     zones: [ZONE, 'us-central1-b', OTHER_ZONE],
     endpoint,
     credentials: 'none',
-    agentInstall: 'npm install -g driftless@0.1.0',
+    agentInstall: 'npm install -g https://example.com/driftless-0.1.0.tgz',
     retryDelay: '10ms',
     maxRetryDelay: '50ms',
     callTimeout: '5s',

@@ -53,6 +53,7 @@ describe('startupScript', () => {
     workload: 'train',
     agentInstall: 'echo installed > install.txt',
     agentCommand: 'env > agent-env.txt',
+    deadManTimeout: '600000ms',
     instanceName: 'driftless-train-0123456789abcdef',
   };
   let dir: string;
