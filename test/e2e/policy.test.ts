@@ -1,0 +1,187 @@
+/**
+ * Recovery policy with the real worker, dev server and local pools: hedged provisioning, exit
+ * codes that always restart, the restart window, and HTTP health that recovers on a threshold
+ * of failed checks but never on one.
+ */
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  agentsOf,
+  cli,
+  cliJson,
+  makeEnv,
+  serviceSpec,
+  sleep,
+  startWorker,
+  waitFor,
+  workloadProcesses,
+  writeSpec,
+  type StatusJson,
+  type TestEnv,
+  type WorkerProcess,
+} from '../support/harness';
+
+let env: TestEnv;
+let worker: WorkerProcess;
+
+beforeAll(async () => {
+  env = await makeEnv([
+    // The cheapest pool boots slowly: a hedge keeps whichever is ready first.
+    { name: 'slow', pricePerGpuHour: 1, bootDelay: '4s' },
+    { name: 'fast', pricePerGpuHour: 2 },
+  ]);
+  worker = await startWorker(env.env);
+}, 120_000);
+
+afterAll(async () => {
+  await worker?.stop();
+  await env?.cleanup();
+});
+
+const status = (name: string) => cliJson<StatusJson>(['status', name], env.env);
+const events = (s: StatusJson) => s.status?.timeline.map((e) => e.type) ?? [];
+
+/** A job that exits with the codes given, one per run, counting its runs in a file. */
+function scriptedJob(name: string, codes: number[], recovery: Record<string, unknown>) {
+  const counter = join(env.dir, `${name}.runs`);
+  const script =
+    `const fs=require('fs');const f=${JSON.stringify(counter)};` +
+    `const n=fs.existsSync(f)?Number(fs.readFileSync(f,'utf8')):0;fs.writeFileSync(f,String(n+1));` +
+    `const codes=${JSON.stringify(codes)};process.exit(codes[Math.min(n,codes.length-1)])`;
+  return {
+    ...serviceSpec(name),
+    kind: 'job',
+    command: ['node', '-e', script, `marker-${name}`],
+    placement: { regions: ['fast'] },
+    recovery: { cooldown: '5m', backoff: { initial: '200ms', max: '1s' }, ...recovery },
+  };
+}
+
+async function closed(name: string): Promise<StatusJson> {
+  return waitFor(async () => {
+    const s = await status(name);
+    return s.workflowStatus !== 'RUNNING' ? s : undefined;
+  }, `${name} to end`);
+}
+
+test('hedged provisioning keeps the offer ready first and terminates the other', async () => {
+  const name = 'pol-hedge';
+  const file = await writeSpec(env, serviceSpec(name, { placement: { hedge: 2 } }));
+  try {
+    expect((await cli(['apply', file], env.env)).code).toBe(0);
+    const s = await waitFor(async () => {
+      const v = await status(name);
+      return v.phase === 'RUNNING' ? v : undefined;
+    }, `${name} RUNNING`);
+    // The slow pool is cheaper and ranked first, but the fast one was ready first.
+    expect(s.pool).toBe('fast');
+    expect(s.status?.attempts).toBe(2);
+    const timeline = s.status!.timeline;
+    expect(timeline.find((e) => e.type === 'provisioning')?.message).toMatch(
+      /hedging: provisioning 2 offers/,
+    );
+    expect(timeline.filter((e) => e.type === 'provisioning').map((e) => e.message)).toEqual(
+      expect.arrayContaining([expect.stringMatching(/local\/slow/), expect.stringMatching(/local\/fast/)]),
+    );
+    await waitFor(() => agentsOf(name).length === 1, 'only the kept instance', 30_000);
+    expect(workloadProcesses(name)).toHaveLength(1);
+  } finally {
+    await cli(['stop', name], env.env);
+  }
+});
+
+test('an exit code listed in restartExitCodes always restarts and is not counted', async () => {
+  const name = 'pol-codes';
+  const spec = scriptedJob(name, [75, 75, 0], { maxRestarts: 0, restartExitCodes: [75] });
+  expect((await cli(['apply', await writeSpec(env, spec)], env.env)).code).toBe(0);
+  const s = await closed(name);
+  expect(s.workflowStatus).toBe('COMPLETED');
+  expect(s.phase).toBe('SUCCEEDED');
+  expect(s.status?.restarts).toBe(0);
+  expect(s.status?.timeline.filter((e) => e.type === 'restarting').map((e) => e.message)).toEqual([
+    expect.stringMatching(/exit code 75 always restarts \(not counted\)/),
+    expect.stringMatching(/exit code 75 always restarts \(not counted\)/),
+  ]);
+
+  // Without the listing, the same job fails at its first exit.
+  const other = 'pol-codes-off';
+  expect(
+    (await cli(['apply', await writeSpec(env, scriptedJob(other, [75, 0], { maxRestarts: 0 }))], env.env))
+      .code,
+  ).toBe(0);
+  const f = await closed(other);
+  expect(f.workflowStatus).toBe('FAILED');
+  expect(f.failure).toMatch(/exit code 75 after 0 restarts \(max 0\)/);
+});
+
+test('only restarts within restartWindow count against maxRestarts', async () => {
+  const name = 'pol-window';
+  // Four failures a backoff of 1.5 s apart: with a 1 s window, never more than one counts.
+  const spec = scriptedJob(name, [1, 1, 1, 0], {
+    maxRestarts: 1,
+    restartWindow: '1s',
+    backoff: { initial: '1500ms', max: '1500ms' },
+  });
+  expect((await cli(['apply', await writeSpec(env, spec)], env.env)).code).toBe(0);
+  const s = await closed(name);
+  expect(s.phase).toBe('SUCCEEDED');
+  expect(s.status?.restarts).toBe(3);
+
+  const other = 'pol-window-off';
+  const strict = scriptedJob(other, [1, 1, 1, 0], {
+    maxRestarts: 1,
+    backoff: { initial: '200ms', max: '200ms' },
+  });
+  expect((await cli(['apply', await writeSpec(env, strict)], env.env)).code).toBe(0);
+  const f = await closed(other);
+  expect(f.workflowStatus).toBe('FAILED');
+  expect(f.failure).toMatch(/after 1 restarts \(max 1\)/);
+});
+
+test('one failed HTTP check never recovers a service; failureThreshold checks in a row do', async () => {
+  const name = 'pol-http';
+  const flag = join(env.dir, `${name}.sick`);
+  const server =
+    `require('http').createServer((q,r)=>{r.statusCode=require('fs').existsSync(${JSON.stringify(flag)})?500:200;r.end()})` +
+    `.listen(process.env.PORT,'127.0.0.1')`;
+  const spec = serviceSpec(name, {
+    command: ['node', '-e', server, `marker-${name}`],
+    placement: { regions: ['fast'] },
+    health: {
+      heartbeatTimeout: '5s',
+      startupGrace: '30s',
+      http: { path: '/healthz', interval: '300ms', timeout: '500ms', failureThreshold: 3 },
+    },
+    recovery: { maxRestarts: 3, cooldown: '5m', backoff: { initial: '200ms', max: '1s' } },
+  });
+  try {
+    expect((await cli(['apply', await writeSpec(env, spec)], env.env)).code).toBe(0);
+    const first = await waitFor(async () => {
+      const v = await status(name);
+      return v.phase === 'RUNNING' ? v : undefined;
+    }, `${name} RUNNING`);
+
+    // A blip: one or two failed checks, fewer than the threshold.
+    await writeFile(flag, '');
+    await sleep(400);
+    await rm(flag);
+    await sleep(2000);
+    const still = await status(name);
+    expect(still.instanceId).toBe(first.instanceId);
+    expect(events(still)).not.toContain('unhealthy');
+
+    // Sick for good: after three failed checks in a row it is replaced.
+    await writeFile(flag, '');
+    const replaced = await waitFor(async () => {
+      const v = await status(name);
+      return events(v).includes('unhealthy') ? v : undefined;
+    }, `${name} to be found unhealthy`);
+    expect(replaced.status?.timeline.find((e) => e.type === 'unhealthy')?.message).toMatch(
+      /3 HTTP checks failed in a row; last: GET \/healthz answered 500/,
+    );
+    expect(replaced.status?.restarts).toBe(1);
+  } finally {
+    await rm(flag, { force: true });
+    await cli(['stop', name], env.env);
+  }
+});
