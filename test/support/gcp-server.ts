@@ -129,6 +129,8 @@ export interface FakeInstance extends Json {
 export type StopReason = 'deleted' | 'preempted' | 'removed' | 'stopped';
 
 export interface FakeGceEvents {
+  /** Each request as it arrives, before it is answered. */
+  request: [request: RecordedRequest];
   running: [instance: FakeInstance, startupScript: string | undefined];
   stopped: [instance: FakeInstance, reason: StopReason];
 }
@@ -439,6 +441,14 @@ export class FakeGce extends EventEmitter<FakeGceEvents> {
     this.emit('stopped', clone(inst), 'removed');
   }
 
+  /**
+   * Calls `fn` with each request as it arrives, before the answer (an outage `fn` starts at once
+   * already answers this request; one started in a later tick of the event loop does not).
+   */
+  onRequest(fn: (request: RecordedRequest) => void): this {
+    return this.on('request', fn);
+  }
+
   /** Calls `fn` for each instance that reaches RUNNING, with its startup-script. */
   onRunning(fn: (instance: FakeInstance, startupScript: string | undefined) => void): this {
     return this.on('running', fn);
@@ -669,6 +679,7 @@ export class FakeGce extends EventEmitter<FakeGceEvents> {
       authorization: req.headers.authorization,
     };
     this.requests.push(rec);
+    this.emit('request', rec);
 
     if (this.outageMode === 'unavailable') {
       return this.sendError(res, { ...GCE_HTTP_ERRORS.backendError });

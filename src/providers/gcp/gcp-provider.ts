@@ -96,6 +96,21 @@ function ownerOf(i: GceInstance): Partial<InstanceOwner> {
   };
 }
 
+/**
+ * A call that cleans up (a delete, the listing a compensation reads): Compute Engine not
+ * answering is transient for it, never "unavailable", which the workflow treats as final for the
+ * call and uses to block the provider. An unanswered cleanup must be tried again, or a billed
+ * machine is given up on.
+ */
+async function cleanupCall<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (!(err instanceof ProviderUnavailableError)) throw err;
+    throw new TransientProviderError(`${err.message}; ${what}`, err.location, err.code);
+  }
+}
+
 function errorIn(err: unknown, codes: ReadonlySet<string>): boolean {
   return err instanceof ProviderError && err.code !== undefined && codes.has(err.code);
 }
@@ -507,8 +522,16 @@ export class GcpProvider implements Provider {
     }
   }
 
-  /** Deletes the instance; one that is already gone is success. Waits a while for the delete to finish. */
-  async terminate(ref: InstanceRef, signal?: AbortSignal): Promise<void> {
+  /**
+   * Deletes the instance; one that is already gone is success. Waits a while for the delete to
+   * finish. Compute Engine not answering is a transient failure here, never "unavailable": the
+   * instance is still there (and billed), so the delete must be tried again, not given up on.
+   */
+  terminate(ref: InstanceRef, signal?: AbortSignal): Promise<void> {
+    return cleanupCall(`instance ${ref.id} is not deleted yet`, () => this.deleteInstance(ref, signal));
+  }
+
+  private async deleteInstance(ref: InstanceRef, signal?: AbortSignal): Promise<void> {
     const ctx: CallContext = { location: this.location(ref.zone), signal };
     // Resends of this delete are the same request to GCE; a later terminate is a new one.
     const requestId = randomUUID();
@@ -542,9 +565,17 @@ export class GcpProvider implements Provider {
 
   /**
    * Instances carrying `owner`'s label in the configured zones (any status: a stopped VM still
-   * bills its disk), with their owner marks, from one aggregated list over the project.
+   * bills its disk), with their owner marks, from one aggregated list over the project. Like
+   * terminate, it fails as transient when Compute Engine does not answer: the compensation of a
+   * failed create lists what the attempt left, and must list again rather than give up.
    */
-  async listOwned(owner: string): Promise<Array<InstanceRef & { labels?: Partial<InstanceOwner> }>> {
+  listOwned(owner: string): Promise<Array<InstanceRef & { labels?: Partial<InstanceOwner> }>> {
+    return cleanupCall('owned instances not listed', () => this.listOwnedInstances(owner));
+  }
+
+  private async listOwnedInstances(
+    owner: string,
+  ): Promise<Array<InstanceRef & { labels?: Partial<InstanceOwner> }>> {
     const zones = new Set(await this.zones());
     const ctx: CallContext = { location: this.location() };
     const filter = `labels.${GCP_LABELS.owner} = "${labelValue(owner)}"`;

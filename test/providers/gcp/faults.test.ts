@@ -8,7 +8,7 @@ import * as taxonomy from '../../../src/providers/errors';
 import { ProviderError } from '../../../src/providers/errors';
 import type { FailureScope } from '../../../src/providers/types';
 import { GCE_HTTP_ERRORS, startFakeGce, type HttpFault, type OperationFault } from '../../support/gcp-server';
-import { ZONE, makeProvider, offer, request, useFakeGce } from './helpers';
+import { OWNER, ZONE, makeProvider, offer, request, useFakeGce } from './helpers';
 import { provisionError as failedProvision } from '../../support/provision-request';
 
 const fakeGce = useFakeGce();
@@ -242,6 +242,38 @@ describe('terminate under failures', () => {
     expect(deletes).toHaveLength(2);
     expect(deletes[1]!.requestId).toBe(deletes[0]!.requestId);
     expect(fakeGce().instance(ZONE, inst.id)).toBeUndefined();
+  });
+
+  test.each(['unavailable', 'refused'] as const)(
+    'a delete during an outage (%s) fails as transient, so that it is tried again, and works after',
+    async (mode) => {
+      const p = provider();
+      const inst = await p.provision(request(offer()));
+      await fakeGce().outage(mode);
+      const err = await p.terminate(inst).catch((e: unknown) => e);
+      // Not "unavailable": that would make the terminate activity give up on a billed machine.
+      expect(err).toBeInstanceOf(taxonomy.TransientProviderError);
+      expect(err).toMatchObject({
+        retryable: true,
+        code: mode === 'unavailable' ? 'backendError' : 'NetworkError',
+        message: expect.stringContaining(`instance ${inst.id} is not deleted yet`),
+      });
+      await fakeGce().outage(false);
+      expect(fakeGce().instance(ZONE, inst.id)).toBeDefined();
+      await p.terminate(inst);
+      expect(fakeGce().instance(ZONE, inst.id)).toBeUndefined();
+    },
+  );
+
+  test('listing owned instances during an outage fails as transient, so that a compensation lists again', async () => {
+    const p = provider();
+    const inst = await p.provision(request(offer()));
+    await fakeGce().outage('unavailable');
+    const err = await p.listOwned(OWNER).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(taxonomy.TransientProviderError);
+    expect(err).toMatchObject({ retryable: true, code: 'backendError' });
+    await fakeGce().outage(false);
+    expect((await p.listOwned(OWNER)).map((r) => r.id)).toEqual([inst.id]);
   });
 
   test('a delete refused for permissions is an auth error, and the instance stays', async () => {
