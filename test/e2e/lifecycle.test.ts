@@ -125,7 +125,7 @@ test('cancelling the workflow with the Temporal CLI terminates the instance and 
   expect(workloadProcesses(name)).toHaveLength(0);
 });
 
-test('applying a running workload again with the same spec is a no-op; with another spec it exits 2', async () => {
+test('applying a running workload again with the same spec is a no-op; another kind is refused (exit 2) and changes nothing', async () => {
   const name = 'svc-twice';
   const file = await writeSpec(env, serviceSpec(name));
   expect((await cli(['apply', file, '--wait'], env.env)).code).toBe(0);
@@ -133,11 +133,13 @@ test('applying a running workload again with the same spec is a no-op; with anot
     const again = await cli(['apply', file, '--json'], env.env);
     expect(again.code).toBe(0);
     expect(JSON.parse(again.stdout)).toMatchObject({ outcome: 'unchanged' });
-    const changed = await writeSpec(env, serviceSpec(name, { env: { CHANGED: '1' } }));
+    const before = await cliJson<StatusJson>(['status', name], env.env);
+    const changed = await writeSpec(env, { ...serviceSpec(name), kind: 'job' });
     const r = await cli(['apply', changed], env.env);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/already running with a different spec/);
+    expect(r.stderr).toMatch(/refused: spec\.kind: a service cannot become a job; stop it and apply again/);
     expect(agentsOf(name)).toHaveLength(1);
+    expect((await cliJson<StatusJson>(['status', name], env.env)).instanceId).toBe(before.instanceId);
   } finally {
     await cli(['stop', name], env.env);
   }

@@ -89,8 +89,9 @@ test('the instance of a workflow terminated hard is removed by the next reconcil
   } finally {
     await client.connection.close();
   }
-  // Terminated workflows run no compensation: the instance lives on, billed.
-  expect(workloadProcesses(name)).toHaveLength(1);
+  // Terminated workflows run no compensation: the instance (its agent) lives on, billed. (The
+  // agent may stop the workload itself once its supervision's heartbeats are refused.)
+  expect(agentsOf(name)).toHaveLength(1);
 
   const young = await gc('--dry-run');
   expect(young.kept).toContainEqual(
@@ -105,7 +106,7 @@ test('the instance of a workflow terminated hard is removed by the next reconcil
   expect(dry.terminated).toEqual([
     expect.objectContaining({ id: s.instanceId, reason: `workload-${name} is terminated` }),
   ]);
-  expect(workloadProcesses(name)).toHaveLength(1);
+  expect(agentsOf(name)).toHaveLength(1);
 
   const report = await gc('--grace', '0s');
   expect(report.dryRun).toBe(false);
