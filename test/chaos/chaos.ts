@@ -1,0 +1,290 @@
+/**
+ * Chaos against the real stack: a Temporal dev server on a persisted database, a worker, local
+ * pools and N services, under random SIGKILLs of the worker (restarted), SIGKILLs of agents,
+ * pool outages and one restart of the dev server. A sampler watches the workload processes
+ * the whole time. At the end the stack is left to settle and reconciled, and the run reports:
+ *
+ * - duplicates: times a workload had two live processes (two instances) in two samples in a row
+ * - leaked: live instances (agents or workloads) that are not their workflow's current instance
+ *   after the final reconcile
+ * - desired: workloads RUNNING with exactly one workload process, of all
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { freePort, startDevServer, type DevServer } from '../../src/client/services/dev-server';
+import { statusQuery } from '../../src/workflows/messages';
+import type { ReconcileReport } from '../../src/workflows/reconcile';
+import {
+  cli,
+  cliJson,
+  makeEnv,
+  processesWith,
+  serviceSpec,
+  sleep,
+  startWorker,
+  waitFor,
+  writeSpec,
+  type TestEnv,
+  type WorkerProcess,
+} from '../support/harness';
+
+export interface ChaosOptions {
+  workloads: number;
+  durationMs: number;
+  /** Seed of the event sequence, so a failing run can be repeated. */
+  seed: number;
+  log?: (line: string) => void;
+}
+
+export interface ChaosReport {
+  workloads: number;
+  durationS: number;
+  seed: number;
+  events: Record<string, number>;
+  duplicates: number;
+  leaked: number;
+  desired: number;
+  reconcile: { seen: number; terminated: number };
+  settleS: number;
+}
+
+const POOLS = ['pool-a', 'pool-b', 'pool-c', 'pool-d'];
+
+/** mulberry32: small, seeded, good enough to pick events. */
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Instance id of each live workload process of a workload (they carry DRIFTLESS_INSTANCE_ID). */
+function workloadInstances(name: string): string[] {
+  return processesWith(`marker-${name}`).flatMap((pid) => {
+    try {
+      const entry = readFileSync(`/proc/${pid}/environ`, 'utf8')
+        .split('\0')
+        .find((e) => e.startsWith('DRIFTLESS_INSTANCE_ID='));
+      return entry ? [entry.slice('DRIFTLESS_INSTANCE_ID='.length)] : [];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/** Instance ids of the live agents of a workload (argv `--instance ID --workload NAME`). */
+function agentInstances(name: string): string[] {
+  return processesWith('--workload', name).flatMap((pid) => {
+    try {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      const i = argv.indexOf('--instance');
+      return i >= 0 && argv[i + 1] ? [argv[i + 1]!] : [];
+    } catch {
+      return [];
+    }
+  });
+}
+
+export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
+  const log = o.log ?? ((l: string) => process.stderr.write(l + '\n'));
+  const rnd = random(o.seed);
+  const pick = <T>(xs: T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+  const events: Record<string, number> = {};
+  const count = (e: string) => (events[e] = (events[e] ?? 0) + 1);
+  const names = Array.from({ length: o.workloads }, (_, i) => `chaos-${i}`);
+
+  const env: TestEnv = await makeEnv(
+    POOLS.map((name) => ({ name, gpus: { type: 'A100', count: Math.ceil(o.workloads / 2) } })),
+    // Long enough to ride out the dev server's restart; the test is not about the switch.
+    { agent: { deadManTimeout: '5m' } },
+  );
+  const port = await freePort();
+  const dbFile = join(env.dir, 'temporal.db');
+  const startServer = () =>
+    startDevServer({
+      port,
+      headless: true,
+      dbFile,
+      logFile: join(env.dir, 'temporal.log'),
+      readyTimeoutMs: 120_000,
+    });
+  let server: DevServer | undefined = await startServer();
+  env.env = { ...env.env, TEMPORAL_ADDRESS: server.address };
+  let worker: WorkerProcess | undefined = await startWorker(env.env);
+  const connection = await Connection.connect({ address: server.address });
+  const client = new Client({ connection, namespace: 'default' });
+  let duplicates = 0;
+  const twoBefore = new Set<string>();
+  let sampling = true;
+  try {
+    for (const name of names) {
+      const spec = serviceSpec(name, {
+        health: { heartbeatTimeout: '5s', startupGrace: '30s' },
+        recovery: { maxRestarts: 5, cooldown: '20s' },
+      });
+      const r = await cli(['apply', await writeSpec(env, spec)], env.env);
+      if (r.code !== 0) throw new Error(`apply ${name}: ${r.stderr}`);
+    }
+    const running = async () => {
+      let n = 0;
+      for (const name of names) {
+        try {
+          const s = await client.workflow.getHandle(`workload-${name}`).query(statusQuery);
+          if (s.phase === 'RUNNING' && workloadInstances(name).length === 1) n++;
+        } catch {
+          /* no answer yet */
+        }
+      }
+      return n;
+    };
+    await waitFor(async () => (await running()) === names.length, 'every workload RUNNING', 180_000, 1000);
+    log(`chaos: ${names.length} workloads running; chaos for ${o.durationMs / 1000}s (seed ${o.seed})`);
+
+    // The sampler: two live workload processes of one workload in two samples in a row count once.
+    const sampler = (async () => {
+      while (sampling) {
+        for (const name of names) {
+          const two = new Set(workloadInstances(name)).size > 1;
+          if (two && twoBefore.has(name)) {
+            duplicates++;
+            log(`chaos: DUPLICATE ${name}: ${workloadInstances(name).join(', ')}`);
+          }
+          if (two) twoBefore.add(name);
+          else twoBefore.delete(name);
+        }
+        await sleep(1000);
+      }
+    })();
+
+    const end = Date.now() + o.durationMs;
+    let serverRestarted = false;
+    let poolDown: { pool: string; until: number } | undefined;
+    while (Date.now() < end) {
+      await sleep(2000 + rnd() * 3000);
+      if (poolDown && Date.now() > poolDown.until) {
+        await cli(['pool', 'up', poolDown.pool], env.env);
+        poolDown = undefined;
+      }
+      if (!serverRestarted && Date.now() > end - o.durationMs / 2) {
+        serverRestarted = true;
+        count('dev-server restart');
+        log('chaos: restarting the dev server on its database');
+        server.process.kill('SIGKILL');
+        await server.stop();
+        server = undefined;
+        await sleep(1000);
+        server = await startServer();
+        continue;
+      }
+      const r = rnd();
+      if (r < 0.25 && worker) {
+        count('worker SIGKILL');
+        await worker.kill('SIGKILL');
+        worker = undefined;
+        await sleep(1000 + rnd() * 2000);
+        worker = await startWorker(env.env);
+      } else if (r < 0.65) {
+        const agents = names.flatMap((n) => processesWith('--workload', n));
+        if (agents.length > 0) {
+          count('agent SIGKILL');
+          try {
+            process.kill(pick(agents), 'SIGKILL');
+          } catch {
+            /* already gone */
+          }
+        }
+      } else if (r < 0.85 && !poolDown) {
+        const pool = pick(POOLS);
+        count('pool outage');
+        poolDown = { pool, until: Date.now() + 5000 + rnd() * 10_000 };
+        await cli(['pool', 'down', pool], env.env);
+      } else {
+        count('quiet');
+      }
+    }
+    if (poolDown) await cli(['pool', 'up', poolDown.pool], env.env);
+    worker ??= await startWorker(env.env);
+
+    log('chaos: settling');
+    const settleFrom = Date.now();
+    await waitFor(
+      async () => (await running()) === names.length,
+      'every workload RUNNING again',
+      240_000,
+      1000,
+    ).catch(() => undefined);
+    const settleS = (Date.now() - settleFrom) / 1000;
+    sampling = false;
+    await sampler;
+
+    const report = await cliJson<ReconcileReport>(['gc', '--grace', '0s'], env.env);
+    // Leaked: anything alive that is not its workflow's current instance.
+    let leaked = 0;
+    let desired = 0;
+    for (const name of names) {
+      const s = await client.workflow.getHandle(`workload-${name}`).query(statusQuery);
+      const current = s.current?.instanceId;
+      const stray = [...new Set([...workloadInstances(name), ...agentInstances(name)])].filter(
+        (id) => id !== current,
+      );
+      if (stray.length) log(`chaos: LEAKED ${name}: ${stray.join(', ')} (current ${current})`);
+      leaked += stray.length;
+      if (s.phase === 'RUNNING' && workloadInstances(name).length === 1) desired++;
+    }
+    // Instance records the local provider still holds open without a workflow using them.
+    const openRecords = readdirSync(join(env.dir, 'state'), { recursive: true })
+      .map(String)
+      .filter((f) => f.endsWith('instance.json'))
+      .map(
+        (f) =>
+          JSON.parse(readFileSync(join(env.dir, 'state', f), 'utf8')) as {
+            id: string;
+            terminatedAt?: string;
+          },
+      )
+      .filter((rec) => !rec.terminatedAt);
+    const currents = new Set<string>();
+    for (const name of names) {
+      const s = await client.workflow.getHandle(`workload-${name}`).query(statusQuery);
+      if (s.current) currents.add(s.current.instanceId);
+    }
+    const strayRecords = openRecords.filter((rec) => !currents.has(rec.id));
+    if (strayRecords.length) log(`chaos: LEAKED records: ${strayRecords.map((r) => r.id).join(', ')}`);
+    leaked += strayRecords.length;
+
+    const result: ChaosReport = {
+      workloads: names.length,
+      durationS: o.durationMs / 1000,
+      seed: o.seed,
+      events,
+      duplicates,
+      leaked,
+      desired,
+      reconcile: { seen: report.seen, terminated: report.terminated.length },
+      settleS,
+    };
+    log(
+      `chaos: ${result.workloads} workloads, ${result.durationS}s, events ${JSON.stringify(events)}; ` +
+        `duplicates ${duplicates}, leaked ${leaked}, desired ${desired}/${names.length} ` +
+        `(settled in ${settleS.toFixed(0)}s; reconcile saw ${report.seen}, terminated ${report.terminated.length})`,
+    );
+    return result;
+  } finally {
+    sampling = false;
+    for (const name of names) {
+      await client.workflow
+        .getHandle(`workload-${name}`)
+        .terminate('chaos over')
+        .catch(() => undefined);
+    }
+    await connection.close().catch(() => undefined);
+    await worker?.stop();
+    await server?.stop();
+    await env.cleanup();
+  }
+}
