@@ -4,7 +4,7 @@ import { FailureType } from '../common/names';
 import type { Logger } from '../logger';
 import { rankOffers, type Block, type RankedOffer, type RejectedOffer } from '../placement/rank';
 import { locationKey, targetCovers, targetLabel, type Target } from '../placement/target';
-import { ProviderError } from '../providers/errors';
+import { ProviderError, ProviderUnavailableError } from '../providers/errors';
 import type {
   AgentSettings,
   Instance,
@@ -73,13 +73,18 @@ export interface ReleaseInput {
   attempt: number;
 }
 
-/** Turns a provider error into the failure the workflow decides on; other errors pass through. */
-export function toFailure(err: unknown): unknown {
+/**
+ * Turns a provider error into the failure the workflow decides on; other errors pass through.
+ * For a cleanup (terminate, release), a provider that does not answer is worth asking again:
+ * the machine is still there and billed.
+ */
+export function toFailure(err: unknown, opts: { cleanup?: boolean } = {}): unknown {
   if (err instanceof ProviderError) {
+    const again = err.retryable || (opts.cleanup === true && err instanceof ProviderUnavailableError);
     return ApplicationFailure.create({
       type: err.name,
       message: err.message,
-      nonRetryable: !err.retryable,
+      nonRetryable: !again,
       details: [{ scope: err.scope, location: err.location, code: err.code }],
     });
   }
@@ -201,7 +206,7 @@ export function createActivities(deps: ActivityDeps) {
         await provider(ref.provider).terminate(ref, Context.current().cancellationSignal);
         log.info({ instanceId: ref.id, provider: ref.provider }, 'terminated');
       } catch (err) {
-        throw toFailure(err);
+        throw toFailure(err, { cleanup: true });
       }
     },
 
@@ -221,7 +226,7 @@ export function createActivities(deps: ActivityDeps) {
           log.info({ workflowId, attempt, instances: mine.map((r) => r.id) }, 'released attempt');
         return mine.length;
       } catch (err) {
-        throw toFailure(err);
+        throw toFailure(err, { cleanup: true });
       }
     },
 

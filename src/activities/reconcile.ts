@@ -66,7 +66,12 @@ export function createReconcileActivities(deps: ReconcileDeps) {
         }
         try {
           const s = await withTimeout(handle.query(statusQuery), deps.queryTimeoutMs ?? 10_000, id);
-          claims[id] = { kind: 'open', current: s.current?.instanceId, attempts: s.attempts };
+          claims[id] = {
+            kind: 'open',
+            current: s.current?.instanceId,
+            attempts: s.attempts,
+            abandoned: s.abandoned,
+          };
         } catch (err) {
           claims[id] = { kind: 'unknown', reason: (err as Error).message };
         }

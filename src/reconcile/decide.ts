@@ -7,7 +7,13 @@ import type { OwnedInstance } from '../providers/types';
 /** What a workflow says about the instances it uses, as reconcile learnt it. */
 export type Claim =
   /** Running; it claims its current instance and the attempt it may be provisioning. */
-  | { kind: 'open'; current?: string; attempts: number }
+  | {
+      kind: 'open';
+      current?: string;
+      attempts: number;
+      /** Instances and attempts it gave up ending: not claimed, whatever else says so. */
+      abandoned?: { instances: string[]; attempts: number[] };
+    }
   /** Running, but its state could not be read (no worker, a query timeout): hands off. */
   | { kind: 'unknown'; reason: string }
   /** Completed, failed, cancelled, terminated, timed out, or never existed. */
@@ -39,12 +45,21 @@ export function decide({ instances, claims, now, graceMs }: DecideInput): Verdic
       const claim = claims[workflowId] ?? { kind: 'closed', status: 'NOT_FOUND' };
       if (claim.kind === 'unknown') return keep(`${workflowId} is open but unreadable (${claim.reason})`);
       if (claim.kind === 'open') {
-        if (claim.current === instance.id) return keep(`current instance of ${workflowId}`);
         const attempt = instance.labels?.attempt;
-        if (attempt === undefined || attempt >= claim.attempts) {
+        // An abandoned id always goes; an abandoned attempt's instance unless it is current.
+        const given =
+          claim.abandoned?.instances.includes(instance.id) ||
+          (attempt !== undefined &&
+            claim.abandoned?.attempts.includes(attempt) &&
+            claim.current !== instance.id);
+        if (!given && claim.current === instance.id) return keep(`current instance of ${workflowId}`);
+        if (given) {
+          unclaimed = `${workflowId} could not end it and left it to reconcile`;
+        } else if (attempt === undefined || attempt >= claim.attempts) {
           return keep(`attempt ${attempt ?? '?'} of ${workflowId} may be in flight`);
+        } else {
+          unclaimed = `attempt ${attempt} of ${workflowId} is over (now at attempt ${claim.attempts})`;
         }
-        unclaimed = `attempt ${attempt} of ${workflowId} is over (now at attempt ${claim.attempts})`;
       } else {
         unclaimed = `${workflowId} is ${claim.status.toLowerCase().replace(/_/g, ' ')}`;
       }

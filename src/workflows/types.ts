@@ -38,7 +38,8 @@ export interface TimelineEvent {
     | 'migrate-failed'
     | 'migrate-rejected'
     | 'updated'
-    | 'continued';
+    | 'continued'
+    | 'abandoned';
   message: string;
   instanceId?: string;
   location?: string;
@@ -113,6 +114,8 @@ export interface WorkloadStatus {
   moving?: { kind: 'migrate' | 'apply'; to: string; since: string };
   /** Continue-as-new runs so far. */
   runs?: number;
+  /** Instances and attempts the workflow could not end; reconcile treats them as unclaimed. */
+  abandoned?: { instances: string[]; attempts: number[] };
   timeline: TimelineEvent[];
   /** Set once the workload has ended. */
   result?: WorkloadResult;

@@ -52,6 +52,8 @@ import type { Phase, TimelineEvent, WorkloadInput, WorkloadResult, WorkloadStatu
 const TIMELINE_LIMIT = 200;
 /** Timeline events a run hands on when it continues as new. */
 const CARRIED_TIMELINE = 50;
+/** Abandoned instances and attempts remembered for reconcile. */
+const ABANDONED_LIMIT = 50;
 
 const SA = {
   phase: defineSearchAttributeKey(SEARCH_ATTRIBUTES.phase.name, SearchAttributeType.KEYWORD),
@@ -91,11 +93,18 @@ const { provision } = proxyActivities<ControlActivities>({
   },
 });
 
-// A termination (or the compensation of a cut-short provision) that gives up leaks a billed
-// machine: retry it for as long as it takes.
+// Terminations and the compensation of a cut-short provision are retried for a few minutes;
+// one that still fails is recorded as abandoned, and reconcile (which treats abandoned instances
+// and attempts as unclaimed) ends it, so a provider outage never holds the workload back.
 const { terminate, releaseAttempt } = proxyActivities<ControlActivities>({
   startToCloseTimeout: '2m',
-  retry: { initialInterval: '1s', maximumInterval: '1m' },
+  retry: { initialInterval: '1s', maximumInterval: '20s', maximumAttempts: 12 },
+});
+
+// After a loss the provider may well be the thing that is down: a few tries, then on.
+const { terminate: terminateBriefly } = proxyActivities<ControlActivities>({
+  startToCloseTimeout: '1m',
+  retry: { initialInterval: '1s', maximumInterval: '4s', maximumAttempts: 3 },
 });
 
 // Polls the provider beside the agent's heartbeats; resumed on another worker after a crash.
@@ -397,18 +406,41 @@ export async function workloadWorkflow(input: WorkloadInput): Promise<WorkloadRe
     };
   }
 
-  async function terminateInstance(c: NonNullable<WorkloadStatus['current']>, why: string) {
-    await CancellationScope.nonCancellable(() => terminate(refOf(c)));
+  /** What could not be ended; reconcile ends it (see src/reconcile/decide.ts). */
+  function abandon(kind: 'instances' | 'attempts', id: string | number, why: string) {
+    const a = (s.abandoned ??= { instances: [], attempts: [] });
+    if (kind === 'instances') a.instances = [...a.instances, String(id)].slice(-ABANDONED_LIMIT);
+    else a.attempts = [...a.attempts, Number(id)].slice(-ABANDONED_LIMIT);
+    event(
+      'abandoned',
+      `${kind === 'instances' ? `instance ${id}` : `attempt ${id}`} left to reconcile: ${why}`,
+    );
+  }
+
+  /** Terminates an instance; one that cannot be terminated is left to reconcile, never waited on forever. */
+  async function endInstance(ref: InstanceRef, why: string, brief = false): Promise<boolean> {
+    try {
+      await CancellationScope.nonCancellable(() => (brief ? terminateBriefly(ref) : terminate(ref)));
+      return true;
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      abandon('instances', ref.id, `terminate failed (${why}): ${messageOf(err)}`);
+      return false;
+    }
+  }
+
+  async function terminateInstance(c: NonNullable<WorkloadStatus['current']>, why: string, brief = false) {
+    if (!(await endInstance(refOf(c), why, brief))) return;
     event('terminated', `terminated ${c.instanceId} on ${c.provider}/${c.region} (${why})`, {
       instanceId: c.instanceId,
       location: `${c.provider}/${c.region}`,
     });
   }
 
-  async function terminateCurrent(why: string) {
+  async function terminateCurrent(why: string, brief = false) {
     const c = s.current;
     if (!c) return;
-    await terminateInstance(c, why);
+    await terminateInstance(c, why, brief);
     s.current = undefined;
     currentPort = undefined;
   }
@@ -584,6 +616,12 @@ export async function workloadWorkflow(input: WorkloadInput): Promise<WorkloadRe
     const release = () =>
       CancellationScope.nonCancellable(() =>
         releaseAttempt({ provider: offer.provider, workflowId: info.workflowId, attempt }),
+      ).then(
+        () => undefined,
+        (err: unknown) => {
+          if (isCancellation(err)) throw err;
+          abandon('attempts', attempt, `its release failed: ${messageOf(err)}`);
+        },
       );
     let instance: Instance | 'stop';
     try {
@@ -621,7 +659,7 @@ export async function workloadWorkflow(input: WorkloadInput): Promise<WorkloadRe
       waitReady({ ref: instance, timeoutMs: spec.health.startupGrace }),
     );
     if (ready.kind === 'done') return { kind: 'ready', instance, offer, attempt };
-    await CancellationScope.nonCancellable(() => terminate(instance));
+    await endInstance(instance, 'it never became ready', true);
     if (ready.kind === 'stop') return { kind: 'stop' };
     event('lost', `instance ${instance.id} on ${location} never became ready: ${ready.reason}`, {
       instanceId: instance.id,
@@ -662,7 +700,7 @@ export async function workloadWorkflow(input: WorkloadInput): Promise<WorkloadRe
     for (const { r } of losers) {
       // A loser that got as far as ready before its cancellation landed is ended here.
       if (r.kind === 'ready') {
-        await CancellationScope.nonCancellable(() => terminate(r.instance));
+        await endInstance(r.instance, 'another hedged offer was ready first', true);
         event('terminated', `terminated ${r.instance.id}: another hedged offer was ready first`, {
           instanceId: r.instance.id,
         });
@@ -697,7 +735,7 @@ export async function workloadWorkflow(input: WorkloadInput): Promise<WorkloadRe
       });
       return { instance, offer, attempt, port: started.value.port };
     }
-    await CancellationScope.nonCancellable(() => terminate(instance));
+    await endInstance(instance, 'it never started the workload', true);
     if (started.kind === 'stop') return 'stop';
     s.recoveries++;
     event('lost', `instance ${instance.id} on ${location} never started the workload: ${started.reason}`, {
@@ -982,7 +1020,7 @@ export async function workloadWorkflow(input: WorkloadInput): Promise<WorkloadRe
             instanceId: instance.instanceId,
             location,
           });
-          await terminateCurrent('lost');
+          await terminateCurrent('lost', true);
           block(instance, 'zone', ev.state === 'preempted' ? 'a preemption' : 'losing an instance');
           continue;
         }

@@ -139,3 +139,14 @@ describe('toFailure', () => {
     },
   );
 });
+
+test('for a cleanup (terminate, release), an unanswering provider is retried; an auth error is not', () => {
+  const down = toFailure(new ProviderUnavailableError('EC2 did not answer', loc), { cleanup: true });
+  expect(down).toBeInstanceOf(ApplicationFailure);
+  expect((down as ApplicationFailure).nonRetryable).toBe(false);
+  expect(
+    (toFailure(new ProviderUnavailableError('EC2 did not answer', loc)) as ApplicationFailure).nonRetryable,
+  ).toBe(true);
+  const auth = toFailure(new AuthError('expired', loc, 'AuthFailure'), { cleanup: true });
+  expect((auth as ApplicationFailure).nonRetryable).toBe(true);
+});
