@@ -67,3 +67,14 @@ export class AuthError extends ProviderError {
   readonly scope = 'provider' as const;
   readonly retryable = false;
 }
+
+/** Refuses a provision carrying another installation's owner mark (reconcile would not see it). */
+export function checkOwner(requested: string, configured: string, location: Location): void {
+  if (requested !== configured) {
+    throw new InvalidRequestError(
+      `provision for owner "${requested}" on a provider configured for "${configured}"`,
+      location,
+      'OwnerMismatch',
+    );
+  }
+}

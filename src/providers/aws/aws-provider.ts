@@ -16,6 +16,7 @@ import { loadCatalog } from '../../catalog/catalog';
 import {
   CapacityError,
   InvalidRequestError,
+  checkOwner,
   ProviderError,
   ProviderUnavailableError,
   TransientProviderError,
@@ -332,13 +333,7 @@ export class AwsProvider implements Provider {
         'RegionNotConfigured',
       );
     }
-    if (labels.owner !== this.opts.owner) {
-      throw new InvalidRequestError(
-        `provision for owner "${labels.owner}" on a provider configured for "${this.opts.owner}"`,
-        location,
-        'OwnerMismatch',
-      );
-    }
+    checkOwner(labels.owner, this.opts.owner, location);
     const zone = await this.zoneOf(offer.region, offer.zone, ctx);
     const image = await this.image(offer.region, ctx);
     let subnetId: string | undefined;

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { loadCatalog } from '../../catalog/catalog';
 import { isGcpGpuFamily } from '../../catalog/gcp-shapes';
 import { sleep } from '../calls';
-import { CapacityError, InvalidRequestError, ProviderError } from '../errors';
+import { CapacityError, checkOwner, InvalidRequestError, ProviderError } from '../errors';
 import { ProviderUnavailableError, TransientProviderError } from '../errors';
 import type { Instance, InstanceOwner, InstanceRef, InstanceState } from '../types';
 import type { Location, Offer, Provider, ProvisionRequest } from '../types';
@@ -375,13 +375,7 @@ export class GcpProvider implements Provider {
         'ZoneNotConfigured',
       );
     }
-    if (labels.owner !== this.opts.owner) {
-      throw new InvalidRequestError(
-        `provision for owner "${labels.owner}" on a provider configured for "${this.opts.owner}"`,
-        location,
-        'OwnerMismatch',
-      );
-    }
+    checkOwner(labels.owner, this.opts.owner, location);
     const { project } = this.config;
     const name = gceInstanceName(req.idempotencyKey, offer.instanceType, offer.zone, labels.workload);
     const instanceResource = this.instanceResource(req, name);
