@@ -284,6 +284,10 @@ test('a VM lost while Compute Engine does not answer is deleted once it answers,
     const first = await runningOn(name);
     const old = first.instanceId!;
     await fake.outage('unavailable');
+    // Each failing delete takes a while to fail, as it does when GCE is down: the few tries the
+    // workflow gives a lost instance's delete then outlast this test's look at the workload (a
+    // CLI call, slow on a loaded machine), and the outage is over before they run out.
+    fake.slow('instances.delete', 1500);
     // The zone goes down with the API: the VM dies, GCE's record of it is out of reach.
     await player.kill(old);
     const deletes = () => fake.calls('instances.delete').filter((c) => c.path.endsWith(`/${old}`)).length;
@@ -297,6 +301,7 @@ test('a VM lost while Compute Engine does not answer is deleted once it answers,
     expect(fake.instance(first.zone!, old)).toBeDefined();
 
     await fake.outage(false);
+    fake.slow('instances.delete', 0);
     const second = await runningOn(name, old);
     expect(fake.instance(first.zone!, old)).toBeUndefined();
     expect(second.provider).toBe('gcp');

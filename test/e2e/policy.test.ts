@@ -172,10 +172,12 @@ test('one failed HTTP check never recovers a service; failureThreshold checks in
 
     // Sick for good: after three failed checks in a row it is replaced.
     await writeFile(flag, '');
+    // The restart is counted once the sick instance is terminated, after the 'unhealthy' event.
     const replaced = await waitFor(async () => {
       const v = await status(name);
-      return events(v).includes('unhealthy') ? v : undefined;
-    }, `${name} to be found unhealthy`);
+      return events(v).includes('restarting') ? v : undefined;
+    }, `${name} to be found unhealthy and restarted`);
+    expect(events(replaced)).toContain('unhealthy');
     expect(replaced.status?.timeline.find((e) => e.type === 'unhealthy')?.message).toMatch(
       /3 HTTP checks failed in a row; last: GET \/healthz answered 500/,
     );

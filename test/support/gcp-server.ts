@@ -291,6 +291,7 @@ export class FakeGce extends EventEmitter<FakeGceEvents> {
   private readonly httpFaults = new Map<string, HttpFault[]>();
   private readonly opFaults = new Map<string, OperationFault[]>();
   private readonly hangs = new Map<string, number>();
+  private readonly lags = new Map<string, number>();
   private readonly held = new Set<ServerResponse>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly waiters = new Set<() => void>();
@@ -364,6 +365,15 @@ export class FakeGce extends EventEmitter<FakeGceEvents> {
   /** Never answers the next `times` calls of `rpc` (until close). */
   hang(rpc: GceRpc, times = Infinity): void {
     this.hangs.set(rpc, times);
+  }
+
+  /**
+   * Answers every call of `rpc` `ms` later than it would (0: at once again), outage answers
+   * included; what the answer is gets decided when the delay is over.
+   */
+  slow(rpc: GceRpc, ms: number): void {
+    if (ms > 0) this.lags.set(rpc, ms);
+    else this.lags.delete(rpc);
   }
 
   /** "unavailable": every call answers 503; "refused": the port closes; false: back to normal. */
@@ -469,6 +479,7 @@ export class FakeGce extends EventEmitter<FakeGceEvents> {
     this.httpFaults.clear();
     this.opFaults.clear();
     this.hangs.clear();
+    this.lags.clear();
     this.requests.length = 0;
     for (const z of this.zoneStatus.keys()) this.zoneStatus.set(z, 'UP');
   }
@@ -681,6 +692,8 @@ export class FakeGce extends EventEmitter<FakeGceEvents> {
     this.requests.push(rec);
     this.emit('request', rec);
 
+    const lag = route ? this.lags.get(route.rpc) : undefined;
+    if (lag) await new Promise((r) => setTimeout(r, lag));
     if (this.outageMode === 'unavailable') {
       return this.sendError(res, { ...GCE_HTTP_ERRORS.backendError });
     }
