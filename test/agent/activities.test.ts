@@ -76,7 +76,7 @@ test('cancelling superviseWorkload stops the workload process group and raises C
     command: ['node', '-e', script, m],
     env: {},
   });
-  await waitFor(() => processesWith(`${m}-child`).length === 1, 'the grandchild', 5000);
+  await waitFor(() => processesWith(`${m}-child`).length === 1, 'the grandchild', 30_000);
   const env = new MockActivityEnvironment();
   const supervising = run(acts.superviseWorkload, { heartbeatIntervalMs: 200 }, env);
   await sleep(300);

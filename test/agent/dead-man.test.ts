@@ -2,7 +2,11 @@ import pino from 'pino';
 import { DEFAULT_DEAD_MAN_TIMEOUT_MS, DeadMansSwitch, deadManTimeoutFromEnv } from '../../src/agent/dead-man';
 
 const logger = pino({ level: 'silent' });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+// Fake timers (and clock): the margins below are tens of milliseconds, which a loaded machine's
+// pauses would eat with real ones. Advancing also runs the probes' promise callbacks.
+beforeEach(() => jest.useFakeTimers());
+afterEach(() => jest.useRealTimers());
+const sleep = (ms: number) => jest.advanceTimersByTimeAsync(ms);
 
 /** A switch over a probe whose answer the test sets; records when it fired. */
 function harness(timeoutMs: number) {

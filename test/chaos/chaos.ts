@@ -15,6 +15,7 @@ import { Client, Connection } from '@temporalio/client';
 import { freePort, startDevServer, type DevServer } from '../../src/client/services/dev-server';
 import { statusQuery } from '../../src/workflows/messages';
 import type { ReconcileReport } from '../../src/workflows/reconcile';
+import type { WorkloadStatus } from '../../src/workflows/types';
 import {
   cli,
   cliJson,
@@ -130,12 +131,22 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       const r = await cli(['apply', await writeSpec(env, spec)], env.env);
       if (r.code !== 0) throw new Error(`apply ${name}: ${r.stderr}`);
     }
+    /**
+     * RUNNING, with exactly one workload process and one agent, both of the workflow's current
+     * instance. Not just "RUNNING": right after an agent SIGKILL the workflow still says RUNNING
+     * (until it notices) while the orphaned workload runs on.
+     */
+    const inDesiredState = (name: string, s: WorkloadStatus) => {
+      const current = s.current?.instanceId;
+      const only = (ids: string[]) => ids.length === 1 && ids[0] === current;
+      return s.phase === 'RUNNING' && only(workloadInstances(name)) && only(agentInstances(name));
+    };
     const running = async () => {
       let n = 0;
       for (const name of names) {
         try {
           const s = await client.workflow.getHandle(`workload-${name}`).query(statusQuery);
-          if (s.phase === 'RUNNING' && workloadInstances(name).length === 1) n++;
+          if (inDesiredState(name, s)) n++;
         } catch {
           /* no answer yet */
         }
@@ -234,7 +245,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       );
       if (stray.length) log(`chaos: LEAKED ${name}: ${stray.join(', ')} (current ${current})`);
       leaked += stray.length;
-      if (s.phase === 'RUNNING' && workloadInstances(name).length === 1) desired++;
+      if (inDesiredState(name, s)) desired++;
     }
     // Instance records the local provider still holds open without a workflow using them.
     const openRecords = readdirSync(join(env.dir, 'state'), { recursive: true })

@@ -59,7 +59,8 @@ function httpService(name: string, extra: Record<string, unknown> = {}) {
     ],
     health: { heartbeatTimeout: '5s', startupGrace: '30s', http: { path: '/', interval: '200ms' } },
     placement: { regions: ['lab-a', 'lab-b'] },
-    recovery: { maxRestarts: 2, cooldown: '5m', drain: '1s' },
+    // The drain outlasts a slow status query: the prober has switched before the old one ends.
+    recovery: { maxRestarts: 2, cooldown: '5m', drain: '3s' },
     ...extra,
   });
 }

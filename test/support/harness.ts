@@ -266,6 +266,6 @@ export interface StatusJson {
     attempts: number;
     restarts: number;
     recoveries: number;
-    timeline: Array<{ type: string; message: string }>;
+    timeline: Array<{ at: string; type: string; message: string; instanceId?: string; location?: string }>;
   };
 }

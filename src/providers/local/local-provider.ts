@@ -284,13 +284,13 @@ export class LocalProvider implements Provider {
       }
       await this.writeRecord(rec);
       this.log.info({ instanceId: id, pool: poolName, pid: rec.agent.pid }, 'instance started');
-      if (this.isPoolDown(poolName)) {
-        // The pool went down while we launched: the outage takes this instance too.
-        await this.terminate(this.ref(rec), undefined, 'pool-down');
-        throw new ProviderUnavailableError(`local pool ${poolName} is down`, location, 'PoolDown', 'region');
-      }
       return rec;
     });
+    if (!instance.terminatedAt && this.isPoolDown(poolName)) {
+      // The pool went down while we launched: the outage takes this instance too.
+      await this.terminate(this.ref(instance), undefined, 'pool-down');
+      throw new ProviderUnavailableError(`local pool ${poolName} is down`, location, 'PoolDown', 'region');
+    }
     if (pool.bootDelay > 0) await sleep(pool.bootDelay, req.signal);
     return this.toInstance(instance, await this.describe(this.ref(instance)));
   }
@@ -373,12 +373,18 @@ export class LocalProvider implements Provider {
     // workflow sees a lost instance rather than a workload that exited. Then whatever is left.
     await killGroup(rec.agent, 8000);
     await killGroup(status?.workload);
-    if (!rec.terminatedAt) {
-      rec.terminatedAt = new Date().toISOString();
-      rec.terminatedBy = by;
-      await this.writeRecord(rec);
-      this.log.info({ instanceId: rec.id, pool: rec.pool, by }, 'instance terminated');
-    }
+    if (rec.terminatedAt) return;
+    // Marked under the pool's lock: a provision of this instance still under way in this process
+    // either sees the mark before it records its agent (and kills it), or has recorded it by now.
+    await this.withPoolLock(rec.pool, async () => {
+      const now = (await this.readRecord(ref.id)) ?? rec;
+      if (now.terminatedAt) return;
+      if (now.agent && now.agent.pid !== rec.agent?.pid) await killGroup(now.agent, 8000);
+      now.terminatedAt = new Date().toISOString();
+      now.terminatedBy = by;
+      await this.writeRecord(now);
+      this.log.info({ instanceId: now.id, pool: now.pool, by }, 'instance terminated');
+    });
   }
 
   /** Instances of this owner not yet terminated through the provider (a dead agent still counts). */

@@ -8,12 +8,9 @@ import {
   DescribeVolumesCommand,
   RunInstancesCommand,
   TerminateInstancesCommand,
-  type EC2Client,
 } from '@aws-sdk/client-ec2';
 import { AWS_TAGS, awsClientToken } from '../../../src/providers/aws/aws-provider';
 import { InvalidRequestError } from '../../../src/providers/errors';
-import { startMoto, type MotoServer } from '../../support/moto';
-import { startFaultProxy, type FaultProxy } from './fault-proxy';
 import {
   OTHER_REGION,
   OWNER,
@@ -23,32 +20,15 @@ import {
   instancesTagged,
   makeProvider,
   offer,
-  rawClient,
   request,
+  useMoto,
   someImageId,
 } from './helpers';
 
-let moto: MotoServer;
-let proxy: FaultProxy;
-let ec2: EC2Client;
-
-beforeAll(async () => {
-  moto = await startMoto();
-  proxy = await startFaultProxy(moto.endpoint);
-  ec2 = rawClient(moto.endpoint);
-}, 300_000);
-afterAll(async () => {
-  ec2?.destroy();
-  await proxy?.stop();
-  await moto?.stop();
-});
-beforeEach(async () => {
-  await moto.reset();
-  proxy.clear();
-});
+const aws = useMoto();
 
 /** Zone name moto gives an AZ id in a region. */
-async function zoneNameOf(zoneId: string, client = ec2): Promise<string> {
+async function zoneNameOf(zoneId: string, client = aws.ec2): Promise<string> {
   const res = await client.send(new DescribeAvailabilityZonesCommand({}));
   const z = res.AvailabilityZones?.find((x) => x.ZoneId === zoneId);
   if (!z?.ZoneName) throw new Error(`moto has no zone ${zoneId}`);
@@ -57,7 +37,7 @@ async function zoneNameOf(zoneId: string, client = ec2): Promise<string> {
 
 describe('offers', () => {
   test('come from the bundled aws catalog, only in the configured regions, named after the provider', async () => {
-    const offers = await makeProvider(moto.endpoint).offers();
+    const offers = await makeProvider(aws.moto.endpoint).offers();
     const regions = new Set(offers.map((o) => o.region));
     expect(regions).toEqual(new Set([REGION, OTHER_REGION]));
     expect(offers.every((o) => o.provider === 'aws' && /^[a-z0-9]+-az\d+$/.test(o.zone))).toBe(true);
@@ -66,15 +46,15 @@ describe('offers', () => {
 
   test('are the injected offers when given, still filtered to the configured regions', async () => {
     const injected = [offer(), offer({ region: 'eu-west-1', zone: 'euw1-az1' })];
-    const offers = await makeProvider(moto.endpoint, {}, { catalogOffers: injected }).offers();
+    const offers = await makeProvider(aws.moto.endpoint, {}, { catalogOffers: injected }).offers();
     expect(offers).toEqual([injected[0]]);
   });
 
   test('in a region with configured subnets, cover only the zones those subnets are in', async () => {
-    const subnets = await ec2.send(new DescribeSubnetsCommand({}));
+    const subnets = await aws.ec2.send(new DescribeSubnetsCommand({}));
     const az1 = subnets.Subnets!.find((s) => s.AvailabilityZoneId === 'use1-az1')!;
     const provider = makeProvider(
-      moto.endpoint,
+      aws.moto.endpoint,
       { network: { [REGION]: { subnetIds: [az1.SubnetId!] } } },
       {
         catalogOffers: [
@@ -94,7 +74,7 @@ describe('offers', () => {
 
 describe('provision', () => {
   test('launches in the zone named by the AZ id, with the root disk size, tags on instance and volume, and user data', async () => {
-    const provider = makeProvider(proxy.endpoint, { rootDiskGb: 150 });
+    const provider = makeProvider(aws.proxy.endpoint, { rootDiskGb: 150 });
     const req = request(offer({ zone: 'use1-az2' }), { labels: { workload: 'train', attempt: 3 } });
     const inst = await provider.provision(req);
 
@@ -103,7 +83,7 @@ describe('provision', () => {
     expect(inst.id).toMatch(/^i-[0-9a-f]+$/);
     expect(inst.address).toBeDefined();
 
-    const ec2Inst = await describeOne(ec2, inst.id);
+    const ec2Inst = await describeOne(aws.ec2, inst.id);
     expect(ec2Inst.Placement?.AvailabilityZone).toBe(await zoneNameOf('use1-az2'));
     expect(ec2Inst.InstanceType).toBe('g5.xlarge');
     expect(ec2Inst.InstanceLifecycle).toBeUndefined();
@@ -116,7 +96,7 @@ describe('provision', () => {
     };
     expect(Object.fromEntries(ec2Inst.Tags!.map((t) => [t.Key, t.Value]))).toEqual(expectedTags);
 
-    const vols = await ec2.send(
+    const vols = await aws.ec2.send(
       new DescribeVolumesCommand({ Filters: [{ Name: 'attachment.instance-id', Values: [inst.id] }] }),
     );
     expect(vols.Volumes).toHaveLength(1);
@@ -125,7 +105,7 @@ describe('provision', () => {
     expect(Object.fromEntries(vols.Volumes![0]!.Tags!.map((t) => [t.Key, t.Value]))).toEqual(expectedTags);
 
     // What went over the wire: tags in the create call itself, one instance, the token.
-    const [run] = proxy.calls('RunInstances');
+    const [run] = aws.proxy.calls('RunInstances');
     expect(run!.params.get('TagSpecification.1.ResourceType')).toBe('instance');
     expect(run!.params.get('TagSpecification.2.ResourceType')).toBe('volume');
     expect(run!.params.get('MinCount')).toBe('1');
@@ -134,7 +114,7 @@ describe('provision', () => {
     expect(run!.params.get('MetadataOptions.HttpTokens')).toBe('required');
     expect(run!.params.get('BlockDeviceMapping.1.Ebs.DeleteOnTermination')).toBe('true');
 
-    const attr = await ec2.send(
+    const attr = await aws.ec2.send(
       new DescribeInstanceAttributeCommand({ InstanceId: inst.id, Attribute: 'userData' }),
     );
     const script = decodeUserData(attr.UserData!.Value!);
@@ -146,63 +126,65 @@ describe('provision', () => {
   });
 
   test('asks for a one-time spot instance that terminates on interruption when the offer is spot', async () => {
-    const provider = makeProvider(proxy.endpoint);
+    const provider = makeProvider(aws.proxy.endpoint);
     const inst = await provider.provision(request(offer({ spot: true, pricePerHour: 0.4 })));
-    const [run] = proxy.calls('RunInstances');
+    const [run] = aws.proxy.calls('RunInstances');
     expect(run!.params.get('InstanceMarketOptions.MarketType')).toBe('spot');
     expect(run!.params.get('InstanceMarketOptions.SpotOptions.SpotInstanceType')).toBe('one-time');
     expect(run!.params.get('InstanceMarketOptions.SpotOptions.InstanceInterruptionBehavior')).toBe(
       'terminate',
     );
-    expect((await describeOne(ec2, inst.id)).InstanceLifecycle).toBe('spot');
+    expect((await describeOne(aws.ec2, inst.id)).InstanceLifecycle).toBe('spot');
     expect(inst.details?.lifecycle).toBe('spot');
   });
 
   test('sends no market options for an on-demand offer', async () => {
-    await makeProvider(proxy.endpoint).provision(request(offer()));
-    expect(proxy.calls('RunInstances')[0]!.params.has('InstanceMarketOptions.MarketType')).toBe(false);
+    await makeProvider(aws.proxy.endpoint).provision(request(offer()));
+    expect(aws.proxy.calls('RunInstances')[0]!.params.has('InstanceMarketOptions.MarketType')).toBe(false);
   });
 
   test('uses a configured AMI id as it is', async () => {
-    const imageId = await someImageId(ec2);
-    const provider = makeProvider(moto.endpoint, { images: { [REGION]: imageId, [OTHER_REGION]: imageId } });
+    const imageId = await someImageId(aws.ec2);
+    const provider = makeProvider(aws.moto.endpoint, {
+      images: { [REGION]: imageId, [OTHER_REGION]: imageId },
+    });
     const inst = await provider.provision(request(offer()));
-    expect((await describeOne(ec2, inst.id)).ImageId).toBe(imageId);
+    expect((await describeOne(aws.ec2, inst.id)).ImageId).toBe(imageId);
   });
 
   test('launches into the configured subnet of the offer zone, with the configured security groups', async () => {
-    const subnets = await ec2.send(new DescribeSubnetsCommand({}));
+    const subnets = await aws.ec2.send(new DescribeSubnetsCommand({}));
     const az1 = subnets.Subnets!.find((s) => s.AvailabilityZoneId === 'use1-az1')!;
     const az2 = subnets.Subnets!.find((s) => s.AvailabilityZoneId === 'use1-az2')!;
-    const provider = makeProvider(moto.endpoint, {
+    const provider = makeProvider(aws.moto.endpoint, {
       network: { [REGION]: { subnetIds: [az2.SubnetId!, az1.SubnetId!] } },
     });
     const inst = await provider.provision(request(offer({ zone: 'use1-az1' })));
-    expect((await describeOne(ec2, inst.id)).SubnetId).toBe(az1.SubnetId);
+    expect((await describeOne(aws.ec2, inst.id)).SubnetId).toBe(az1.SubnetId);
   });
 
   test('retried with the same request, returns the same instance and launches nothing more', async () => {
-    const provider = makeProvider(proxy.endpoint);
+    const provider = makeProvider(aws.proxy.endpoint);
     const req = request(offer());
     const first = await provider.provision(req);
-    const again = await makeProvider(proxy.endpoint).provision(req);
+    const again = await makeProvider(aws.proxy.endpoint).provision(req);
     expect(again.id).toBe(first.id);
-    expect(proxy.calls('RunInstances')).toHaveLength(1);
-    expect(await instancesTagged(ec2, { [AWS_TAGS.workflowId]: req.labels.workflowId })).toHaveLength(1);
+    expect(aws.proxy.calls('RunInstances')).toHaveLength(1);
+    expect(await instancesTagged(aws.ec2, { [AWS_TAGS.workflowId]: req.labels.workflowId })).toHaveLength(1);
   });
 
   test('after a launch whose answer was lost (RunInstances sent with the same token), returns that instance', async () => {
-    const provider = makeProvider(proxy.endpoint);
+    const provider = makeProvider(aws.proxy.endpoint);
     const req = request(offer());
     // What the lost call did: the same token and the same tags at launch.
-    const imageId = await someImageId(ec2);
+    const imageId = await someImageId(aws.ec2);
     const tags = [
       { Key: AWS_TAGS.owner, Value: OWNER },
       { Key: AWS_TAGS.workload, Value: req.labels.workload },
       { Key: AWS_TAGS.workflowId, Value: req.labels.workflowId },
       { Key: AWS_TAGS.attempt, Value: String(req.labels.attempt) },
     ];
-    const lost = await ec2.send(
+    const lost = await aws.ec2.send(
       new RunInstancesCommand({
         ImageId: imageId,
         InstanceType: 'g5.xlarge',
@@ -215,24 +197,24 @@ describe('provision', () => {
     );
     const inst = await provider.provision(req);
     expect(inst.id).toBe(lost.Instances![0]!.InstanceId);
-    expect(proxy.calls('RunInstances')).toHaveLength(0);
-    expect(await instancesTagged(ec2, { [AWS_TAGS.workflowId]: req.labels.workflowId })).toHaveLength(1);
+    expect(aws.proxy.calls('RunInstances')).toHaveLength(0);
+    expect(await instancesTagged(aws.ec2, { [AWS_TAGS.workflowId]: req.labels.workflowId })).toHaveLength(1);
   });
 
   test('when the connection drops after EC2 launched, retries, finds the launched instance by its tags and leaves exactly one', async () => {
-    proxy.dropResponse('RunInstances', 1);
-    const provider = makeProvider(proxy.endpoint);
+    aws.proxy.dropResponse('RunInstances', 1);
+    const provider = makeProvider(aws.proxy.endpoint);
     const req = request(offer());
     const inst = await provider.provision(req);
-    const tagged = await instancesTagged(ec2, { [AWS_TAGS.workflowId]: req.labels.workflowId });
+    const tagged = await instancesTagged(aws.ec2, { [AWS_TAGS.workflowId]: req.labels.workflowId });
     expect(tagged.map((i) => i.InstanceId)).toEqual([inst.id]);
-    expect(proxy.calls('RunInstances')).toHaveLength(1);
+    expect(aws.proxy.calls('RunInstances')).toHaveLength(1);
   });
 
   test('finds an instance already tagged with the attempt before launching, whatever its token', async () => {
     const req = request(offer(), { labels: { attempt: 7 } });
-    const imageId = await someImageId(ec2);
-    const existing = await ec2.send(
+    const imageId = await someImageId(aws.ec2);
+    const existing = await aws.ec2.send(
       new RunInstancesCommand({
         ImageId: imageId,
         InstanceType: 'g5.xlarge',
@@ -250,10 +232,10 @@ describe('provision', () => {
         ],
       }),
     );
-    const inst = await makeProvider(proxy.endpoint).provision(req);
+    const inst = await makeProvider(aws.proxy.endpoint).provision(req);
     expect(inst.id).toBe(existing.Instances![0]!.InstanceId);
-    expect(proxy.calls('RunInstances')).toHaveLength(0);
-    const lookup = proxy.calls('DescribeInstances')[0]!.params;
+    expect(aws.proxy.calls('RunInstances')).toHaveLength(0);
+    const lookup = aws.proxy.calls('DescribeInstances')[0]!.params;
     const filters = new Map<string, string>();
     for (let n = 1; lookup.has(`Filter.${n}.Name`); n++) {
       filters.set(lookup.get(`Filter.${n}.Name`)!, lookup.get(`Filter.${n}.Value.1`)!);
@@ -264,7 +246,7 @@ describe('provision', () => {
   });
 
   test('launches a new instance for the next attempt and ignores a terminated one of the same attempt', async () => {
-    const provider = makeProvider(moto.endpoint);
+    const provider = makeProvider(aws.moto.endpoint);
     const req1 = request(offer(), { labels: { attempt: 1 } });
     const first = await provider.provision(req1);
     const second = await provider.provision(
@@ -272,22 +254,22 @@ describe('provision', () => {
     );
     expect(second.id).not.toBe(first.id);
 
-    await ec2.send(new TerminateInstancesCommand({ InstanceIds: [first.id] }));
+    await aws.ec2.send(new TerminateInstancesCommand({ InstanceIds: [first.id] }));
     // A different key (moto does not enforce tokens), so only the lookup could return the dead one.
     const again = await provider.provision({ ...req1, idempotencyKey: `${req1.idempotencyKey}/retry` });
     expect(again.id).not.toBe(first.id);
   });
 
   test('refuses an offer in a region that is not configured, without calling EC2', async () => {
-    const provider = makeProvider(proxy.endpoint);
+    const provider = makeProvider(aws.proxy.endpoint);
     await expect(
       provider.provision(request(offer({ region: 'eu-west-1', zone: 'euw1-az1' }))),
     ).rejects.toBeInstanceOf(InvalidRequestError);
-    expect(proxy.calls()).toHaveLength(0);
+    expect(aws.proxy.calls()).toHaveLength(0);
   });
 
   test('fails a zone the region does not have with a capacity error of that zone', async () => {
-    const provider = makeProvider(moto.endpoint);
+    const provider = makeProvider(aws.moto.endpoint);
     await expect(provider.provision(request(offer({ zone: 'use1-az99' })))).rejects.toMatchObject({
       name: 'CapacityError',
       scope: 'zone',
@@ -297,7 +279,7 @@ describe('provision', () => {
   });
 
   test('fails with an invalid request naming the image when no image of that name exists', async () => {
-    const provider = makeProvider(moto.endpoint, {
+    const provider = makeProvider(aws.moto.endpoint, {
       images: { [REGION]: 'no-such-image-*', [OTHER_REGION]: 'no-such-image-*' },
     });
     await expect(provider.provision(request(offer()))).rejects.toMatchObject({
@@ -310,23 +292,23 @@ describe('provision', () => {
 
 describe('describe', () => {
   test('reports a launched instance as pending or running, and terminated after termination', async () => {
-    const provider = makeProvider(moto.endpoint);
+    const provider = makeProvider(aws.moto.endpoint);
     const inst = await provider.provision(request(offer()));
     expect(['pending', 'running']).toContain(await provider.describe(inst));
-    await ec2.send(new TerminateInstancesCommand({ InstanceIds: [inst.id] }));
+    await aws.ec2.send(new TerminateInstancesCommand({ InstanceIds: [inst.id] }));
     expect(await provider.describe(inst)).toBe('terminated');
   });
 
   test('reports a stopped instance as stopped', async () => {
-    const provider = makeProvider(moto.endpoint);
+    const provider = makeProvider(aws.moto.endpoint);
     const inst = await provider.provision(request(offer()));
     const { StopInstancesCommand } = await import('@aws-sdk/client-ec2');
-    await ec2.send(new StopInstancesCommand({ InstanceIds: [inst.id] }));
+    await aws.ec2.send(new StopInstancesCommand({ InstanceIds: [inst.id] }));
     expect(await provider.describe(inst)).toBe('stopped');
   });
 
   test('reports an id EC2 does not know as not-found', async () => {
-    const provider = makeProvider(moto.endpoint);
+    const provider = makeProvider(aws.moto.endpoint);
     const ref = { provider: 'aws', id: 'i-0123456789abcdef0', region: REGION, zone: 'use1-az1' };
     expect(await provider.describe(ref)).toBe('not-found');
   });
@@ -334,15 +316,15 @@ describe('describe', () => {
 
 describe('terminate', () => {
   test('terminates the instance, and a second terminate of it succeeds too', async () => {
-    const provider = makeProvider(moto.endpoint);
+    const provider = makeProvider(aws.moto.endpoint);
     const inst = await provider.provision(request(offer()));
     await provider.terminate(inst);
-    expect((await describeOne(ec2, inst.id)).State?.Name).toBe('terminated');
+    expect((await describeOne(aws.ec2, inst.id)).State?.Name).toBe('terminated');
     await expect(provider.terminate(inst)).resolves.toBeUndefined();
   });
 
   test('of an id EC2 does not know succeeds', async () => {
-    const provider = makeProvider(moto.endpoint);
+    const provider = makeProvider(aws.moto.endpoint);
     const ref = { provider: 'aws', id: 'i-0123456789abcdef0', region: REGION, zone: 'use1-az1' };
     await expect(provider.terminate(ref)).resolves.toBeUndefined();
   });
@@ -350,8 +332,8 @@ describe('terminate', () => {
 
 describe('listOwned', () => {
   test("lists this owner's live instances in every configured region with their labels, skipping terminated ones and other owners", async () => {
-    const mine = makeProvider(moto.endpoint);
-    const theirs = makeProvider(moto.endpoint, {}, { owner: 'someone-else' });
+    const mine = makeProvider(aws.moto.endpoint);
+    const theirs = makeProvider(aws.moto.endpoint, {}, { owner: 'someone-else' });
     const a = await mine.provision(request(offer(), { labels: { workload: 'a', attempt: 1 } }));
     const b = await mine.provision(
       request(offer({ region: OTHER_REGION, zone: 'usw2-az2' }), { labels: { workload: 'b', attempt: 4 } }),
@@ -378,7 +360,7 @@ describe('listOwned', () => {
   });
 
   test('lists nothing for an owner with no instances', async () => {
-    const provider = makeProvider(moto.endpoint);
+    const provider = makeProvider(aws.moto.endpoint);
     await provider.provision(request(offer()));
     expect(await provider.listOwned('nobody')).toEqual([]);
   });

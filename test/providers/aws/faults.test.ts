@@ -3,11 +3,7 @@
  * actions with EC2's XML errors, drops or withholds answers. The provider must land each in the
  * right taxonomy class and scope, retry only what is transient, and give up within its bounds.
  */
-import {
-  DescribeAvailabilityZonesCommand,
-  TerminateInstancesCommand,
-  type EC2Client,
-} from '@aws-sdk/client-ec2';
+import { DescribeAvailabilityZonesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import {
   AuthError,
   CapacityError,
@@ -18,41 +14,24 @@ import {
   TransientProviderError,
 } from '../../../src/providers/errors';
 import { AWS_TAGS } from '../../../src/providers/aws/aws-provider';
-import { startMoto, type MotoServer } from '../../support/moto';
-import { startFaultProxy, type FaultProxy } from './fault-proxy';
+import { startFaultProxy } from './fault-proxy';
 import {
   REGION,
   describeOne,
   instancesTagged,
   makeProvider,
   offer,
-  rawClient,
   request,
+  useMoto,
   someImageId,
 } from './helpers';
 import { provisionError as failedProvision } from '../../support/provision-request';
 
-let moto: MotoServer;
-let proxy: FaultProxy;
-let ec2: EC2Client;
-
-beforeAll(async () => {
-  moto = await startMoto();
-  proxy = await startFaultProxy(moto.endpoint);
-  ec2 = rawClient(moto.endpoint);
-}, 300_000);
-afterAll(async () => {
-  ec2?.destroy();
-  await proxy?.stop();
-  await moto?.stop();
-});
-beforeEach(async () => {
-  await moto.reset();
-  proxy.clear();
-});
+const aws = useMoto();
 
 /** Three tries per call, fast backoff. */
-const viaProxy = (over = {}, opts = {}) => makeProvider(proxy.endpoint, { maxAttempts: 3, ...over }, opts);
+const viaProxy = (over = {}, opts = {}) =>
+  makeProvider(aws.proxy.endpoint, { maxAttempts: 3, ...over }, opts);
 
 const provisionError = (p = viaProxy(), o = offer()) => failedProvision(p, request(o));
 
@@ -81,92 +60,92 @@ describe('RunInstances errors land in the taxonomy', () => {
     ['IdempotentParameterMismatch', 400, 'InvalidRequestError', 'provider'],
     ['OptInRequired', 401, 'ProviderUnavailableError', 'region'],
   ])('%s (HTTP %i) is a %s of scope %s, sent once and not retried', async (code, status, cls, scope) => {
-    proxy.fail('RunInstances', { code, status });
+    aws.proxy.fail('RunInstances', { code, status });
     const err = await provisionError(viaProxy(), offer({ spot: code.startsWith('Spot') }));
     expect(err).toBeInstanceOf(classes[cls]);
     expect(err.scope).toBe(scope);
     expect(err.code).toBe(code);
     expect(err.retryable).toBe(false);
     expect(err.location).toEqual({ provider: 'aws', region: REGION, zone: 'use1-az1' });
-    expect(proxy.calls('RunInstances')).toHaveLength(1);
+    expect(aws.proxy.calls('RunInstances')).toHaveLength(1);
   });
 
   test('a capacity error is not retried by the SDK either: one HTTP request in all, nothing launched', async () => {
-    proxy.fail('RunInstances', { code: 'InsufficientInstanceCapacity', status: 500 });
+    aws.proxy.fail('RunInstances', { code: 'InsufficientInstanceCapacity', status: 500 });
     const req = request(offer());
     await expect(viaProxy().provision(req)).rejects.toBeInstanceOf(CapacityError);
-    expect(proxy.calls('RunInstances')).toHaveLength(1);
-    expect(await instancesTagged(ec2, { [AWS_TAGS.workflowId]: req.labels.workflowId })).toHaveLength(0);
+    expect(aws.proxy.calls('RunInstances')).toHaveLength(1);
+    expect(await instancesTagged(aws.ec2, { [AWS_TAGS.workflowId]: req.labels.workflowId })).toHaveLength(0);
   });
 });
 
 describe('errors of the calls before the launch', () => {
   test('AuthFailure on DescribeAvailabilityZones is an auth error of the provider', async () => {
-    proxy.fail('DescribeAvailabilityZones', { code: 'AuthFailure', status: 401 });
+    aws.proxy.fail('DescribeAvailabilityZones', { code: 'AuthFailure', status: 401 });
     const err = await provisionError();
     expect(err).toBeInstanceOf(AuthError);
     expect(err.scope).toBe('provider');
-    expect(proxy.calls('RunInstances')).toHaveLength(0);
+    expect(aws.proxy.calls('RunInstances')).toHaveLength(0);
   });
 
   test('InvalidAMIID.NotFound for a configured AMI id is an invalid request', async () => {
-    const imageId = await someImageId(ec2);
-    proxy.fail('DescribeImages', { code: 'InvalidAMIID.NotFound', status: 400 });
+    const imageId = await someImageId(aws.ec2);
+    aws.proxy.fail('DescribeImages', { code: 'InvalidAMIID.NotFound', status: 400 });
     const err = await provisionError(viaProxy({ images: { [REGION]: imageId, 'us-west-2': imageId } }));
     expect(err).toBeInstanceOf(InvalidRequestError);
     expect(err.code).toBe('InvalidAMIID.NotFound');
-    expect(proxy.calls('RunInstances')).toHaveLength(0);
+    expect(aws.proxy.calls('RunInstances')).toHaveLength(0);
   });
 });
 
 describe('transient failures are retried inside the adapter', () => {
   test('InternalError twice, then success: the provision succeeds with one instance after three RunInstances', async () => {
-    proxy.fail('RunInstances', { code: 'InternalError', status: 500, times: 2 });
+    aws.proxy.fail('RunInstances', { code: 'InternalError', status: 500, times: 2 });
     const req = request(offer());
     const inst = await viaProxy().provision(req);
-    expect(proxy.calls('RunInstances')).toHaveLength(3);
-    const tagged = await instancesTagged(ec2, { [AWS_TAGS.workflowId]: req.labels.workflowId });
+    expect(aws.proxy.calls('RunInstances')).toHaveLength(3);
+    const tagged = await instancesTagged(aws.ec2, { [AWS_TAGS.workflowId]: req.labels.workflowId });
     expect(tagged.map((i) => i.InstanceId)).toEqual([inst.id]);
   });
 
   test('RequestLimitExceeded on every try gives up after maxAttempts as a retryable transient error', async () => {
-    proxy.fail('RunInstances', { code: 'RequestLimitExceeded', status: 503 });
+    aws.proxy.fail('RunInstances', { code: 'RequestLimitExceeded', status: 503 });
     const err = await provisionError();
     expect(err).toBeInstanceOf(TransientProviderError);
     expect(err.retryable).toBe(true);
     expect(err.code).toBe('RequestLimitExceeded');
-    expect(proxy.calls('RunInstances')).toHaveLength(3);
+    expect(aws.proxy.calls('RunInstances')).toHaveLength(3);
   });
 
   test('throttled DescribeInstances in describe is retried and then answers', async () => {
     const p = viaProxy();
     const inst = await p.provision(request(offer()));
-    proxy.fail('DescribeInstances', { code: 'RequestLimitExceeded', status: 503, times: 2 });
+    aws.proxy.fail('DescribeInstances', { code: 'RequestLimitExceeded', status: 503, times: 2 });
     expect(['pending', 'running']).toContain(await p.describe(inst));
   });
 
   test('a call past its deadline is retried; a region that never answers becomes unavailable (region scope) within the bounds', async () => {
-    proxy.hang('DescribeAvailabilityZones');
+    aws.proxy.hang('DescribeAvailabilityZones');
     const started = Date.now();
     const err = await provisionError(viaProxy({ callTimeout: '300ms' }));
     expect(err).toBeInstanceOf(ProviderUnavailableError);
     expect(err).toMatchObject({ scope: 'region', code: 'DeadlineExceeded' });
-    expect(proxy.calls('DescribeAvailabilityZones')).toHaveLength(3);
+    expect(aws.proxy.calls('DescribeAvailabilityZones')).toHaveLength(3);
     expect(Date.now() - started).toBeLessThan(3000);
   });
 
   test('one call past its deadline, then an answer: the provision succeeds', async () => {
     // A region's first call makes moto build that region: done here, outside the deadline.
-    await ec2.send(new DescribeAvailabilityZonesCommand({}));
-    await someImageId(ec2);
-    proxy.hang('DescribeAvailabilityZones', 1);
+    await aws.ec2.send(new DescribeAvailabilityZonesCommand({}));
+    await someImageId(aws.ec2);
+    aws.proxy.hang('DescribeAvailabilityZones', 1);
     const inst = await viaProxy({ callTimeout: '2s' }).provision(request(offer()));
     expect(inst.id).toMatch(/^i-/);
-    expect(proxy.calls('DescribeAvailabilityZones')).toHaveLength(2);
+    expect(aws.proxy.calls('DescribeAvailabilityZones')).toHaveLength(2);
   });
 
   test('an endpoint that refuses connections makes the region unavailable after the tries', async () => {
-    const closed = await startFaultProxy(moto.endpoint);
+    const closed = await startFaultProxy(aws.moto.endpoint);
     await closed.stop();
     const p = makeProvider(closed.endpoint, { maxAttempts: 2 });
     const err = await provisionError(p);
@@ -177,14 +156,14 @@ describe('transient failures are retried inside the adapter', () => {
 
 describe('cancellation', () => {
   test("the caller's signal ends a hanging call at once, without waiting for the deadline", async () => {
-    proxy.hang('RunInstances');
+    aws.proxy.hang('RunInstances');
     const ac = new AbortController();
     const started = Date.now();
     const pending = viaProxy({ callTimeout: '20s' }).provision({ ...request(offer()), signal: ac.signal });
     setTimeout(() => ac.abort(), 300);
     await expect(pending).rejects.toMatchObject({ code: 'Cancelled' });
     expect(Date.now() - started).toBeLessThan(5000);
-    expect(proxy.calls('RunInstances')).toHaveLength(1);
+    expect(aws.proxy.calls('RunInstances')).toHaveLength(1);
   });
 
   test('an already aborted signal sends nothing', async () => {
@@ -193,7 +172,7 @@ describe('cancellation', () => {
     await expect(viaProxy().provision({ ...request(offer()), signal: ac.signal })).rejects.toMatchObject({
       code: 'Cancelled',
     });
-    expect(proxy.calls()).toHaveLength(0);
+    expect(aws.proxy.calls()).toHaveLength(0);
   });
 });
 
@@ -201,25 +180,25 @@ describe('eventual consistency just after a launch', () => {
   test('terminate retries a "not found" for an instance it just launched, and the instance ends terminated', async () => {
     const p = viaProxy();
     const inst = await p.provision(request(offer()));
-    proxy.fail('TerminateInstances', { code: 'InvalidInstanceID.NotFound', status: 400, times: 2 });
+    aws.proxy.fail('TerminateInstances', { code: 'InvalidInstanceID.NotFound', status: 400, times: 2 });
     await p.terminate(inst);
-    expect(proxy.calls('TerminateInstances')).toHaveLength(3);
-    expect((await describeOne(ec2, inst.id)).State?.Name).toBe('terminated');
+    expect(aws.proxy.calls('TerminateInstances')).toHaveLength(3);
+    expect((await describeOne(aws.ec2, inst.id)).State?.Name).toBe('terminated');
   });
 
   test('describe reports an instance it just launched as pending while EC2 does not list it yet', async () => {
     const p = viaProxy();
     const inst = await p.provision(request(offer()));
-    proxy.fail('DescribeInstances', { code: 'InvalidInstanceID.NotFound', status: 400, times: 1 });
+    aws.proxy.fail('DescribeInstances', { code: 'InvalidInstanceID.NotFound', status: 400, times: 1 });
     expect(await p.describe(inst)).toBe('pending');
   });
 
   test('after the visibility window, "not found" on terminate is success with one call', async () => {
     const p = viaProxy({}, { launchVisibilityMs: 0 });
     const inst = await p.provision(request(offer()));
-    proxy.fail('TerminateInstances', { code: 'InvalidInstanceID.NotFound', status: 400 });
+    aws.proxy.fail('TerminateInstances', { code: 'InvalidInstanceID.NotFound', status: 400 });
     await expect(p.terminate(inst)).resolves.toBeUndefined();
-    expect(proxy.calls('TerminateInstances')).toHaveLength(1);
+    expect(aws.proxy.calls('TerminateInstances')).toHaveLength(1);
   });
 });
 
@@ -227,10 +206,10 @@ describe('spot interruption as EC2 reports it', () => {
   test('an instance EC2 terminated with Server.SpotInstanceTermination is preempted, one the user terminated is terminated', async () => {
     const p = viaProxy();
     const inst = await p.provision(request(offer({ spot: true })));
-    await ec2.send(new TerminateInstancesCommand({ InstanceIds: [inst.id] }));
+    await aws.ec2.send(new TerminateInstancesCommand({ InstanceIds: [inst.id] }));
     expect(await p.describe(inst)).toBe('terminated');
     // moto cannot interrupt: its real answer, with the reason EC2 gives for an interruption.
-    proxy.rewrite(
+    aws.proxy.rewrite(
       'DescribeInstances',
       (xml) => xml.replace(/Client\.UserInitiatedShutdown/g, 'Server.SpotInstanceTermination'),
       1,

@@ -8,7 +8,8 @@ import pino from 'pino';
 import { AwsProvider, type AwsProviderOptions } from '../../../src/providers/aws/aws-provider';
 import { AwsProviderConfig, type AwsProviderConfigInput } from '../../../src/providers/aws/config';
 import type { Offer, ProvisionRequest } from '../../../src/providers/types';
-import { MOTO_CREDENTIALS } from '../../support/moto';
+import { MOTO_CREDENTIALS, startMoto, type MotoServer } from '../../support/moto';
+import { startFaultProxy, type FaultProxy } from './fault-proxy';
 import { provisionRequest, type RequestOverrides } from '../../support/provision-request';
 
 export const OWNER = 'test-owner';
@@ -104,4 +105,35 @@ export async function someImageId(client: EC2Client): Promise<string> {
 /** Decodes the base64 user data a RunInstances call carried. */
 export function decodeUserData(b64: string): string {
   return Buffer.from(b64, 'base64').toString('utf8');
+}
+
+/** A moto server, the fault proxy in front of it and a raw client of moto, for one test file. */
+export interface MotoFixture {
+  moto: MotoServer;
+  proxy: FaultProxy;
+  /** Talks to moto directly, past the proxy: what EC2 really holds. */
+  ec2: EC2Client;
+}
+
+/**
+ * Starts the fixture before the file's tests and stops it after them; before each test moto
+ * forgets every resource and the proxy every fault. Its fields are set once `beforeAll` ran.
+ */
+export function useMoto(): MotoFixture {
+  const f = {} as MotoFixture;
+  beforeAll(async () => {
+    f.moto = await startMoto();
+    f.proxy = await startFaultProxy(f.moto.endpoint);
+    f.ec2 = rawClient(f.moto.endpoint);
+  }, 300_000);
+  afterAll(async () => {
+    f.ec2?.destroy();
+    await f.proxy?.stop();
+    await f.moto?.stop();
+  });
+  beforeEach(async () => {
+    await f.moto.reset();
+    f.proxy.clear();
+  });
+  return f;
 }

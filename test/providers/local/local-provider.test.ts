@@ -14,6 +14,7 @@ import {
   offerFor,
   pidsWithArg,
   request,
+  sleep,
   spawnDetached,
   tempStateDir,
   waitFor,
@@ -359,6 +360,24 @@ describe('terminate', () => {
       provider.terminate({ provider: 'local', id: 'lunknown', region: 'lab-a', zone: 'lab-a' }),
     ).resolves.toBeUndefined();
     expect(await provider.describe(inst)).toBe('terminated');
+  });
+
+  test('a terminate that lands while its instance is still being launched leaves no agent', async () => {
+    const provider = makeProvider([LAB_A]);
+    const offer = await offerFor(provider, 'lab-a', 1);
+    for (let i = 0; i < 8; i++) {
+      const id = localInstanceId(`launching-${i}`);
+      const ref = { provider: 'local', id, region: 'lab-a', zone: 'lab-a' };
+      const launched = provider.provision(request(offer, `launching-${i}`));
+      // Once the launch has recorded the instance, terminate it at a different point each round.
+      while (!(await provider.readRecord(id))) await sleep(0);
+      for (let t = 0; t < i; t++) await sleep(0);
+      await provider.terminate(ref);
+      await launched.catch(() => undefined);
+      await waitFor(() => pidsWithArg(id).length === 0, `no agent of ${id}`);
+      expect((await provider.readRecord(id))?.terminatedAt).toBeDefined();
+      expect(await provider.describe(ref)).toBe('terminated');
+    }
   });
 
   test("kills the agent's whole process group, including processes the agent spawned", async () => {
