@@ -9,7 +9,7 @@ import type { Config } from './config/config';
 import { createLogger } from './logger';
 import { createProviders } from './providers/registry';
 import { installRuntimeLogger } from './runtime';
-import { connectionOptions } from './temporal-connection';
+import { connectionOptions, dataConverterFromEnv } from './temporal-connection';
 
 /** Prebuilt by `npm run build` so a worker starts in about a second instead of bundling. */
 export const WORKFLOW_BUNDLE = join(__dirname, 'workflow-bundle.js');
@@ -27,19 +27,22 @@ export async function createDriftlessWorker(
   logger = createLogger(),
 ): Promise<DriftlessWorker> {
   installRuntimeLogger(logger);
+  // Read first: a malformed key stops the worker before it connects.
+  const dataConverter = dataConverterFromEnv();
   const connection = await NativeConnection.connect(connectionOptions(config.temporal));
   const providers = createProviders(config, logger);
   // Reconcile reads workflows' state, which needs a client connection (a NativeConnection cannot query).
   let client: Promise<Client> | undefined;
   const queryClient = () =>
     (client ??= Connection.connect(connectionOptions(config.temporal)).then(
-      (c) => new Client({ connection: c, namespace: config.temporal.namespace }),
+      (c) => new Client({ connection: c, namespace: config.temporal.namespace, dataConverter }),
     ));
   const workflowSource = existsSync(WORKFLOW_BUNDLE)
     ? { workflowBundle: { codePath: WORKFLOW_BUNDLE } }
     : { workflowsPath: require.resolve('./workflows') };
   const worker = await Worker.create({
     connection,
+    dataConverter,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     ...workflowSource,

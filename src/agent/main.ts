@@ -1,7 +1,7 @@
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { instanceTaskQueue } from '../common/names';
 import { temporalSecurityFromEnv } from '../config/config';
-import { connectionOptions } from '../temporal-connection';
+import { connectionOptions, dataConverterFromEnv } from '../temporal-connection';
 import { installRuntimeLogger } from '../runtime';
 import { createLogger } from '../logger';
 import { spawn } from 'node:child_process';
@@ -24,6 +24,9 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<vo
   const address = env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
   const namespace = env.TEMPORAL_NAMESPACE ?? 'default';
   installRuntimeLogger(logger);
+  // The workflow's arguments to the agent (the workload's env) are encrypted when the
+  // installation has a codec key; the agent needs the same key (inherited on a local pool).
+  const dataConverter = dataConverterFromEnv(env);
   const runner = new WorkloadRunner({ instanceId, dir, logger });
   runner.writeStatus(false);
 
@@ -32,6 +35,7 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<vo
   );
   const worker = await Worker.create({
     connection,
+    dataConverter,
     namespace,
     taskQueue: instanceTaskQueue(instanceId),
     activities: createAgentActivities(runner),

@@ -1,10 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
+import { CodecError } from '../codec/aes-gcm';
 import { ConfigError } from '../config/config';
 import { configureApplyCommand } from './commands/apply';
 import { configureDemoCommand } from './commands/demo';
 import { configureCheckCommand } from './commands/check';
+import { configureCodecCommand } from './commands/codec';
 import { configureDevCommand } from './commands/dev';
 import { configureGcCommand } from './commands/gc';
 import { configureMigrateCommand } from './commands/migrate';
@@ -53,6 +55,7 @@ export function buildProgram(): Command {
   configureDevCommand(program);
   configureWorkerCommand(program);
   configureDemoCommand(program);
+  configureCodecCommand(program);
   for (const cmd of program.commands) {
     cmd.exitOverride();
     for (const sub of cmd.commands) sub.exitOverride();
@@ -75,6 +78,10 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`error: ${err.message}\n`);
       if (err.hint) process.stderr.write(`  ${err.hint}\n`);
       return err.exitCode;
+    }
+    if (err instanceof CodecError) {
+      process.stderr.write(`error: ${err.message}\n`);
+      return ExitCode.Usage;
     }
     if (err instanceof ConfigError) {
       process.stderr.write(`error: ${err.message}\n`);

@@ -1,6 +1,8 @@
 import { spawn } from 'node:child_process';
 import { request } from 'node:http';
 import { Connection } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
+import { AesGcmCodec, newCodecKey, parseCodecKey } from '../../src/codec/aes-gcm';
 import { SEARCH_ATTRIBUTES } from '../../src/common/names';
 import { freePort } from '../../src/client/services/dev-server';
 import { CLI, makeEnv, processesWith, processesWithEnv, waitFor, type TestEnv } from '../support/harness';
@@ -55,6 +57,60 @@ test('dev starts a server with the search attributes, the Web UI and a worker; S
       'the server to exit',
       15_000,
     );
+  } finally {
+    child.kill('SIGKILL');
+  }
+});
+
+test('dev with DRIFTLESS_CODEC_KEY serves a codec endpoint and points the Web UI at it', async () => {
+  const [port, uiPort] = [await freePort(), await freePort()];
+  const key = newCodecKey();
+  const child = spawn(
+    process.execPath,
+    [CLI, 'dev', '--no-worker', '--port', String(port), '--ui-port', String(uiPort)],
+    { env: { ...env.env, DRIFTLESS_CODEC_KEY: key }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  try {
+    await waitFor(
+      () => out.includes('Ctrl-C stops the server'),
+      `dev to start; output so far:\n${out}`,
+      90_000,
+    );
+    const endpoint = /the Web UI decodes via (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];
+    expect(endpoint).toBeDefined();
+    expect(out).toContain(`payloads encrypted (key ${parseCodecKey(key, 'k').id})`);
+    const settings = (await (await fetch(`http://127.0.0.1:${uiPort}/api/v1/settings`)).json()) as {
+      Codec: { Endpoint: string };
+    };
+    expect(settings.Codec.Endpoint).toBe(endpoint);
+    // The endpoint decodes what this key encoded, for the UI's origin.
+    const codec = new AesGcmCodec([parseCodecKey(key, 'k')]);
+    const [enc] = await codec.encode([defaultPayloadConverter.toPayload('decoded for the UI')!]);
+    const res = await fetch(`${endpoint}/decode`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: `http://localhost:${uiPort}` },
+      body: JSON.stringify({
+        payloads: [
+          {
+            metadata: Object.fromEntries(
+              Object.entries(enc!.metadata!).map(([k, v]) => [k, Buffer.from(v!).toString('base64')]),
+            ),
+            data: Buffer.from(enc!.data!).toString('base64'),
+          },
+        ],
+      }),
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('access-control-allow-origin')).toBe(`http://localhost:${uiPort}`);
+    const { payloads } = (await res.json()) as { payloads: Array<{ data: string }> };
+    expect(JSON.parse(Buffer.from(payloads[0]!.data, 'base64').toString())).toBe('decoded for the UI');
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    await expect(fetch(`${endpoint}/decode`, { method: 'POST', body: '{}' })).rejects.toThrow();
   } finally {
     child.kill('SIGKILL');
   }

@@ -4,8 +4,10 @@ import { createLogger } from '../../logger';
 import { configFrom, notice } from '../context';
 import { CliError } from '../errors';
 import { untilSignal } from './worker';
+import { CODEC_KEY_ENV, codecFromEnv } from '../../codec/aes-gcm';
+import { localUiOrigins, startCodecServer } from '../../codec/server';
 
-function portOption(v: string): number {
+export function portOption(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1 || n > 65535) throw new CliError(`expected a port number, got "${v}"`);
   return n;
@@ -18,37 +20,60 @@ export function configureDevCommand(program: Command): void {
     .option('--port <port>', 'Temporal gRPC port on 127.0.0.1', portOption, 7233)
     .option('--ui-port <port>', 'Web UI port', portOption, 8233)
     .option('--no-worker', 'start only the server')
-    .action(async (opts: { port: number; uiPort: number; worker: boolean }, cmd: Command) => {
-      const base = await configFrom(cmd);
-      const dir = join(base.stateDir, 'temporal');
-      const { startDevServer } = await import('../services/dev-server');
-      const { createDriftlessWorker } = await import('../../worker');
-      const server = await startDevServer({
-        port: opts.port,
-        uiPort: opts.uiPort,
-        dbFile: join(dir, 'dev.db'),
-        logFile: join(dir, 'server.log'),
-      });
-      const config = { ...base, temporal: { ...base.temporal, address: server.address } };
-      notice(
-        `Temporal dev server on ${server.address}; Web UI ${server.uiUrl}; history in ${join(dir, 'dev.db')}`,
-      );
-      try {
-        if (!opts.worker) {
-          notice('no worker started (--no-worker); Ctrl-C stops the server');
-          await untilSignal();
-          return;
-        }
-        const w = await createDriftlessWorker(config, createLogger());
-        const running = w.run();
+    .option(
+      '--codec-port <port>',
+      `with ${CODEC_KEY_ENV} set: port of the codec endpoint the Web UI decrypts through [default: a free one]`,
+      portOption,
+    )
+    .action(
+      async (opts: { port: number; uiPort: number; worker: boolean; codecPort?: number }, cmd: Command) => {
+        const base = await configFrom(cmd);
+        const dir = join(base.stateDir, 'temporal');
+        const { startDevServer } = await import('../services/dev-server');
+        const { createDriftlessWorker } = await import('../../worker');
+        // With a codec key, history is encrypted: the UI reads it through a codec endpoint of ours.
+        const codec = codecFromEnv();
+        const codecServer = codec.encrypting
+          ? await startCodecServer({
+              codec,
+              port: opts.codecPort ?? 0,
+              uiOrigins: localUiOrigins(opts.uiPort),
+            })
+          : undefined;
+        const server = await startDevServer({
+          port: opts.port,
+          uiPort: opts.uiPort,
+          dbFile: join(dir, 'dev.db'),
+          logFile: join(dir, 'server.log'),
+          uiCodecEndpoint: codecServer?.url,
+        }).catch(async (err: unknown) => {
+          await codecServer?.close();
+          throw err;
+        });
+        const config = { ...base, temporal: { ...base.temporal, address: server.address } };
         notice(
-          `worker polling task queue ${config.temporal.taskQueue}; Ctrl-C stops the worker and the server`,
+          `Temporal dev server on ${server.address}; Web UI ${server.uiUrl}; history in ${join(dir, 'dev.db')}`,
         );
-        await Promise.race([untilSignal(), running]);
-        notice('stopping the worker and the server');
-        await w.shutdown();
-      } finally {
-        await server.stop();
-      }
-    });
+        if (codecServer)
+          notice(`payloads encrypted (key ${codec.keyId}); the Web UI decodes via ${codecServer.url}`);
+        try {
+          if (!opts.worker) {
+            notice('no worker started (--no-worker); Ctrl-C stops the server');
+            await untilSignal();
+            return;
+          }
+          const w = await createDriftlessWorker(config, createLogger());
+          const running = w.run();
+          notice(
+            `worker polling task queue ${config.temporal.taskQueue}; Ctrl-C stops the worker and the server`,
+          );
+          await Promise.race([untilSignal(), running]);
+          notice('stopping the worker and the server');
+          await w.shutdown();
+        } finally {
+          await server.stop();
+          await codecServer?.close();
+        }
+      },
+    );
 }

@@ -66,6 +66,8 @@ export interface DevServerOptions {
   binary?: string;
   /** @default 60000 */
   readyTimeoutMs?: number;
+  /** The Web UI's remote codec endpoint (`--ui-codec-endpoint`). @default none */
+  uiCodecEndpoint?: string;
 }
 
 export interface DevServer {
@@ -95,6 +97,7 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port)];
   if (opts.headless) args.push('--headless');
   else args.push('--ui-port', String(uiPort));
+  if (opts.uiCodecEndpoint && !opts.headless) args.push('--ui-codec-endpoint', opts.uiCodecEndpoint);
   if (opts.dbFile) {
     mkdirSync(dirname(opts.dbFile), { recursive: true });
     args.push('--db-filename', opts.dbFile);

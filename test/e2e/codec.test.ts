@@ -1,0 +1,104 @@
+/**
+ * The payload codec end to end: a worker, agents and a CLI sharing DRIFTLESS_CODEC_KEY, a real
+ * dev server, and a workload whose spec carries a secret in its env.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { Payload } from '@temporalio/common';
+import { temporal } from '@temporalio/proto';
+import { AesGcmCodec, ENCRYPTED_ENCODING, newCodecKey, parseCodecKey } from '../../src/codec/aes-gcm';
+import {
+  cli,
+  cliJson,
+  makeEnv,
+  serviceSpec,
+  startWorker,
+  temporalClient,
+  waitFor,
+  workloadProcesses,
+  writeSpec,
+  type StatusJson,
+  type TestEnv,
+  type WorkerProcess,
+} from '../support/harness';
+
+const KEY = newCodecKey();
+let env: TestEnv;
+let keyed: NodeJS.ProcessEnv;
+let worker: WorkerProcess;
+
+beforeAll(async () => {
+  env = await makeEnv([{ name: 'vault', pricePerGpuHour: 1 }]);
+  keyed = { ...env.env, DRIFTLESS_CODEC_KEY: KEY };
+  worker = await startWorker(keyed);
+}, 120_000);
+
+afterAll(async () => {
+  await worker?.stop();
+  await env?.cleanup();
+});
+
+/** Every payload in a history (inputs, results, queries' answers recorded, memo, ...). */
+function payloadsIn(v: unknown, out: Payload[] = []): Payload[] {
+  if (v === null || typeof v !== 'object' || v instanceof Uint8Array) return out;
+  const o = v as Record<string, unknown>;
+  if (o.data instanceof Uint8Array && o.metadata !== null && typeof o.metadata === 'object') {
+    out.push(o as Payload);
+    return out;
+  }
+  for (const x of Object.values(o)) payloadsIn(x, out);
+  return out;
+}
+
+const encodingOf = (p: Payload) => Buffer.from(p.metadata?.encoding ?? []).toString('utf8');
+
+test("a secret in the spec's env reaches the workload, and Temporal's history holds it only encrypted", async () => {
+  const name = 'codec-secret';
+  const secret = `hunter2-${randomBytes(6).toString('hex')}`;
+  const file = await writeSpec(env, serviceSpec(name, { env: { API_TOKEN: secret } }));
+  try {
+    expect((await cli(['apply', file], keyed)).code).toBe(0);
+    const s = await waitFor(async () => {
+      const v = await cliJson<StatusJson>(['status', name], keyed);
+      return v.phase === 'RUNNING' ? v : undefined;
+    }, `${name} RUNNING`);
+    expect(s.status?.timeline.map((e) => e.type)).toContain('running');
+
+    // The agent decoded its arguments: the workload runs with the secret in its environment.
+    const [pid] = workloadProcesses(name);
+    expect(pid).toBeDefined();
+    expect(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')).toContain(`API_TOKEN=${secret}`);
+
+    // The history as the server stores it, read without the key.
+    const client = await temporalClient();
+    try {
+      const history = await client.workflow.getHandle(`workload-${name}`).fetchHistory();
+      const bytes = Buffer.from(temporal.api.history.v1.History.encode(history).finish());
+      expect(bytes.includes(secret)).toBe(false);
+      const payloads = payloadsIn(history);
+      const encrypted = payloads.filter((p) => encodingOf(p) === ENCRYPTED_ENCODING);
+      // The start input, activity arguments and results: all encrypted.
+      expect(encrypted.length).toBeGreaterThan(5);
+      expect(
+        payloads.filter((p) => encodingOf(p) === 'json/plain' && Buffer.from(p.data!).includes('API_TOKEN')),
+      ).toEqual([]);
+      // It is in there: decrypting with the key finds it.
+      const decoded = await new AesGcmCodec([parseCodecKey(KEY, 'test')]).decode(encrypted);
+      expect(decoded.some((p) => Buffer.from(p.data!).includes(secret))).toBe(true);
+    } finally {
+      await client.connection.close();
+    }
+
+    // Without the key the CLI says what to set; with a malformed one it names the variable.
+    const bare = await cli(['status', name], env.env);
+    expect(bare.code).toBe(2);
+    expect(bare.stderr).toMatch(/encrypted \(key [0-9a-f]{16}\) and DRIFTLESS_CODEC_KEY is not set/);
+    const bad = await cli(['status', name], { ...env.env, DRIFTLESS_CODEC_KEY: 'not-a-key' });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/DRIFTLESS_CODEC_KEY: expected 32 random bytes/);
+    expect(bad.stderr).not.toContain('not-a-key');
+  } finally {
+    expect((await cli(['stop', name], keyed)).code).toBe(0);
+  }
+  await waitFor(() => workloadProcesses(name).length === 0, 'the workload to stop', 30_000);
+});
