@@ -71,6 +71,10 @@ export async function makeEnv(pools: PoolSpec[], config: Record<string, unknown>
     DRIFTLESS_STATE_DIR: join(dir, 'state'),
     DRIFTLESS_LOG_LEVEL: process.env.DRIFTLESS_LOG_LEVEL ?? 'warn',
   };
+  // A codec key in the developer's shell would encrypt what the tests' own clients read plain;
+  // the codec tests set theirs.
+  delete env.DRIFTLESS_CODEC_KEY;
+  delete env.DRIFTLESS_CODEC_PREVIOUS_KEYS;
   const cleanup = async () => {
     // Whatever a failed test left running in this installation (agents, workloads) ends with it.
     killProcessesUnder(dir);
