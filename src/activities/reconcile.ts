@@ -70,6 +70,7 @@ export function createReconcileActivities(deps: ReconcileDeps) {
             kind: 'open',
             current: s.current?.instanceId,
             attempts: s.attempts,
+            inflight: s.inflight,
             abandoned: s.abandoned,
           };
         } catch (err) {

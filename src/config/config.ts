@@ -46,6 +46,11 @@ export const LocalPoolConfig = z.strictObject({
   pricePerHour: z.number().min(0).default(0),
   /** Simulated boot time: provision waits this long after starting the agent. @default 0 */
   bootDelay: duration.default(0),
+  /**
+   * Simulated machine boot: provision returns at once, and the instance describes as pending
+   * this long after its launch (as a cloud VM does while it boots). @default 0
+   */
+  readyDelay: duration.default(0),
 });
 export type LocalPoolConfig = z.output<typeof LocalPoolConfig>;
 

@@ -11,6 +11,11 @@ export type Claim =
       kind: 'open';
       current?: string;
       attempts: number;
+      /**
+       * The attempts it has in flight (launching, booting, starting). Absent from workflows of
+       * older versions: then every attempt from `attempts` on counts as in flight.
+       */
+      inflight?: number[];
       /** Instances and attempts it gave up ending: not claimed, whatever else says so. */
       abandoned?: { instances: string[]; attempts: number[] };
     }
@@ -55,8 +60,10 @@ export function decide({ instances, claims, now, graceMs }: DecideInput): Verdic
         if (!given && claim.current === instance.id) return keep(`current instance of ${workflowId}`);
         if (given) {
           unclaimed = `${workflowId} could not end it and left it to reconcile`;
-        } else if (attempt === undefined || attempt >= claim.attempts) {
-          return keep(`attempt ${attempt ?? '?'} of ${workflowId} may be in flight`);
+        } else if (attempt === undefined) {
+          return keep(`an attempt of ${workflowId} may be in flight (it names none)`);
+        } else if (claim.inflight ? claim.inflight.includes(attempt) : attempt >= claim.attempts) {
+          return keep(`attempt ${attempt} of ${workflowId} is in flight`);
         } else {
           unclaimed = `attempt ${attempt} of ${workflowId} is over (now at attempt ${claim.attempts})`;
         }

@@ -114,6 +114,11 @@ export interface WorkloadStatus {
   moving?: { kind: 'migrate' | 'apply'; to: string; since: string };
   /** Continue-as-new runs so far. */
   runs?: number;
+  /**
+   * Attempts launched (or being launched) that are neither current nor ended yet: what a
+   * provision, a hedge or a move has in flight. Reconcile keeps their instances.
+   */
+  inflight?: number[];
   /** Instances and attempts the workflow could not end; reconcile treats them as unclaimed. */
   abandoned?: { instances: string[]; attempts: number[] };
   timeline: TimelineEvent[];

@@ -11,6 +11,7 @@ import {
   continueAsNew,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setHandler,
   TimeoutFailure,
@@ -52,6 +53,8 @@ import type { Phase, TimelineEvent, WorkloadInput, WorkloadResult, WorkloadStatu
 const TIMELINE_LIMIT = 200;
 /** Timeline events a run hands on when it continues as new. */
 const CARRIED_TIMELINE = 50;
+/** Patch: an instance whose provisioning is cancelled while it boots (a hedge loser) is ended. */
+const PATCH_END_CANCELLED_BOOT = 'end-cancelled-boot';
 /** Abandoned instances and attempts remembered for reconcile. */
 const ABANDONED_LIMIT = 50;
 
@@ -536,8 +539,9 @@ export async function workloadWorkflow(input: WorkloadInput): Promise<WorkloadRe
     });
   }
 
+  // workflowInfo() afresh: the SDK replaces the info object on every activation.
   const continueAsNewDue = () =>
-    info.continueAsNewSuggested ||
+    workflowInfo().continueAsNewSuggested ||
     (input.continueAsNewAfterEvents !== undefined &&
       workflowInfo().historyLength >= input.continueAsNewAfterEvents);
 
@@ -600,6 +604,24 @@ export async function workloadWorkflow(input: WorkloadInput): Promise<WorkloadRe
   /** Provisions one offer and waits until the provider says it runs. */
   async function provisionOne(offer: Offer, o: AcquireOptions): Promise<Attempted> {
     const attempt = ++s.attempts;
+    s.inflight = [...(s.inflight ?? []), attempt];
+    try {
+      const r = await provisionAttempt(attempt, offer, o);
+      // A ready instance stays in flight until it becomes current or is ended.
+      if (r.kind !== 'ready') settled(attempt);
+      return r;
+    } catch (err) {
+      settled(attempt);
+      throw err;
+    }
+  }
+
+  /** The attempt is over: current, ended, or never launched anything (reconcile's claims). */
+  function settled(attempt: number) {
+    s.inflight = (s.inflight ?? []).filter((a) => a !== attempt);
+  }
+
+  async function provisionAttempt(attempt: number, offer: Offer, o: AcquireOptions): Promise<Attempted> {
     // The key covers everything that makes this request different (provider, zone, type).
     const idempotencyKey = [
       info.workflowId,
@@ -655,9 +677,18 @@ export async function workloadWorkflow(input: WorkloadInput): Promise<WorkloadRe
       return { kind: 'stop' };
     }
     event('provisioned', `instance ${instance.id} up on ${location}`, { instanceId: instance.id, location });
-    const ready = await raceAgent(instance, () =>
-      waitReady({ ref: instance, timeoutMs: spec.health.startupGrace }),
-    );
+    let ready: AgentOutcome<unknown>;
+    try {
+      ready = await raceAgent(instance, () =>
+        waitReady({ ref: instance, timeoutMs: spec.health.startupGrace }),
+      );
+    } catch (err) {
+      // Cancelled while it booted (a hedged offer was ready first): it must not run on.
+      if (isCancellation(err) && patched(PATCH_END_CANCELLED_BOOT)) {
+        await endInstance(instance, 'its provisioning was cancelled', true);
+      }
+      throw err;
+    }
     if (ready.kind === 'done') return { kind: 'ready', instance, offer, attempt };
     await endInstance(instance, 'it never became ready', true);
     if (ready.kind === 'stop') return { kind: 'stop' };
@@ -701,6 +732,7 @@ export async function workloadWorkflow(input: WorkloadInput): Promise<WorkloadRe
       // A loser that got as far as ready before its cancellation landed is ended here.
       if (r.kind === 'ready') {
         await endInstance(r.instance, 'another hedged offer was ready first', true);
+        settled(r.attempt);
         event('terminated', `terminated ${r.instance.id}: another hedged offer was ready first`, {
           instanceId: r.instance.id,
         });
@@ -736,6 +768,7 @@ export async function workloadWorkflow(input: WorkloadInput): Promise<WorkloadRe
       return { instance, offer, attempt, port: started.value.port };
     }
     await endInstance(instance, 'it never started the workload', true);
+    settled(attempt);
     if (started.kind === 'stop') return 'stop';
     s.recoveries++;
     event('lost', `instance ${instance.id} on ${location} never started the workload: ${started.reason}`, {
@@ -747,7 +780,7 @@ export async function workloadWorkflow(input: WorkloadInput): Promise<WorkloadRe
   }
 
   /** Place and provision until an instance runs the workload, a stop arrives, or (once) nothing fits. */
-  async function acquire(o: AcquireOptions = {}): Promise<Acquired | 'stop' | 'none'> {
+  async function acquire(o: AcquireOptions = {}): Promise<Acquired | 'stop' | 'none' | 'continue'> {
     const placing = o.spec ?? spec;
     for (;;) {
       if (stopped()) return 'stop';
@@ -790,6 +823,8 @@ export async function workloadWorkflow(input: WorkloadInput): Promise<WorkloadRe
         );
         await condition(() => stopped() || (pending !== undefined && !o.quiet), waitMs);
         if (pending && !o.quiet) return 'none';
+        // Waiting for capacity can last for days: keep the history bounded meanwhile.
+        if (!o.quiet && !stopped() && continueAsNewDue()) return 'continue';
         continue;
       }
       const [best] = usable;
@@ -833,6 +868,10 @@ export async function workloadWorkflow(input: WorkloadInput): Promise<WorkloadRe
 
   function becomeCurrent(a: Acquired) {
     s.current = placementOf(a);
+    settled(a.attempt);
+    // Running again: what failed before (bad credentials, say) may since have been fixed.
+    fatal.length = 0;
+    fatalType = undefined;
     currentPort = a.port;
     setPhase('RUNNING');
     publish();
@@ -877,7 +916,7 @@ export async function workloadWorkflow(input: WorkloadInput): Promise<WorkloadRe
       pending = undefined;
       s.moving = undefined;
     };
-    if (acquired === 'stop' || acquired === 'none') {
+    if (acquired === 'stop' || acquired === 'none' || acquired === 'continue') {
       const error =
         acquired === 'stop'
           ? `${spec.name} was stopped during the ${what}`
@@ -962,6 +1001,18 @@ export async function workloadWorkflow(input: WorkloadInput): Promise<WorkloadRe
     await condition(() => stopped() || pending !== undefined, backoffMs);
   }
 
+  /** Hands the state to a new run: the current instance (if any), blocks, counters, a trimmed timeline. */
+  async function continueAsNewNow(): Promise<never> {
+    await condition(allHandlersFinished);
+    const trimmed = { ...s, timeline: s.timeline.slice(-CARRIED_TIMELINE) };
+    return continueAsNew<typeof workloadWorkflow>({
+      ...input,
+      spec,
+      specHash,
+      carried: { status: trimmed, restartTimes, port: currentPort },
+    });
+  }
+
   // ---- the loop -------------------------------------------------------------------------
 
   publish();
@@ -983,9 +1034,13 @@ export async function workloadWorkflow(input: WorkloadInput): Promise<WorkloadRe
         continue;
       }
       if (!sup) {
+        // Between instances (after losses or restarts, which can go on for months): nothing runs
+        // that a new run would have to pick up.
+        if (continueAsNewDue()) return await continueAsNewNow();
         const got = await acquire();
         if (got === 'stop') continue;
         if (got === 'none') continue; // a move arrived while nothing fitted
+        if (got === 'continue') return await continueAsNewNow();
         becomeCurrent(got);
         sup = supervise(refOf(s.current!));
         continue;
@@ -1002,17 +1057,9 @@ export async function workloadWorkflow(input: WorkloadInput): Promise<WorkloadRe
       switch (ev.kind) {
         case 'stop':
           continue;
-        case 'detached': {
+        case 'detached':
           // Between slices: nothing is cancelled, so the workload never notices.
-          await condition(allHandlersFinished);
-          const trimmed = { ...s, timeline: s.timeline.slice(-CARRIED_TIMELINE) };
-          return await continueAsNew<typeof workloadWorkflow>({
-            ...input,
-            spec,
-            specHash,
-            carried: { status: trimmed, restartTimes, port: currentPort },
-          });
-        }
+          return await continueAsNewNow();
         case 'lost': {
           setPhase('RECOVERING');
           s.recoveries++;

@@ -70,7 +70,7 @@ describe('loadConfig without any file', () => {
   test('gives one local pool named "local" that detects its GPUs and is free', async () => {
     const c = await loadConfig({}, {});
     expect(c.providers.local?.pools).toEqual([
-      { name: 'local', gpus: 'detect', pricePerGpuHour: 0, pricePerHour: 0, bootDelay: 0 },
+      { name: 'local', gpus: 'detect', pricePerGpuHour: 0, pricePerHour: 0, bootDelay: 0, readyDelay: 0 },
     ]);
   });
 
@@ -163,6 +163,7 @@ describe('loadConfig file contents', () => {
         pricePerGpuHour: 1.5,
         pricePerHour: 0,
         bootDelay: 2000,
+        readyDelay: 0,
       },
     ]);
   });

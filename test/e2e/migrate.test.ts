@@ -286,3 +286,48 @@ test('a service forced to continue-as-new every few events keeps running, with n
   }
   await waitFor(() => workloadProcesses(name).length === 0, 'the workload to stop', 30_000);
 });
+
+test('a workload waiting for capacity continues as new while it waits, and runs once capacity is back', async () => {
+  const name = 'mig-can-wait';
+  const spec = WorkloadSpec.parse(
+    httpService(name, {
+      placement: { regions: ['lab-c'] },
+      recovery: { maxRestarts: 2, cooldown: '1s', drain: '1s' },
+    }),
+  );
+  const client = await temporalClient();
+  expect((await cli(['pool', 'down', 'lab-c'], env.env)).code).toBe(0);
+  try {
+    const input: WorkloadInput = { spec, continueAsNewAfterEvents: 30 };
+    await client.workflow.start(WORKLOAD_WORKFLOW_TYPE, {
+      workflowId: `workload-${name}`,
+      taskQueue: env.taskQueue,
+      args: [input],
+    });
+    // The only pool is down: every placement fails and waits, run after run.
+    const waiting = await waitFor(
+      async () => {
+        const v = await status(name);
+        return (v.status?.runs ?? 0) >= 2 ? v : undefined;
+      },
+      'two continue-as-new runs while waiting',
+      90_000,
+      500,
+    );
+    expect(waiting.phase).not.toBe('RUNNING');
+    expect(waiting.status?.timeline.map((e) => e.type)).toEqual(
+      expect.arrayContaining(['continued', 'blocked']),
+    );
+    expect(agentsOf(name)).toEqual([]);
+
+    expect((await cli(['pool', 'up', 'lab-c'], env.env)).code).toBe(0);
+    const running = await runningAt(name, 'lab-c');
+    expect(running.status?.restarts).toBe(0);
+    expect(workloadProcesses(name)).toHaveLength(1);
+  } finally {
+    await cli(['pool', 'up', 'lab-c'], env.env);
+    await cli(['stop', name], env.env);
+    await client.connection.close();
+  }
+  await waitFor(() => workloadProcesses(name).length === 0, 'the workload to stop', 30_000);
+});

@@ -32,6 +32,8 @@ beforeAll(async () => {
     // (the loser's boot is cut short when it is cancelled, so this costs the test nothing).
     { name: 'slow', pricePerGpuHour: 1, bootDelay: '20s' },
     { name: 'fast', pricePerGpuHour: 2 },
+    // Cheapest, launched at once, but its machine takes long to boot (pending for 20 s).
+    { name: 'booting', pricePerGpuHour: 0.5, readyDelay: '20s' },
   ]);
   worker = await startWorker(env.env);
 }, 120_000);
@@ -69,7 +71,10 @@ async function closed(name: string): Promise<StatusJson> {
 
 test('hedged provisioning keeps the offer ready first and terminates the other', async () => {
   const name = 'pol-hedge';
-  const file = await writeSpec(env, serviceSpec(name, { placement: { hedge: 2 } }));
+  const file = await writeSpec(
+    env,
+    serviceSpec(name, { placement: { hedge: 2, regions: ['slow', 'fast'] } }),
+  );
   try {
     expect((await cli(['apply', file], env.env)).code).toBe(0);
     const s = await waitFor(async () => {
@@ -88,6 +93,32 @@ test('hedged provisioning keeps the offer ready first and terminates the other',
     );
     await waitFor(() => agentsOf(name).length === 1, 'only the kept instance', 30_000);
     expect(workloadProcesses(name)).toHaveLength(1);
+  } finally {
+    await cli(['stop', name], env.env);
+  }
+});
+
+test('a hedged instance still booting when another is ready is terminated, not left running', async () => {
+  const name = 'pol-hedge-boot';
+  const file = await writeSpec(
+    env,
+    serviceSpec(name, { placement: { hedge: 2, regions: ['booting', 'fast'] } }),
+  );
+  try {
+    expect((await cli(['apply', file], env.env)).code).toBe(0);
+    const s = await waitFor(async () => {
+      const v = await status(name);
+      return v.phase === 'RUNNING' ? v : undefined;
+    }, `${name} RUNNING`);
+    expect(s.pool).toBe('fast');
+    // Both were launched: the booting one was waiting to become ready when it lost.
+    expect(s.status!.timeline.filter((e) => e.type === 'provisioned').map((e) => e.location)).toEqual(
+      expect.arrayContaining(['local/booting', 'local/fast']),
+    );
+    await waitFor(() => agentsOf(name).length === 1, 'only the kept instance', 30_000);
+    expect(workloadProcesses(name)).toHaveLength(1);
+    // Nothing is left in flight for reconcile to keep.
+    expect((s.status as { inflight?: number[] }).inflight ?? []).toEqual([]);
   } finally {
     await cli(['stop', name], env.env);
   }

@@ -28,12 +28,28 @@ test('the current instance of an open workflow is kept', () => {
   expect(r['i-1']).toEqual(['keep', 'current instance of w']);
 });
 
-test("an open workflow's latest attempt is kept even before it is current (provision in flight)", () => {
+test('a workflow that does not say what it has in flight: its latest attempt is kept even before it is current', () => {
   const r = run([inst('i-2', { workflowId: 'w', attempt: 4 }, OLD)], {
     w: { kind: 'open', current: 'i-1', attempts: 4 },
   });
-  expect(r['i-2']?.[0]).toBe('keep');
-  expect(r['i-2']?.[1]).toMatch(/attempt 4 of w may be in flight/);
+  expect(r['i-2']).toEqual(['keep', 'attempt 4 of w is in flight']);
+});
+
+test('the attempts a workflow has in flight are kept, whichever they are; a settled latest attempt is not', () => {
+  // A hedge: attempts 5 and 6 launched together; 5 still boots, 6 lost and was settled.
+  const r = run(
+    [
+      inst('i-5', { workflowId: 'w', attempt: 5 }, OLD),
+      inst('i-6', { workflowId: 'w', attempt: 6 }, OLD),
+      inst('i-4', { workflowId: 'w', attempt: 4 }, OLD),
+    ],
+    { w: { kind: 'open', current: 'i-4', attempts: 6, inflight: [5] } },
+  );
+  expect(r).toEqual({
+    'i-5': ['keep', 'attempt 5 of w is in flight'],
+    'i-6': ['terminate', 'attempt 6 of w is over (now at attempt 6)'],
+    'i-4': ['keep', 'current instance of w'],
+  });
 });
 
 test("an open workflow's earlier attempt that is not current is terminated", () => {

@@ -26,6 +26,7 @@ export interface PoolSpec {
   gpus?: { type: string; count: number };
   pricePerGpuHour?: number;
   bootDelay?: string;
+  readyDelay?: string;
 }
 
 /** Test installations live in `${tmpdir}/driftless-test-*`. */

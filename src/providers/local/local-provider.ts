@@ -357,6 +357,8 @@ export class LocalProvider implements Provider {
     if (rec.terminatedAt) return rec.terminatedBy === 'pool-down' ? 'preempted' : 'terminated';
     if (!rec.agent) return 'pending';
     if (!isAlive(rec.agent)) return 'terminated';
+    const booting = Date.parse(rec.createdAt) + (this.pools.get(rec.pool)?.readyDelay ?? 0) > Date.now();
+    if (booting) return 'pending';
     const status = await this.readAgentStatus(ref.id);
     return status?.ready ? 'running' : 'pending';
   }
