@@ -55,6 +55,8 @@ const TIMELINE_LIMIT = 200;
 const CARRIED_TIMELINE = 50;
 /** Patch: an instance whose provisioning is cancelled while it boots (a hedge loser) is ended. */
 const PATCH_END_CANCELLED_BOOT = 'end-cancelled-boot';
+/** Patch: cancelling the workflow also ends instances that are not current (booting, draining). */
+const PATCH_END_ALL_ON_CANCEL = 'end-all-on-cancel';
 /** Abandoned instances and attempts remembered for reconcile. */
 const ABANDONED_LIMIT = 50;
 
@@ -227,6 +229,8 @@ export async function workloadWorkflow(input: WorkloadInput): Promise<WorkloadRe
   let pending: Move | undefined;
   let moveSeq = 0;
   const moveResults = new Map<number, MoveResult>();
+  /** Instances this run launched or is draining that are not current and not yet ended. */
+  const live = new Map<string, InstanceRef>();
   const hbMs = () => spec.health.heartbeatTimeout;
 
   // ---- messages -------------------------------------------------------------------------
@@ -424,10 +428,12 @@ export async function workloadWorkflow(input: WorkloadInput): Promise<WorkloadRe
   async function endInstance(ref: InstanceRef, why: string, brief = false): Promise<boolean> {
     try {
       await CancellationScope.nonCancellable(() => (brief ? terminateBriefly(ref) : terminate(ref)));
+      live.delete(ref.id);
       return true;
     } catch (err) {
       if (isCancellation(err)) throw err;
       abandon('instances', ref.id, `terminate failed (${why}): ${messageOf(err)}`);
+      live.delete(ref.id); // reconcile's now
       return false;
     }
   }
@@ -677,6 +683,12 @@ export async function workloadWorkflow(input: WorkloadInput): Promise<WorkloadRe
       return { kind: 'stop' };
     }
     event('provisioned', `instance ${instance.id} up on ${location}`, { instanceId: instance.id, location });
+    live.set(instance.id, {
+      provider: instance.provider,
+      id: instance.id,
+      region: instance.region,
+      zone: instance.zone,
+    });
     let ready: AgentOutcome<unknown>;
     try {
       ready = await raceAgent(instance, () =>
@@ -868,6 +880,7 @@ export async function workloadWorkflow(input: WorkloadInput): Promise<WorkloadRe
 
   function becomeCurrent(a: Acquired) {
     s.current = placementOf(a);
+    live.delete(a.instance.id);
     settled(a.attempt);
     // Running again: what failed before (bad credentials, say) may since have been fixed.
     fatal.length = 0;
@@ -932,6 +945,8 @@ export async function workloadWorkflow(input: WorkloadInput): Promise<WorkloadRe
       upsertMemo({ specHash });
       event('updated', 'spec updated');
     }
+    // Until it is terminated after its drain, the old instance is ended with the workflow.
+    if (makeBeforeBreak && old) live.set(old.instanceId, refOf(old));
     becomeCurrent(acquired);
     const now = `${acquired.instance.provider}/${acquired.instance.region}/${acquired.instance.zone}`;
     event('switched', `${what}: now on ${acquired.instance.id} at ${now}${from ? `, was ${from}` : ''}`, {
@@ -1107,6 +1122,15 @@ export async function workloadWorkflow(input: WorkloadInput): Promise<WorkloadRe
       await CancellationScope.nonCancellable(async () => {
         setPhase('STOPPING');
         await terminateCurrent('workflow cancelled');
+        // And what is not current: an instance booting or starting, an old one draining.
+        const others = [...live.values()];
+        if (others.length > 0 && patched(PATCH_END_ALL_ON_CANCEL)) {
+          for (const ref of others) {
+            if (await endInstance(ref, 'workflow cancelled', true)) {
+              event('terminated', `terminated ${ref.id} (workflow cancelled)`, { instanceId: ref.id });
+            }
+          }
+        }
         setPhase('STOPPED');
         event('stopped', 'workflow cancelled');
       });

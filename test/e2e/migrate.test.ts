@@ -331,3 +331,30 @@ test('a workload waiting for capacity continues as new while it waits, and runs 
   }
   await waitFor(() => workloadProcesses(name).length === 0, 'the workload to stop', 30_000);
 });
+
+test('cancelling the workflow while the old instance drains ends both instances', async () => {
+  const name = 'mig-cancel-drain';
+  const spec = httpService(name, { recovery: { maxRestarts: 2, cooldown: '5m', drain: '60s' } });
+  expect((await cli(['apply', await writeSpec(env, spec)], env.env)).code).toBe(0);
+  const client = await temporalClient();
+  try {
+    const before = await runningAt(name, 'lab-a');
+    const r = await cli(['migrate', name, '--to', 'local/lab-b', '--json'], env.env);
+    expect(r.code).toBe(0);
+    // Switched: the new instance serves, the old one drains for a minute.
+    expect(agentsOf(name)).toHaveLength(2);
+    await client.workflow.getHandle(`workload-${name}`).cancel();
+    await waitFor(() => agentsOf(name).length === 0, 'both agents to end', 30_000);
+    expect(workloadProcesses(name)).toEqual([]);
+    const after = await status(name);
+    expect(after.workflowStatus).toBe('CANCELLED');
+    expect(after.status?.timeline.map((e) => e.message)).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(new RegExp(`^terminated ${before.instanceId} \\(workflow cancelled\\)`)),
+      ]),
+    );
+  } finally {
+    await cli(['stop', name], env.env);
+    await client.connection.close();
+  }
+});
