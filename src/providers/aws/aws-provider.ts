@@ -65,6 +65,12 @@ export const AWS_TAGS = {
   workload: 'driftless:workload',
   workflowId: 'driftless:workflow-id',
   attempt: 'driftless:attempt',
+  /**
+   * The launch's ClientToken (from the idempotency key: workflow, execution, attempt, type,
+   * zone): a retry adopts only an instance of its own request, never one an earlier execution
+   * of the same workflow id left with the same attempt number.
+   */
+  request: 'driftless:request',
 } as const;
 
 const PROVIDER = 'aws';
@@ -284,6 +290,7 @@ export class AwsProvider implements Provider {
   private async findAttempt(
     region: string,
     labels: InstanceOwner,
+    clientToken: string,
     ctx: CallContext,
   ): Promise<Ec2Instance | undefined> {
     const res = await this.api.once(ctx, (abortSignal) =>
@@ -293,6 +300,7 @@ export class AwsProvider implements Provider {
             { Name: `tag:${AWS_TAGS.owner}`, Values: [labels.owner] },
             { Name: `tag:${AWS_TAGS.workflowId}`, Values: [labels.workflowId] },
             { Name: `tag:${AWS_TAGS.attempt}`, Values: [String(labels.attempt)] },
+            { Name: `tag:${AWS_TAGS.request}`, Values: [clientToken] },
             { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] },
           ],
         }),
@@ -351,15 +359,17 @@ export class AwsProvider implements Provider {
     if (Buffer.byteLength(userData, 'base64') > MAX_USER_DATA_BYTES) {
       throw new InvalidRequestError('the agent boot script is over 16 KiB', location, 'UserDataTooLarge');
     }
+    const clientToken = awsClientToken(req.idempotencyKey, offer.instanceType, zone.id);
     const tags: Tag[] = [
       { Key: AWS_TAGS.owner, Value: labels.owner },
       { Key: AWS_TAGS.workload, Value: labels.workload },
       { Key: AWS_TAGS.workflowId, Value: labels.workflowId },
       { Key: AWS_TAGS.attempt, Value: String(labels.attempt) },
+      { Key: AWS_TAGS.request, Value: clientToken },
       { Key: 'Name', Value: `driftless-${labels.workload}-${labels.attempt}` },
     ];
     const input: RunInstancesCommandInput = {
-      ClientToken: awsClientToken(req.idempotencyKey, offer.instanceType, zone.id),
+      ClientToken: clientToken,
       ImageId: image.id,
       InstanceType: offer.instanceType as RunInstancesCommandInput['InstanceType'],
       MinCount: 1,
@@ -398,7 +408,7 @@ export class AwsProvider implements Provider {
     // Each try looks for the attempt's instance first: a launch whose answer was lost is found
     // by its tags, and only then is RunInstances (with the same ClientToken) sent again.
     const ec2 = await this.api.retrying(ctx, 'RunInstances', async () => {
-      const existing = await this.findAttempt(offer.region, labels, ctx);
+      const existing = await this.findAttempt(offer.region, labels, clientToken, ctx);
       if (existing) {
         this.log.info(
           { instanceId: existing.InstanceId, workflowId: labels.workflowId, attempt: labels.attempt },

@@ -92,6 +92,7 @@ describe('provision', () => {
       [AWS_TAGS.workload]: 'train',
       [AWS_TAGS.workflowId]: req.labels.workflowId,
       [AWS_TAGS.attempt]: '3',
+      [AWS_TAGS.request]: awsClientToken(req.idempotencyKey, 'g5.xlarge', 'use1-az2'),
       Name: 'driftless-train-3',
     };
     expect(Object.fromEntries(ec2Inst.Tags!.map((t) => [t.Key, t.Value]))).toEqual(expectedTags);
@@ -178,11 +179,13 @@ describe('provision', () => {
     const req = request(offer());
     // What the lost call did: the same token and the same tags at launch.
     const imageId = await someImageId(aws.ec2);
+    const token = awsClientToken(req.idempotencyKey, 'g5.xlarge', 'use1-az1');
     const tags = [
       { Key: AWS_TAGS.owner, Value: OWNER },
       { Key: AWS_TAGS.workload, Value: req.labels.workload },
       { Key: AWS_TAGS.workflowId, Value: req.labels.workflowId },
       { Key: AWS_TAGS.attempt, Value: String(req.labels.attempt) },
+      { Key: AWS_TAGS.request, Value: token },
     ];
     const lost = await aws.ec2.send(
       new RunInstancesCommand({
@@ -190,7 +193,7 @@ describe('provision', () => {
         InstanceType: 'g5.xlarge',
         MinCount: 1,
         MaxCount: 1,
-        ClientToken: awsClientToken(req.idempotencyKey, 'g5.xlarge', 'use1-az1'),
+        ClientToken: token,
         Placement: { AvailabilityZone: await zoneNameOf('use1-az1') },
         TagSpecifications: [{ ResourceType: 'instance', Tags: tags }],
       }),
@@ -211,29 +214,33 @@ describe('provision', () => {
     expect(aws.proxy.calls('RunInstances')).toHaveLength(1);
   });
 
-  test('finds an instance already tagged with the attempt before launching, whatever its token', async () => {
-    const req = request(offer(), { labels: { attempt: 7 } });
-    const imageId = await someImageId(aws.ec2);
-    const existing = await aws.ec2.send(
+  /** An instance launched outside the provider, tagged as `tags` say. */
+  async function launchTagged(tags: Record<string, string>) {
+    const res = await aws.ec2.send(
       new RunInstancesCommand({
-        ImageId: imageId,
+        ImageId: await someImageId(aws.ec2),
         InstanceType: 'g5.xlarge',
         MinCount: 1,
         MaxCount: 1,
         TagSpecifications: [
-          {
-            ResourceType: 'instance',
-            Tags: [
-              { Key: AWS_TAGS.owner, Value: OWNER },
-              { Key: AWS_TAGS.workflowId, Value: req.labels.workflowId },
-              { Key: AWS_TAGS.attempt, Value: '7' },
-            ],
-          },
+          { ResourceType: 'instance', Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) },
         ],
       }),
     );
+    return res.Instances![0]!.InstanceId!;
+  }
+
+  test("finds an instance already tagged with the attempt's request before launching", async () => {
+    const req = request(offer(), { labels: { attempt: 7 } });
+    const token = awsClientToken(req.idempotencyKey, req.offer.instanceType, req.offer.zone);
+    const existing = await launchTagged({
+      [AWS_TAGS.owner]: OWNER,
+      [AWS_TAGS.workflowId]: req.labels.workflowId,
+      [AWS_TAGS.attempt]: '7',
+      [AWS_TAGS.request]: token,
+    });
     const inst = await makeProvider(aws.proxy.endpoint).provision(req);
-    expect(inst.id).toBe(existing.Instances![0]!.InstanceId);
+    expect(inst.id).toBe(existing);
     expect(aws.proxy.calls('RunInstances')).toHaveLength(0);
     const lookup = aws.proxy.calls('DescribeInstances')[0]!.params;
     const filters = new Map<string, string>();
@@ -243,6 +250,20 @@ describe('provision', () => {
     expect(filters.get(`tag:${AWS_TAGS.owner}`)).toBe(OWNER);
     expect(filters.get(`tag:${AWS_TAGS.workflowId}`)).toBe(req.labels.workflowId);
     expect(filters.get(`tag:${AWS_TAGS.attempt}`)).toBe('7');
+    expect(filters.get(`tag:${AWS_TAGS.request}`)).toBe(token);
+  });
+
+  test('never adopts what an earlier execution of the same workflow left with the same attempt number', async () => {
+    // A workflow terminated hard, then applied again: same workflow id, attempts from 1 again.
+    const labels = { workflowId: 'workload-again', attempt: 1 };
+    const key = (run: string) => `workload-again/${run}/1/aws/use1-az1/g5.xlarge`;
+    const provider = makeProvider(aws.moto.endpoint);
+    const earlier = await provider.provision(request(offer(), { idempotencyKey: key('run-1'), labels }));
+    const now = await provider.provision(request(offer(), { idempotencyKey: key('run-2'), labels }));
+    expect(now.id).not.toBe(earlier.id);
+    // The same execution retrying still gets its own instance back.
+    const retried = await provider.provision(request(offer(), { idempotencyKey: key('run-2'), labels }));
+    expect(retried.id).toBe(now.id);
   });
 
   test('launches a new instance for the next attempt and ignores a terminated one of the same attempt', async () => {
