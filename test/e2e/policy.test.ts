@@ -62,6 +62,15 @@ function scriptedJob(name: string, codes: number[], recovery: Record<string, unk
   };
 }
 
+/** Applies `spec` and waits until it runs. */
+async function applyRunning(spec: { name: string }): Promise<StatusJson> {
+  expect((await cli(['apply', await writeSpec(env, spec)], env.env)).code).toBe(0);
+  return waitFor(async () => {
+    const v = await status(spec.name);
+    return v.phase === 'RUNNING' ? v : undefined;
+  }, `${spec.name} RUNNING`);
+}
+
 async function closed(name: string): Promise<StatusJson> {
   return waitFor(async () => {
     const s = await status(name);
@@ -71,16 +80,8 @@ async function closed(name: string): Promise<StatusJson> {
 
 test('hedged provisioning keeps the offer ready first and terminates the other', async () => {
   const name = 'pol-hedge';
-  const file = await writeSpec(
-    env,
-    serviceSpec(name, { placement: { hedge: 2, regions: ['slow', 'fast'] } }),
-  );
   try {
-    expect((await cli(['apply', file], env.env)).code).toBe(0);
-    const s = await waitFor(async () => {
-      const v = await status(name);
-      return v.phase === 'RUNNING' ? v : undefined;
-    }, `${name} RUNNING`);
+    const s = await applyRunning(serviceSpec(name, { placement: { hedge: 2, regions: ['slow', 'fast'] } }));
     // The slow pool is cheaper and ranked first, but the fast one was ready first.
     expect(s.pool).toBe('fast');
     expect(s.status?.attempts).toBe(2);
@@ -100,16 +101,10 @@ test('hedged provisioning keeps the offer ready first and terminates the other',
 
 test('a hedged instance still booting when another is ready is terminated, not left running', async () => {
   const name = 'pol-hedge-boot';
-  const file = await writeSpec(
-    env,
-    serviceSpec(name, { placement: { hedge: 2, regions: ['booting', 'fast'] } }),
-  );
   try {
-    expect((await cli(['apply', file], env.env)).code).toBe(0);
-    const s = await waitFor(async () => {
-      const v = await status(name);
-      return v.phase === 'RUNNING' ? v : undefined;
-    }, `${name} RUNNING`);
+    const s = await applyRunning(
+      serviceSpec(name, { placement: { hedge: 2, regions: ['booting', 'fast'] } }),
+    );
     expect(s.pool).toBe('fast');
     // Both were launched: the booting one was waiting to become ready when it lost.
     expect(s.status!.timeline.filter((e) => e.type === 'provisioned').map((e) => e.location)).toEqual(
@@ -194,11 +189,7 @@ test('one failed HTTP check never recovers a service; failureThreshold checks in
     recovery: { maxRestarts: 3, cooldown: '5m', backoff: { initial: '200ms', max: '1s' } },
   });
   try {
-    expect((await cli(['apply', await writeSpec(env, spec)], env.env)).code).toBe(0);
-    const first = await waitFor(async () => {
-      const v = await status(name);
-      return v.phase === 'RUNNING' ? v : undefined;
-    }, `${name} RUNNING`);
+    const first = await applyRunning(spec);
 
     // A blip: one failed check, then the checks pass again for several intervals.
     await writeFile(blip, '');
