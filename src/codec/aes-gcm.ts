@@ -6,6 +6,7 @@
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import type { Payload, PayloadCodec } from '@temporalio/common';
+import { payloadFromJson, payloadToJson, type JsonPayload } from './payload-json';
 
 /** The current key: encodes, and decodes what it encoded. */
 export const CODEC_KEY_ENV = 'DRIFTLESS_CODEC_KEY';
@@ -78,27 +79,8 @@ export function codecKeysFromEnv(env: NodeJS.ProcessEnv): CodecKey[] | undefined
 }
 
 /** A payload as bytes: its metadata and data, so that nothing of it stays readable. */
-function serialize(p: Payload): Buffer {
-  const metadata = Object.fromEntries(
-    Object.entries(p.metadata ?? {}).map(([k, v]) => [
-      k,
-      Buffer.from(v ?? new Uint8Array()).toString('base64'),
-    ]),
-  );
-  return Buffer.from(
-    JSON.stringify({ m: metadata, d: Buffer.from(p.data ?? new Uint8Array()).toString('base64') }),
-  );
-}
-
-function deserialize(b: Buffer): Payload {
-  const { m, d } = JSON.parse(b.toString('utf8')) as { m: Record<string, string>; d: string };
-  return {
-    metadata: Object.fromEntries(
-      Object.entries(m).map(([k, v]) => [k, new Uint8Array(Buffer.from(v, 'base64'))]),
-    ),
-    data: new Uint8Array(Buffer.from(d, 'base64')),
-  };
-}
+const serialize = (p: Payload): Buffer => Buffer.from(JSON.stringify(payloadToJson(p)));
+const deserialize = (b: Buffer): Payload => payloadFromJson(JSON.parse(b.toString('utf8')) as JsonPayload);
 
 /**
  * Encrypts every payload with the current key when one is set (each with a fresh IV; the key

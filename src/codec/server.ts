@@ -7,6 +7,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Payload, PayloadCodec } from '@temporalio/common';
+import { payloadFromJson, payloadToJson, type JsonPayload } from './payload-json';
 
 export interface CodecServerOptions {
   codec: PayloadCodec;
@@ -26,32 +27,10 @@ export interface CodecServer {
   close(): Promise<void>;
 }
 
-interface JsonPayload {
-  metadata?: Record<string, string>;
-  data?: string;
-}
-
 /** Origins of the local dev server's Web UI on `port`. */
 export function localUiOrigins(port = 8233): string[] {
   return [`http://localhost:${port}`, `http://127.0.0.1:${port}`];
 }
-
-const toPayload = (p: JsonPayload): Payload => ({
-  metadata: Object.fromEntries(
-    Object.entries(p.metadata ?? {}).map(([k, v]) => [k, new Uint8Array(Buffer.from(v, 'base64'))]),
-  ),
-  data: new Uint8Array(Buffer.from(p.data ?? '', 'base64')),
-});
-
-const toJson = (p: Payload): JsonPayload => ({
-  metadata: Object.fromEntries(
-    Object.entries(p.metadata ?? {}).map(([k, v]) => [
-      k,
-      Buffer.from(v ?? new Uint8Array()).toString('base64'),
-    ]),
-  ),
-  data: Buffer.from(p.data ?? new Uint8Array()).toString('base64'),
-});
 
 class HttpError extends Error {
   constructor(
@@ -84,7 +63,7 @@ function parsePayloads(body: string): Payload[] {
   if (!Array.isArray(list)) throw new HttpError(400, 'payloads: expected an array');
   return list.map((p, i) => {
     if (typeof p !== 'object' || p === null) throw new HttpError(400, `payloads[${i}]: expected an object`);
-    return toPayload(p as JsonPayload);
+    return payloadFromJson(p as JsonPayload);
   });
 }
 
@@ -120,7 +99,7 @@ export async function startCodecServer(opts: CodecServerOptions): Promise<CodecS
     }
     res
       .writeHead(200, { 'Content-Type': 'application/json' })
-      .end(JSON.stringify({ payloads: out.map(toJson) }));
+      .end(JSON.stringify({ payloads: out.map(payloadToJson) }));
   };
 
   const server: Server = createServer((req, res) => {

@@ -1,7 +1,7 @@
 /** The Web UI's codec endpoint over real HTTP on loopback. */
-import type { Payload } from '@temporalio/common';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { AesGcmCodec, newCodecKey, parseCodecKey } from '../../src/codec/aes-gcm';
+import { payloadToJson } from '../../src/codec/payload-json';
 import { startCodecServer, type CodecServer } from '../../src/codec/server';
 
 const UI = 'http://localhost:8233';
@@ -13,12 +13,6 @@ beforeAll(async () => {
 });
 afterAll(() => server?.close());
 
-const toJson = (p: Payload) => ({
-  metadata: Object.fromEntries(
-    Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v!).toString('base64')]),
-  ),
-  data: Buffer.from(p.data ?? []).toString('base64'),
-});
 const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
   fetch(`${server.url}${path}`, {
     method: 'POST',
@@ -32,7 +26,7 @@ test('listens on loopback by default', () => {
 
 test('POST /decode gives back the payloads in clear, in the JSON shape the UI sends', async () => {
   const encoded = await codec.encode([defaultPayloadConverter.toPayload({ token: 's3cret' })!]);
-  const res = await post('/decode', { payloads: encoded.map(toJson) }, { origin: UI });
+  const res = await post('/decode', { payloads: encoded.map(payloadToJson) }, { origin: UI });
   expect(res.status).toBe(200);
   expect(res.headers.get('access-control-allow-origin')).toBe(UI);
   const { payloads } = (await res.json()) as {
@@ -43,7 +37,7 @@ test('POST /decode gives back the payloads in clear, in the JSON shape the UI se
 });
 
 test('POST /encode encrypts, and what it encrypts decodes', async () => {
-  const plain = toJson(defaultPayloadConverter.toPayload('x')!);
+  const plain = payloadToJson(defaultPayloadConverter.toPayload('x')!);
   const enc = (await (await post('/encode', { payloads: [plain] })).json()) as { payloads: unknown[] };
   const dec = (await (await post('/decode', enc)).json()) as { payloads: unknown[] };
   expect(dec.payloads).toEqual([plain]);
@@ -91,7 +85,7 @@ test('another path or method is refused with what to call instead', async () => 
 test('a payload of another key is a 422 naming the key', async () => {
   const other = new AesGcmCodec([parseCodecKey(newCodecKey(), 'other')]);
   const [enc] = await other.encode([defaultPayloadConverter.toPayload('x')!]);
-  const res = await post('/decode', { payloads: [toJson(enc!)] });
+  const res = await post('/decode', { payloads: [payloadToJson(enc!)] });
   expect(res.status).toBe(422);
   expect(((await res.json()) as { error: string }).error).toContain(`encrypted with key ${other.keyId}`);
 });

@@ -3,6 +3,7 @@ import { request } from 'node:http';
 import { Connection } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { AesGcmCodec, newCodecKey, parseCodecKey } from '../../src/codec/aes-gcm';
+import { payloadToJson } from '../../src/codec/payload-json';
 import { SEARCH_ATTRIBUTES } from '../../src/common/names';
 import { freePort } from '../../src/client/services/dev-server';
 import { CLI, makeEnv, processesWith, processesWithEnv, waitFor, type TestEnv } from '../support/harness';
@@ -93,16 +94,7 @@ test('dev with DRIFTLESS_CODEC_KEY serves a codec endpoint and points the Web UI
     const res = await fetch(`${endpoint}/decode`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', origin: `http://localhost:${uiPort}` },
-      body: JSON.stringify({
-        payloads: [
-          {
-            metadata: Object.fromEntries(
-              Object.entries(enc!.metadata!).map(([k, v]) => [k, Buffer.from(v!).toString('base64')]),
-            ),
-            data: Buffer.from(enc!.data!).toString('base64'),
-          },
-        ],
-      }),
+      body: JSON.stringify({ payloads: [payloadToJson(enc!)] }),
     });
     expect(res.status).toBe(200);
     expect(res.headers.get('access-control-allow-origin')).toBe(`http://localhost:${uiPort}`);
