@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
-import { identify, isAlive, killGroup, type ProcessIdentity } from '../providers/local/processes';
+import { identify, isAlive, killGroup, type ProcessIdentity } from '../common/processes';
 
 export interface StartWorkloadInput {
   workload: string;

@@ -2,7 +2,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, startDevServer, type DevServer } from '../../src/client/services/dev-server';
-import { identify, isAlive, type ProcessIdentity } from '../../src/providers/local/processes';
+import { identify, isAlive, type ProcessIdentity } from '../../src/common/processes';
 import { ENV_PREFIX, killProcessesUnder } from './harness';
 
 declare global {

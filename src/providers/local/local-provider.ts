@@ -23,7 +23,7 @@ import type {
 } from '../types';
 import { deadManEnvValue } from '../types';
 import { detectGpus } from './gpus';
-import { findProcess, identify, isAlive, killGroup, type ProcessIdentity } from './processes';
+import { findProcess, identify, isAlive, killGroup, type ProcessIdentity } from '../../common/processes';
 import { packageRoot } from '../../package-root';
 
 /** What the local provider records about one instance (instances/<id>/instance.json). */

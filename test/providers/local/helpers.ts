@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { LocalProviderConfig } from '../../../src/config/config';
 import { LocalProvider } from '../../../src/providers/local/local-provider';
-import { identify, isAlive, type ProcessIdentity } from '../../../src/providers/local/processes';
+import { identify, isAlive, type ProcessIdentity } from '../../../src/common/processes';
 import type { InstanceOwner, Offer, ProvisionRequest } from '../../../src/providers/types';
 
 /** Marks every process these tests start, so leaks are easy to spot in `ps`. */

@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CapacityError, InvalidRequestError, ProviderUnavailableError } from '../../../src/providers/errors';
 import { LocalProvider, localInstanceId } from '../../../src/providers/local/local-provider';
-import { identify, isAlive, type ProcessIdentity } from '../../../src/providers/local/processes';
+import { identify, isAlive, type ProcessIdentity } from '../../../src/common/processes';
 import type { Instance } from '../../../src/providers/types';
 import {
   IDLE_AGENT,

@@ -1,5 +1,5 @@
-import { groupMembers, identify, isAlive, killGroup } from '../../../src/providers/local/processes';
-import { cleanup, spawnDetached, waitFor, waitForLine } from './helpers';
+import { groupMembers, identify, isAlive, killGroup } from '../../src/common/processes';
+import { cleanup, spawnDetached, waitFor, waitForLine } from '../providers/local/helpers';
 
 afterEach(cleanup);
 
