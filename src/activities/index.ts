@@ -249,14 +249,14 @@ export function createActivities(deps: ActivityDeps) {
         if (state === 'running') return;
         if (state && !ALIVE.includes(state)) {
           throw ApplicationFailure.create({
-            type: 'InstanceNotReady',
+            type: FailureType.InstanceNotReady,
             message: `instance ${ref.id} is ${state} before it became ready`,
             nonRetryable: true,
           });
         }
         if (now() > deadline) {
           throw ApplicationFailure.create({
-            type: 'InstanceNotReady',
+            type: FailureType.InstanceNotReady,
             message: `instance ${ref.id} not ready within ${timeoutMs / 1000}s (state ${state ?? 'unknown'})`,
             nonRetryable: true,
           });

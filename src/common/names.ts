@@ -34,8 +34,8 @@ export const SEARCH_ATTRIBUTES = {
 } as const;
 
 /**
- * Failure types: the `type` of the ApplicationFailure an activity raises for a provider error.
- * Workflows branch on these strings; the provider error classes carry the same names.
+ * Failure types: the `type` of every ApplicationFailure driftless raises. Provider errors carry
+ * their class names; workflows and the CLI branch on these strings, never on literals.
  */
 export const FailureType = {
   Capacity: 'CapacityError',
@@ -44,8 +44,11 @@ export const FailureType = {
   ProviderUnavailable: 'ProviderUnavailableError',
   InvalidRequest: 'InvalidRequestError',
   Auth: 'AuthError',
-  NoOffer: 'NoOfferError',
-  AgentUnreachable: 'AgentUnreachableError',
+  /** The instance ended, or stayed pending past the startup grace, before it became ready. */
+  InstanceNotReady: 'InstanceNotReady',
+  /** A migration or spec update could not be carried out (the update's failure). */
+  MigrationFailed: 'MigrationFailed',
+  /** The workload failed more often than its recovery policy allows. */
   WorkloadFailed: 'WorkloadFailedError',
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];

@@ -9,6 +9,7 @@ import {
   type WorkflowExecutionDescription,
 } from '@temporalio/client';
 import {
+  FailureType,
   SEARCH_ATTRIBUTES,
   WORKLOAD_WORKFLOW_TYPE,
   workloadNameFromWorkflowId,
@@ -146,7 +147,7 @@ export class WorkloadService {
         const cause = err.cause as (Error & { type?: string }) | undefined;
         const message = cause?.message ?? err.message;
         // Refused by the validator (nothing changed) is the caller's to fix; a failed move is not.
-        throw cause?.type === 'MigrationFailed'
+        throw cause?.type === FailureType.MigrationFailed
           ? new CliError(message, ExitCode.Failed)
           : new CliError(`refused: ${message}`, ExitCode.Usage);
       }
