@@ -1,2 +1,2 @@
-export { workloadWorkflow } from './workload';
+export { workloadWorkflow } from './workload/workflow';
 export { reconcileWorkflow } from './reconcile';

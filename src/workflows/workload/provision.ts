@@ -1,0 +1,159 @@
+/**
+ * One provision attempt: an idempotent create (the key covers everything that makes the
+ * request different), compensated by releasing whatever the attempt launched when it fails or
+ * is cut short, then a wait until the provider says the instance runs.
+ */
+import { CancellationScope, isCancellation, patched } from '@temporalio/workflow';
+import { FailureType } from '../../common/names';
+import { offerLabel } from '../../placement/rank';
+import type { FailureScope, Instance, Offer } from '../../providers/types';
+import { provision, releaseAttempt, waitReady } from './proxies';
+import { failureScopeOf, failureTypeOf, messageOf } from './failures';
+import { raceAgent, unlessStopped, type AgentOutcome } from './race';
+import { endInstance } from './recovery';
+import type { WorkloadState } from './state';
+
+/** Patch: an instance whose provisioning is cancelled while it boots (a hedge loser) is ended. */
+const PATCH_END_CANCELLED_BOOT = 'end-cancelled-boot';
+
+export type Attempted =
+  | { kind: 'ready'; instance: Instance; offer: Offer; attempt: number }
+  | { kind: 'failed' }
+  | { kind: 'stop' };
+
+/** Provisions one offer and waits until the provider says it runs. */
+export async function provisionOne(
+  state: WorkloadState,
+  offer: Offer,
+  o: { quiet?: boolean },
+): Promise<Attempted> {
+  const attempt = state.beginAttempt();
+  try {
+    const r = await provisionAttempt(state, attempt, offer, o);
+    // A ready instance stays in flight until it becomes current or is ended.
+    if (r.kind !== 'ready') state.settled(attempt);
+    return r;
+  } catch (err) {
+    state.settled(attempt);
+    throw err;
+  }
+}
+
+async function provisionAttempt(
+  state: WorkloadState,
+  attempt: number,
+  offer: Offer,
+  o: { quiet?: boolean },
+): Promise<Attempted> {
+  // The key covers everything that makes this request different (provider, zone, type).
+  const idempotencyKey = [
+    state.workflowId,
+    state.firstExecutionRunId,
+    attempt,
+    offer.provider,
+    offer.zone,
+    offer.instanceType,
+  ].join('/');
+  const location = `${offer.provider}/${offer.region}`;
+  if (!o.quiet) state.setPhase('PROVISIONING');
+  state.event('provisioning', `attempt ${attempt}: provisioning ${offerLabel(offer)}`, { location });
+  const labels = { workload: state.spec.name, workflowId: state.workflowId, attempt };
+  const release = () => releaseOf(state, offer, attempt);
+  let instance: Instance | 'stop';
+  try {
+    instance = await unlessStopped(state, () => provision({ offer, idempotencyKey, labels }));
+  } catch (err) {
+    if (isCancellation(err)) {
+      // Cancelled mid-provision: whatever this attempt launched must not outlive the workflow.
+      await release();
+      throw err;
+    }
+    return provisionFailed(state, offer, attempt, err);
+  }
+  if (instance === 'stop') {
+    await release();
+    return { kind: 'stop' };
+  }
+  return bootOf(state, instance, offer, attempt);
+}
+
+/** Compensation: ends whatever the attempt launched, found by its marks; else leaves it to reconcile. */
+function releaseOf(state: WorkloadState, offer: Offer, attempt: number): Promise<void> {
+  return CancellationScope.nonCancellable(() =>
+    releaseAttempt({ provider: offer.provider, workflowId: state.workflowId, attempt }),
+  ).then(
+    () => undefined,
+    (err: unknown) => {
+      if (isCancellation(err)) throw err;
+      state.abandon('attempts', attempt, `its release failed: ${messageOf(err)}`);
+    },
+  );
+}
+
+/** A provision failed: its remains are released and its location blocked as far as the failure reaches. */
+async function provisionFailed(
+  state: WorkloadState,
+  offer: Offer,
+  attempt: number,
+  err: unknown,
+): Promise<Attempted> {
+  const location = `${offer.provider}/${offer.region}`;
+  const type = failureTypeOf(err) ?? 'error';
+  state.event('provision-failed', `attempt ${attempt} on ${location} failed: ${type}: ${messageOf(err)}`, {
+    location,
+  });
+  // Whatever a failed provision left behind is found by its marks and ended.
+  await releaseOf(state, offer, attempt);
+  if (type === FailureType.InvalidRequest || type === FailureType.Auth) {
+    // Retrying will not help on this provider: block it whole and remember why.
+    state.fatal.push(`${offer.provider}: ${messageOf(err)}`);
+    state.fatalType ??= type;
+    state.block(offer, 'provider', type);
+    return { kind: 'failed' };
+  }
+  // An unclassified failure (a deadline passed, a crash) is a failure of that location.
+  const scope: FailureScope = type === FailureType.Capacity ? 'zone' : (failureScopeOf(err) ?? 'zone');
+  state.block(offer, scope, type);
+  return { kind: 'failed' };
+}
+
+/** Waits until a provisioned instance is up (the startup grace bounds it); one that never is, is ended. */
+async function bootOf(
+  state: WorkloadState,
+  instance: Instance,
+  offer: Offer,
+  attempt: number,
+): Promise<Attempted> {
+  const location = `${offer.provider}/${offer.region}`;
+  state.event('provisioned', `instance ${instance.id} up on ${location}`, {
+    instanceId: instance.id,
+    location,
+  });
+  state.live.set(instance.id, {
+    provider: instance.provider,
+    id: instance.id,
+    region: instance.region,
+    zone: instance.zone,
+  });
+  let ready: AgentOutcome<unknown>;
+  try {
+    ready = await raceAgent(state, instance, () =>
+      waitReady({ ref: instance, timeoutMs: state.spec.health.startupGrace }),
+    );
+  } catch (err) {
+    // Cancelled while it booted (a hedged offer was ready first): it must not run on.
+    if (isCancellation(err) && patched(PATCH_END_CANCELLED_BOOT)) {
+      await endInstance(state, instance, 'its provisioning was cancelled', true);
+    }
+    throw err;
+  }
+  if (ready.kind === 'done') return { kind: 'ready', instance, offer, attempt };
+  await endInstance(state, instance, 'it never became ready', true);
+  if (ready.kind === 'stop') return { kind: 'stop' };
+  state.event('lost', `instance ${instance.id} on ${location} never became ready: ${ready.reason}`, {
+    instanceId: instance.id,
+    location,
+  });
+  state.block(offer, 'zone', 'an instance that never became ready');
+  return { kind: 'failed' };
+}

@@ -1,0 +1,91 @@
+/**
+ * The activities the workload workflow calls, each with the timeouts and retry policy its job
+ * needs. Proxies only: the activities run in the worker (src/activities) and on the agents.
+ */
+import { proxyActivities } from '@temporalio/workflow';
+import type { ControlActivities } from '../../activities';
+import type { AgentActivities } from '../../agent/activities';
+import { FailureType, instanceTaskQueue } from '../../common/names';
+
+export const { place } = proxyActivities<ControlActivities>({
+  startToCloseTimeout: '1m',
+  retry: { initialInterval: '1s', maximumInterval: '20s', maximumAttempts: 10 },
+});
+
+// Polls the provider until the instance is up; bounded by the spec's startup grace.
+export const { waitReady } = proxyActivities<ControlActivities>({
+  startToCloseTimeout: '1h',
+  heartbeatTimeout: '10s',
+  retry: {
+    initialInterval: '1s',
+    maximumInterval: '10s',
+    nonRetryableErrorTypes: [FailureType.InstanceNotReady],
+  },
+});
+
+// Failures the workflow decides on are not retried by Temporal; transient ones are, a few times.
+export const { provision } = proxyActivities<ControlActivities>({
+  startToCloseTimeout: '15m',
+  heartbeatTimeout: '10s',
+  retry: {
+    initialInterval: '1s',
+    maximumInterval: '30s',
+    maximumAttempts: 5,
+    nonRetryableErrorTypes: [
+      FailureType.Capacity,
+      FailureType.Quota,
+      FailureType.ProviderUnavailable,
+      FailureType.InvalidRequest,
+      FailureType.Auth,
+    ],
+  },
+});
+
+// Terminations and the compensation of a cut-short provision are retried for a few minutes;
+// one that still fails is recorded as abandoned, and reconcile (which treats abandoned instances
+// and attempts as unclaimed) ends it, so a provider outage never holds the workload back.
+export const { terminate, releaseAttempt } = proxyActivities<ControlActivities>({
+  startToCloseTimeout: '2m',
+  retry: { initialInterval: '1s', maximumInterval: '20s', maximumAttempts: 12 },
+});
+
+// After a loss the provider may well be the thing that is down: a few tries, then on.
+export const { terminate: terminateBriefly } = proxyActivities<ControlActivities>({
+  startToCloseTimeout: '1m',
+  retry: { initialInterval: '1s', maximumInterval: '4s', maximumAttempts: 3 },
+});
+
+// Polls the provider beside the agent's heartbeats; resumed on another worker after a crash.
+export const { watchInstance } = proxyActivities<ControlActivities>({
+  startToCloseTimeout: '3650d',
+  heartbeatTimeout: '10s',
+  retry: { initialInterval: '1s', maximumInterval: '10s' },
+});
+
+// Asks the provider what became of an instance whose agent went away (preempted? terminated?).
+export const { describeInstance } = proxyActivities<ControlActivities>({
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', maximumInterval: '5s', maximumAttempts: 3 },
+});
+
+/**
+ * The agent on one instance, reached on the instance's own task queue. A startup call must be
+ * picked up and done within the startup grace; a supervision must heartbeat. Never retried:
+ * a failed agent call is a fact about the instance, which the workflow decides on.
+ */
+export function agentOf(
+  instanceId: string,
+  opts: { startup: true; startupGraceMs: number } | { startup: false; heartbeatTimeoutMs: number },
+) {
+  return proxyActivities<AgentActivities>({
+    taskQueue: instanceTaskQueue(instanceId),
+    ...(opts.startup
+      ? { scheduleToStartTimeout: opts.startupGraceMs, startToCloseTimeout: opts.startupGraceMs }
+      : {
+          scheduleToStartTimeout: opts.heartbeatTimeoutMs,
+          startToCloseTimeout: '3650d',
+          heartbeatTimeout: opts.heartbeatTimeoutMs,
+        }),
+    retry: { maximumAttempts: 1 },
+  });
+}

@@ -1,0 +1,190 @@
+/**
+ * The workload workflow's state and its bookkeeping: the status the `status` query returns,
+ * the spec in force, pending moves, instances not yet ended, and the timeline, phase, search
+ * attribute and block updates every other module goes through.
+ */
+import { log, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import {
+  defineSearchAttributeKey,
+  SearchAttributeType,
+  type SearchAttributeUpdatePair,
+} from '@temporalio/common';
+import { SEARCH_ATTRIBUTES } from '../../common/names';
+import { blockLabel, type Block } from '../../placement/rank';
+import type { Target } from '../../placement/target';
+import type { FailureScope, InstanceRef, Offer } from '../../providers/types';
+import type { WorkloadSpec } from '../../spec/workload-spec';
+import type { MigrateResult } from '../messages';
+import type { CurrentPlacement, Phase, TimelineEvent, WorkloadInput, WorkloadStatus } from '../types';
+
+const TIMELINE_LIMIT = 200;
+/** Abandoned instances and attempts remembered for reconcile. */
+const ABANDONED_LIMIT = 50;
+
+const SA = {
+  phase: defineSearchAttributeKey(SEARCH_ATTRIBUTES.phase.name, SearchAttributeType.KEYWORD),
+  provider: defineSearchAttributeKey(SEARCH_ATTRIBUTES.provider.name, SearchAttributeType.KEYWORD),
+  region: defineSearchAttributeKey(SEARCH_ATTRIBUTES.region.name, SearchAttributeType.KEYWORD),
+  gpuType: defineSearchAttributeKey(SEARCH_ATTRIBUTES.gpuType.name, SearchAttributeType.KEYWORD),
+  price: defineSearchAttributeKey(SEARCH_ATTRIBUTES.pricePerHour.name, SearchAttributeType.DOUBLE),
+};
+
+/** A request to move the workload: a migration or a changed spec. */
+export interface Move {
+  id: number;
+  kind: 'migrate' | 'apply';
+  target?: Target;
+  /** The spec to run after the move (apply). */
+  spec?: WorkloadSpec;
+  specHash?: string;
+  reason?: string;
+  requestedAt: number;
+}
+
+export type MoveResult = { ok: true; value: MigrateResult } | { ok: false; error: string };
+
+/** How the workflow finds an instance again from what its status keeps. */
+export function refOf(c: CurrentPlacement): InstanceRef {
+  return { provider: c.provider, id: c.instanceId, region: c.region, zone: c.zone };
+}
+
+export class WorkloadState {
+  /** What the `status` query returns, and what a continue-as-new carries. */
+  readonly status: WorkloadStatus;
+  spec: WorkloadSpec;
+  specHash: string | undefined;
+  /** Times (ms) of the restarts that count against the restart window. */
+  restartTimes: number[];
+  /** Port of the current instance's HTTP workload. */
+  currentPort: number | undefined;
+  stopReason: string | undefined;
+  /** Invalid-request and auth failures: surfaced when no other offer is left. */
+  readonly fatal: string[] = [];
+  fatalType: string | undefined;
+  /** The migration or spec update being carried out. */
+  pending: Move | undefined;
+  moveSeq = 0;
+  /** Outcomes of moves, until the update that asked for each reads it. */
+  readonly moveResults = new Map<number, MoveResult>();
+  /** Instances this run launched or is draining that are not current and not yet ended. */
+  readonly live = new Map<string, InstanceRef>();
+  readonly workflowId: string;
+  readonly firstExecutionRunId: string;
+
+  constructor(readonly input: WorkloadInput) {
+    const carried = input.carried;
+    this.spec = input.spec;
+    this.specHash = input.specHash;
+    this.status = carried
+      ? { ...carried.status, runs: (carried.status.runs ?? 0) + 1 }
+      : {
+          name: input.spec.name,
+          kind: input.spec.kind,
+          phase: 'PENDING',
+          attempts: 0,
+          restarts: 0,
+          recoveries: 0,
+          blocks: [],
+          timeline: [],
+        };
+    this.restartTimes = carried?.restartTimes ?? [];
+    this.currentPort = carried?.port;
+    const info = workflowInfo();
+    this.workflowId = info.workflowId;
+    this.firstExecutionRunId = info.firstExecutionRunId;
+  }
+
+  get stopped(): boolean {
+    return this.stopReason !== undefined;
+  }
+
+  get heartbeatTimeoutMs(): number {
+    return this.spec.health.heartbeatTimeout;
+  }
+
+  /** True when the history should be handed to a new run (the server suggests it, or the test knob). */
+  continueAsNewDue(): boolean {
+    // workflowInfo() afresh: the SDK replaces the info object on every activation.
+    const info = workflowInfo();
+    const after = this.input.continueAsNewAfterEvents;
+    return info.continueAsNewSuggested || (after !== undefined && info.historyLength >= after);
+  }
+
+  event(type: TimelineEvent['type'], message: string, extra: Partial<TimelineEvent> = {}): void {
+    const timeline = this.status.timeline;
+    timeline.push({ at: new Date().toISOString(), type, message, ...extra });
+    if (timeline.length > TIMELINE_LIMIT) timeline.splice(0, timeline.length - TIMELINE_LIMIT);
+    log.info(message, { workload: this.spec.name, event: type, ...extra });
+  }
+
+  /** Upserts the search attributes the Web UI shows (when the namespace has them). */
+  publish(): void {
+    if (!this.input.searchAttributes) return;
+    const pairs: SearchAttributeUpdatePair[] = [{ key: SA.phase, value: this.status.phase }];
+    const c = this.status.current;
+    if (c) {
+      pairs.push({ key: SA.provider, value: c.provider }, { key: SA.region, value: c.region });
+      pairs.push({ key: SA.price, value: c.pricePerHour });
+      if (c.gpuType) pairs.push({ key: SA.gpuType, value: c.gpuType });
+    }
+    upsertSearchAttributes(pairs);
+  }
+
+  setPhase(phase: Phase): void {
+    if (this.status.phase === phase) return;
+    this.status.phase = phase;
+    this.publish();
+  }
+
+  /** The blocks still in force (expired ones are dropped). */
+  activeBlocks(): Block[] {
+    const now = Date.now();
+    this.status.blocks = this.status.blocks.filter((b) => b.until > now);
+    return this.status.blocks;
+  }
+
+  /** Blocks a zone, region or whole provider for the spec's cooldown. */
+  block(loc: Pick<Offer, 'provider' | 'region' | 'zone'>, scope: FailureScope, reason: string): void {
+    const cooldown = this.spec.recovery.cooldown;
+    const b: Block = {
+      provider: loc.provider,
+      region: scope === 'provider' ? undefined : loc.region,
+      zone: scope === 'zone' ? loc.zone : undefined,
+      until: Date.now() + cooldown,
+      reason,
+    };
+    this.status.blocks = this.activeBlocks().filter((x) => blockLabel(x) !== blockLabel(b));
+    this.status.blocks.push(b);
+    this.event('blocked', `${blockLabel(b)} blocked for ${cooldown / 1000}s after ${reason}`, {
+      location: blockLabel(b),
+    });
+  }
+
+  /** What could not be ended; reconcile ends it (see src/reconcile/decide.ts). */
+  abandon(kind: 'instances' | 'attempts', id: string | number, why: string): void {
+    const a = (this.status.abandoned ??= { instances: [], attempts: [] });
+    if (kind === 'instances') a.instances = [...a.instances, String(id)].slice(-ABANDONED_LIMIT);
+    else a.attempts = [...a.attempts, Number(id)].slice(-ABANDONED_LIMIT);
+    this.event(
+      'abandoned',
+      `${kind === 'instances' ? `instance ${id}` : `attempt ${id}`} left to reconcile: ${why}`,
+    );
+  }
+
+  /** A new provision attempt: counted, and in flight until it is current, ended or failed. */
+  beginAttempt(): number {
+    const attempt = ++this.status.attempts;
+    this.status.inflight = [...(this.status.inflight ?? []), attempt];
+    return attempt;
+  }
+
+  /** The attempt is over: current, ended, or never launched anything (reconcile's claims). */
+  settled(attempt: number): void {
+    this.status.inflight = (this.status.inflight ?? []).filter((a) => a !== attempt);
+  }
+
+  /** What the `status` query answers: a copy, so the query changes nothing. */
+  snapshot(): WorkloadStatus {
+    return { ...this.status, blocks: this.status.blocks.filter((b) => b.until > Date.now()) };
+  }
+}

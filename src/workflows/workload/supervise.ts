@@ -1,0 +1,66 @@
+/**
+ * Supervising the current instance: the agent's supervision activity (heartbeats, exit code,
+ * HTTP health) in slices, raced against the provider's own view of the instance.
+ */
+import { CancellationScope } from '@temporalio/workflow';
+import type { WorkloadExit } from '../../agent/activities';
+import type { InstanceRef, InstanceState } from '../../providers/types';
+import { agentOf } from './proxies';
+import { httpCheck, raceAgent } from './race';
+import type { WorkloadState } from './state';
+
+const HOUR_MS = 3_600_000;
+
+/** What ended a supervision. */
+export type Supervised =
+  | { kind: 'lost'; reason: string; state?: InstanceState }
+  | { kind: 'exited'; exit: WorkloadExit }
+  | { kind: 'unhealthy'; reason: string }
+  | { kind: 'stop' }
+  /** Supervision paused between slices so the run can continue as new. */
+  | { kind: 'detached' };
+
+/** A supervision in progress. */
+export interface Supervision {
+  ended: Promise<Supervised>;
+  /** Stops supervising (the agent stops the workload when its supervision is cancelled). */
+  cancel(): Promise<void>;
+}
+
+/**
+ * Supervises an instance in slices until something ends it. Runs in a scope of its own, so a
+ * make-before-break move can provision elsewhere while it goes on.
+ */
+export function supervise(state: WorkloadState, instance: InstanceRef): Supervision {
+  const scope = new CancellationScope();
+  const ended = scope.run(async (): Promise<Supervised> => {
+    for (;;) {
+      const r = await raceAgent(state, instance, () =>
+        agentOf(instance.id, {
+          startup: false,
+          heartbeatTimeoutMs: state.heartbeatTimeoutMs,
+        }).superviseWorkload({
+          heartbeatIntervalMs: Math.floor(state.heartbeatTimeoutMs / 3),
+          sliceMs: state.input.superviseSliceMs ?? HOUR_MS,
+          http: httpCheck(state.spec),
+        }),
+      );
+      if (r.kind !== 'done') return r;
+      const v = r.value;
+      if (v.outcome === 'exited') return { kind: 'exited', exit: v };
+      if (v.outcome === 'unhealthy') return { kind: 'unhealthy', reason: v.reason };
+      if (state.continueAsNewDue() && !state.pending) return { kind: 'detached' };
+    }
+  });
+  ended.catch(() => undefined);
+  return {
+    ended,
+    async cancel() {
+      scope.cancel();
+      await ended.then(
+        () => undefined,
+        () => undefined,
+      );
+    },
+  };
+}

@@ -1,0 +1,134 @@
+/**
+ * One workflow per workload: place, provision, start, supervise, recover, until stopped or
+ * (for a job) finished. This file wires the messages and runs the loop; each step lives in its
+ * own module and works on the {@link WorkloadState}. Deterministic sandboxed code: all I/O
+ * happens in activities.
+ */
+import {
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  isCancellation,
+  setHandler,
+} from '@temporalio/workflow';
+import { applyUpdate, migrateSignal, migrateUpdate, statusQuery, stopSignal } from '../messages';
+import type { WorkloadInput, WorkloadResult } from '../types';
+import { acquire, becomeCurrent } from './acquire';
+import {
+  applySpec,
+  failOpenMoves,
+  performMove,
+  requestMove,
+  resultOf,
+  validateApply,
+  validateMigrate,
+} from './moves';
+import { endAllOnCancel, finishStopped, recover } from './recovery';
+import { refOf, WorkloadState } from './state';
+import { supervise, type Supervision } from './supervise';
+
+/** Timeline events a run hands on when it continues as new. */
+const CARRIED_TIMELINE = 50;
+
+export async function workloadWorkflow(input: WorkloadInput): Promise<WorkloadResult> {
+  const state = new WorkloadState(input);
+  setHandlers(state);
+  state.publish();
+  if (input.carried) {
+    const { status } = state;
+    state.event(
+      'continued',
+      `continued as new (run ${status.runs}); ${status.current ? `supervising ${status.current.instanceId}` : 'placing'}`,
+    );
+  }
+  try {
+    return await run(state);
+  } catch (err) {
+    if (isCancellation(err)) await endAllOnCancel(state);
+    throw err;
+  } finally {
+    failOpenMoves(state);
+  }
+}
+
+function setHandlers(state: WorkloadState): void {
+  setHandler(stopSignal, (arg) => {
+    state.stopReason ??= arg?.reason ?? 'stop requested';
+  });
+  // Queries must not change state: answer a copy.
+  setHandler(statusQuery, () => state.snapshot());
+  setHandler(
+    migrateUpdate,
+    async (req) => {
+      const target = validateMigrate(state, req);
+      return resultOf(state, requestMove(state, { kind: 'migrate', target, reason: req.reason }));
+    },
+    { validator: (req) => void validateMigrate(state, req) },
+  );
+  setHandler(migrateSignal, (req) => {
+    try {
+      const target = validateMigrate(state, req);
+      requestMove(state, { kind: 'migrate', target, reason: req.reason });
+    } catch (err) {
+      const message = `migration to ${req.to ?? 'anywhere else'} rejected: ${(err as Error).message}`;
+      state.event('migrate-rejected', message);
+    }
+  });
+  setHandler(applyUpdate, (req) => applySpec(state, req), {
+    validator: (req) => validateApply(state, req),
+  });
+}
+
+/** The loop: stop, move, acquire when nothing runs, else wait for the supervision to end and recover. */
+async function run(state: WorkloadState): Promise<WorkloadResult> {
+  let sup = state.status.current ? supervise(state, refOf(state.status.current)) : undefined;
+  for (;;) {
+    if (state.stopped) {
+      await sup?.cancel();
+      return await finishStopped(state);
+    }
+    if (state.pending) {
+      sup = await performMove(state, state.pending, sup);
+      continue;
+    }
+    if (!sup) {
+      // Between instances (after losses or restarts, which can go on for months): nothing runs
+      // that a new run would have to pick up.
+      if (state.continueAsNewDue()) return await continueAsNewNow(state);
+      const got = await acquire(state);
+      if (got === 'stop' || got === 'none') continue; // 'none': a move arrived while nothing fitted
+      if (got === 'continue') return await continueAsNewNow(state);
+      becomeCurrent(state, got);
+      sup = supervise(state, refOf(state.status.current!));
+      continue;
+    }
+    const ev = await endOrRequest(state, sup);
+    if (ev === 'request') continue;
+    sup = undefined;
+    if (ev.kind === 'stop') continue;
+    // Between slices: nothing is cancelled, so the workload never notices.
+    if (ev.kind === 'detached') return await continueAsNewNow(state);
+    const result = await recover(state, ev);
+    if (result) return result;
+  }
+}
+
+/** Whichever comes first: the supervision ends, or a stop or move is requested. */
+function endOrRequest(state: WorkloadState, sup: Supervision) {
+  return Promise.race([
+    sup.ended,
+    condition(() => state.stopped || state.pending !== undefined).then(() => 'request' as const),
+  ]);
+}
+
+/** Hands the state to a new run: the current instance (if any), blocks, counters, a trimmed timeline. */
+async function continueAsNewNow(state: WorkloadState): Promise<never> {
+  await condition(allHandlersFinished);
+  const trimmed = { ...state.status, timeline: state.status.timeline.slice(-CARRIED_TIMELINE) };
+  return continueAsNew<typeof workloadWorkflow>({
+    ...state.input,
+    spec: state.spec,
+    specHash: state.specHash,
+    carried: { status: trimmed, restartTimes: state.restartTimes, port: state.currentPort },
+  });
+}
