@@ -5,10 +5,11 @@
 //   npm run bench:failover [-- --rounds 5]
 'use strict';
 const { spawn } = require('node:child_process');
-const { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } = require('node:fs');
+const { mkdtempSync, rmSync, writeFileSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { join, resolve } = require('node:path');
 const { freePort, startDevServer } = require('../dist/client/services/dev-server');
+const { pidsWhere } = require('../dist/common/processes');
 
 const root = resolve(__dirname, '..');
 const cli = join(root, 'bin/driftless.js');
@@ -24,24 +25,8 @@ function run(args, env) {
   });
 }
 
-function agents(name) {
-  const pids = [];
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const argv = readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0');
-      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
-      if (
-        argv.includes('--workload') &&
-        argv.includes(name) &&
-        !stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')
-      ) {
-        pids.push(Number(e));
-      }
-    } catch {}
-  }
-  return pids;
-}
+/** Live agents of a workload (argv `--workload NAME`). */
+const agents = (name) => pidsWhere((p) => p.argv.includes('--workload') && p.argv.includes(name));
 
 async function status(name, env) {
   const r = await run(['status', name, '--json'], env);

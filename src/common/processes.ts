@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 
 /** A process known by pid *and* start time, so a reused pid is never mistaken for ours. */
 export interface ProcessIdentity {
@@ -31,9 +31,49 @@ export function isAlive(id: ProcessIdentity | undefined): boolean {
   return !!s && s.state !== 'Z' && s.startTime === id.startTime;
 }
 
-/** Live members of a process group (scans /proc). */
-export function groupMembers(pgid: number): number[] {
-  const out: number[] = [];
+/**
+ * One process as a scan sees it. Each fact is read from /proc only when asked for; a process
+ * that exits meanwhile, or whose facts this user may not read, makes the read throw.
+ */
+export interface ProcessFacts {
+  readonly pid: number;
+  /** Process group id. */
+  readonly pgid: number;
+  /** argv, from /proc/<pid>/cmdline. */
+  readonly argv: string[];
+  /** "NAME=value" entries of the environment it started with. */
+  readonly environ: string[];
+  /** Working directory; a deleted one still reads as its old path (without " (deleted)"). */
+  readonly cwd: string;
+  /** The value of one variable of its environment. */
+  env(name: string): string | undefined;
+}
+
+class ScannedProcess implements ProcessFacts {
+  constructor(
+    readonly pid: number,
+    readonly pgid: number,
+  ) {}
+  get argv(): string[] {
+    return readFileSync(`/proc/${this.pid}/cmdline`, 'utf8').split('\0');
+  }
+  get environ(): string[] {
+    return readFileSync(`/proc/${this.pid}/environ`, 'utf8').split('\0');
+  }
+  get cwd(): string {
+    return readlinkSync(`/proc/${this.pid}/cwd`).replace(/ \(deleted\)$/, '');
+  }
+  env(name: string): string | undefined {
+    return this.environ.find((e) => e.startsWith(`${name}=`))?.slice(name.length + 1);
+  }
+}
+
+/**
+ * The one /proc scan: for every live process (zombies excluded), what `pick` makes of it;
+ * `undefined` leaves it out, as does a read that fails because it exited while looked at.
+ */
+export function scanProcesses<T>(pick: (p: ProcessFacts) => T | undefined): T[] {
+  const out: T[] = [];
   let entries: string[] = [];
   try {
     entries = readdirSync('/proc');
@@ -43,32 +83,30 @@ export function groupMembers(pgid: number): number[] {
   for (const e of entries) {
     if (!/^\d+$/.test(e)) continue;
     const s = readStat(Number(e));
-    if (s && s.pgid === pgid && s.state !== 'Z') out.push(Number(e));
+    if (!s || s.state === 'Z') continue;
+    try {
+      const v = pick(new ScannedProcess(Number(e), s.pgid));
+      if (v !== undefined) out.push(v);
+    } catch {
+      /* gone while we looked, or not ours to read */
+    }
   }
   return out;
 }
 
+/** Pids of the live processes for which `match` holds. */
+export function pidsWhere(match: (p: ProcessFacts) => boolean): number[] {
+  return scanProcesses((p) => (match(p) ? p.pid : undefined));
+}
+
+/** Live members of a process group. */
+export function groupMembers(pgid: number): number[] {
+  return pidsWhere((p) => p.pgid === pgid);
+}
+
 /** The first live process whose argv satisfies `match`. */
 export function findProcess(match: (argv: string[]) => boolean): ProcessIdentity | undefined {
-  let entries: string[] = [];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return undefined;
-  }
-  for (const e of entries) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const argv = readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0');
-      if (match(argv)) {
-        const id = identify(Number(e));
-        if (id) return id;
-      }
-    } catch {
-      /* gone while we looked */
-    }
-  }
-  return undefined;
+  return scanProcesses((p) => (match(p.argv) ? identify(p.pid) : undefined))[0];
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

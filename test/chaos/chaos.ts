@@ -13,6 +13,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { freePort, startDevServer, type DevServer } from '../../src/client/services/dev-server';
+import { scanProcesses } from '../../src/common/processes';
 import { statusQuery } from '../../src/workflows/messages';
 import type { ReconcileReport } from '../../src/workflows/reconcile';
 import type { WorkloadStatus } from '../../src/workflows/types';
@@ -65,31 +66,17 @@ function random(seed: number): () => number {
 }
 
 /** Instance id of each live workload process of a workload (they carry DRIFTLESS_INSTANCE_ID). */
-function workloadInstances(name: string): string[] {
-  return processesWith(`marker-${name}`).flatMap((pid) => {
-    try {
-      const entry = readFileSync(`/proc/${pid}/environ`, 'utf8')
-        .split('\0')
-        .find((e) => e.startsWith('DRIFTLESS_INSTANCE_ID='));
-      return entry ? [entry.slice('DRIFTLESS_INSTANCE_ID='.length)] : [];
-    } catch {
-      return [];
-    }
-  });
-}
+const workloadInstances = (name: string): string[] =>
+  scanProcesses((p) => (p.argv.includes(`marker-${name}`) ? p.env('DRIFTLESS_INSTANCE_ID') : undefined));
 
 /** Instance ids of the live agents of a workload (argv `--instance ID --workload NAME`). */
-function agentInstances(name: string): string[] {
-  return processesWith('--workload', name).flatMap((pid) => {
-    try {
-      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-      const i = argv.indexOf('--instance');
-      return i >= 0 && argv[i + 1] ? [argv[i + 1]!] : [];
-    } catch {
-      return [];
-    }
+const agentInstances = (name: string): string[] =>
+  scanProcesses((p) => {
+    const argv = p.argv;
+    if (!argv.includes('--workload') || !argv.includes(name)) return undefined;
+    const i = argv.indexOf('--instance');
+    return (i >= 0 && argv[i + 1]) || undefined;
   });
-}
 
 export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const log = o.log ?? ((l: string) => process.stderr.write(l + '\n'));

@@ -1,69 +1,39 @@
-import {
-  agentsOf,
-  cli,
-  cliJson,
-  makeEnv,
-  serviceSpec,
-  startWorker,
-  waitFor,
-  writeSpec,
-  type StatusJson,
-  type TestEnv,
-  type WorkerProcess,
-} from '../support/harness';
+import { agentsOf, cli, serviceSpec } from '../support/harness';
+import { useE2eInstallation } from '../support/e2e';
 
-let env: TestEnv;
-let worker: WorkerProcess;
-const started: string[] = [];
-
-beforeAll(async () => {
-  env = await makeEnv([
+const e2e = useE2eInstallation({
+  pools: [
     { name: 'small', gpus: { type: 'A100', count: 1 }, pricePerGpuHour: 1 },
     { name: 'large', gpus: { type: 'A100', count: 4 }, pricePerGpuHour: 2 },
-  ]);
-  worker = await startWorker(env.env);
+  ],
 });
 
-afterAll(async () => {
-  for (const name of started) await cli(['stop', name], env.env);
-  await worker?.stop();
-  await env?.cleanup();
-});
-
-const status = (name: string) => cliJson<StatusJson>(['status', name], env.env);
-
-async function apply(name: string, extra: Record<string, unknown> = {}, wait = true) {
-  started.push(name);
-  const r = await cli(
-    ['apply', await writeSpec(env, serviceSpec(name, extra)), ...(wait ? ['--wait'] : [])],
-    env.env,
-  );
-  expect(r.code).toBe(0);
+function apply(name: string, extra: Record<string, unknown> = {}, wait = true) {
+  e2e.stopAtEnd(name);
+  return e2e.apply(serviceSpec(name, extra), ...(wait ? ['--wait'] : []));
 }
 
 test('a full pool is passed over: the second workload goes to the next cheapest pool with free GPUs', async () => {
   await apply('cap-first');
   await apply('cap-second');
-  expect((await status('cap-first')).pool).toBe('small');
-  const second = await status('cap-second');
+  expect((await e2e.status('cap-first')).pool).toBe('small');
+  const second = await e2e.status('cap-second');
   expect(second.pool).toBe('large');
   const placed = second.status!.timeline.find((e) => e.type === 'placed');
   expect(placed?.message).toMatch(/chose local\/large/);
-  await cli(['stop', 'cap-first'], env.env);
-  await cli(['stop', 'cap-second'], env.env);
+  await cli(['stop', 'cap-first'], e2e.env);
+  await cli(['stop', 'cap-second'], e2e.env);
 });
 
 test('with every pool down the workload waits (PENDING, no offer) and runs once a pool comes back', async () => {
-  for (const p of ['small', 'large']) expect((await cli(['pool', 'down', p], env.env)).code).toBe(0);
+  for (const p of ['small', 'large']) expect((await cli(['pool', 'down', p], e2e.env)).code).toBe(0);
   try {
     await apply('cap-wait', { recovery: { maxRestarts: 1, cooldown: '2s' } }, false);
-    const waiting = await waitFor(
-      async () => {
-        const s = await status('cap-wait');
-        return s.status?.timeline.some((e) => e.type === 'no-offer') ? s : undefined;
-      },
+    const waiting = await e2e.waitStatus(
+      'cap-wait',
+      (s) => s.status?.timeline.some((e) => e.type === 'no-offer'),
       'a no-offer event',
-      30_000,
+      { timeoutMs: 30_000 },
     );
     expect(['PENDING', 'PROVISIONING']).toContain(waiting.phase);
     const failures = waiting.status!.timeline.filter((e) => e.type === 'provision-failed');
@@ -72,17 +42,10 @@ test('with every pool down the workload waits (PENDING, no offer) and runs once 
     );
     expect(agentsOf('cap-wait')).toHaveLength(0);
   } finally {
-    await cli(['pool', 'up', 'large'], env.env);
+    await cli(['pool', 'up', 'large'], e2e.env);
   }
-  const s = await waitFor(
-    async () => {
-      const v = await status('cap-wait');
-      return v.phase === 'RUNNING' ? v : undefined;
-    },
-    'RUNNING after the pool came back',
-    30_000,
-  );
+  const s = await e2e.waitRunning('cap-wait', { timeoutMs: 30_000 });
   expect(s.pool).toBe('large');
   expect(agentsOf('cap-wait')).toHaveLength(1);
-  await cli(['pool', 'up', 'small'], env.env);
+  await cli(['pool', 'up', 'small'], e2e.env);
 });

@@ -7,36 +7,16 @@ import { readFileSync } from 'node:fs';
 import type { Payload } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { AesGcmCodec, ENCRYPTED_ENCODING, newCodecKey, parseCodecKey } from '../../src/codec/aes-gcm';
-import {
-  cli,
-  cliJson,
-  makeEnv,
-  serviceSpec,
-  startWorker,
-  temporalClient,
-  waitFor,
-  workloadProcesses,
-  writeSpec,
-  type StatusJson,
-  type TestEnv,
-  type WorkerProcess,
-} from '../support/harness';
+import { cli, serviceSpec, temporalClient, waitFor, workloadProcesses } from '../support/harness';
+import { useE2eInstallation } from '../support/e2e';
 
 const KEY = newCodecKey();
-let env: TestEnv;
-let keyed: NodeJS.ProcessEnv;
-let worker: WorkerProcess;
-
-beforeAll(async () => {
-  env = await makeEnv([{ name: 'vault', pricePerGpuHour: 1 }]);
-  keyed = { ...env.env, DRIFTLESS_CODEC_KEY: KEY };
-  worker = await startWorker(keyed);
-}, 120_000);
-
-afterAll(async () => {
-  await worker?.stop();
-  await env?.cleanup();
+// The worker and the CLI share the key; `withoutKey` is the CLI of someone who has none.
+const e2e = useE2eInstallation({
+  pools: [{ name: 'vault', pricePerGpuHour: 1 }],
+  env: { DRIFTLESS_CODEC_KEY: KEY },
 });
+const withoutKey = () => ({ ...e2e.env, DRIFTLESS_CODEC_KEY: undefined });
 
 /** Every payload in a history (inputs, results, memo, ...); `indexed`: a search attribute's value. */
 function payloadsIn(v: unknown, indexed = false, out: Array<Payload & { indexed: boolean }> = []) {
@@ -55,13 +35,9 @@ const encodingOf = (p: Payload) => Buffer.from(p.metadata?.encoding ?? []).toStr
 test("a secret in the spec's env reaches the workload, and Temporal's history holds it only encrypted", async () => {
   const name = 'codec-secret';
   const secret = `hunter2-${randomBytes(6).toString('hex')}`;
-  const file = await writeSpec(env, serviceSpec(name, { env: { API_TOKEN: secret } }));
   try {
-    expect((await cli(['apply', file], keyed)).code).toBe(0);
-    const s = await waitFor(async () => {
-      const v = await cliJson<StatusJson>(['status', name], keyed);
-      return v.phase === 'RUNNING' ? v : undefined;
-    }, `${name} RUNNING`);
+    await e2e.apply(serviceSpec(name, { env: { API_TOKEN: secret } }));
+    const s = await e2e.waitRunning(name);
     expect(s.status?.timeline.map((e) => e.type)).toContain('running');
 
     // The agent decoded its arguments: the workload runs with the secret in its environment.
@@ -90,15 +66,15 @@ test("a secret in the spec's env reaches the workload, and Temporal's history ho
     }
 
     // Without the key the CLI says what to set; with a malformed one it names the variable.
-    const bare = await cli(['status', name], env.env);
+    const bare = await cli(['status', name], withoutKey());
     expect(bare.code).toBe(2);
     expect(bare.stderr).toMatch(/encrypted \(key [0-9a-f]{16}\) and DRIFTLESS_CODEC_KEY is not set/);
-    const bad = await cli(['status', name], { ...env.env, DRIFTLESS_CODEC_KEY: 'not-a-key' });
+    const bad = await cli(['status', name], { ...e2e.env, DRIFTLESS_CODEC_KEY: 'not-a-key' });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/DRIFTLESS_CODEC_KEY: expected 32 random bytes/);
     expect(bad.stderr).not.toContain('not-a-key');
   } finally {
-    expect((await cli(['stop', name], keyed)).code).toBe(0);
+    expect((await cli(['stop', name], e2e.env)).code).toBe(0);
   }
   await waitFor(() => workloadProcesses(name).length === 0, 'the workload to stop', 30_000);
 });

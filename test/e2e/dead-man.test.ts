@@ -8,64 +8,51 @@ import { freePort, startDevServer, type DevServer } from '../../src/client/servi
 import {
   agentsOf,
   cli,
-  cliJson,
-  makeEnv,
   serviceSpec,
   sleep,
   startWorker,
   waitFor,
   workloadProcesses,
-  writeSpec,
-  type StatusJson,
-  type TestEnv,
-  type WorkerProcess,
 } from '../support/harness';
+import { useE2eInstallation } from '../support/e2e';
 
 const TIMEOUT_S = 4;
 
 let server: DevServer | undefined;
-let env: TestEnv;
-let worker: WorkerProcess | undefined;
-
-beforeAll(async () => {
-  env = await makeEnv([{ name: 'pool-a' }], { agent: { deadManTimeout: `${TIMEOUT_S}s` } });
-  server = await startDevServer({
-    port: await freePort(),
-    headless: true,
-    dbFile: join(env.dir, 'temporal.db'),
-    readyTimeoutMs: 120_000,
-  });
-  env.env = { ...env.env, TEMPORAL_ADDRESS: server.address };
-  worker = await startWorker(env.env);
-}, 180_000);
-
-afterAll(async () => {
-  await worker?.stop();
-  await server?.stop();
-  await env?.cleanup();
+const e2e = useE2eInstallation({
+  pools: [{ name: 'pool-a' }],
+  config: { agent: { deadManTimeout: `${TIMEOUT_S}s` } },
+  setup: async (installation) => {
+    server = await startDevServer({
+      port: await freePort(),
+      headless: true,
+      dbFile: join(installation.dir, 'temporal.db'),
+      readyTimeoutMs: 120_000,
+    });
+    return { env: { TEMPORAL_ADDRESS: server.address } };
+  },
+  teardown: async () => {
+    await server?.stop();
+  },
+  timeoutMs: 180_000,
 });
 
 async function runningService(name: string): Promise<void> {
-  const file = await writeSpec(env, serviceSpec(name));
-  expect((await cli(['apply', file], env.env)).code).toBe(0);
-  await waitFor(
-    async () => (await cliJson<StatusJson>(['status', name], env.env)).phase === 'RUNNING',
-    `${name} RUNNING`,
-  );
+  await e2e.apply(serviceSpec(name));
+  await e2e.waitRunning(name);
   await waitFor(() => workloadProcesses(name).length === 1, `${name}'s workload process`, 30_000);
 }
 
 test('the workload survives a control-plane silence shorter than the timeout', async () => {
   const name = 'dm-short';
   await runningService(name);
-  await worker!.kill('SIGKILL');
-  worker = undefined;
+  await e2e.worker.kill('SIGKILL');
   // Temporal answers, the worker does not: nothing for the agent to worry about.
   await sleep((TIMEOUT_S + 3) * 1000);
   expect(workloadProcesses(name)).toHaveLength(1);
   expect(agentsOf(name)).toHaveLength(1);
-  worker = await startWorker(env.env);
-  expect((await cli(['stop', name], env.env)).code).toBe(0);
+  e2e.worker = await startWorker(e2e.env);
+  expect((await cli(['stop', name], e2e.env)).code).toBe(0);
   await waitFor(() => workloadProcesses(name).length === 0, 'the workload to stop', 30_000);
 });
 
@@ -74,8 +61,7 @@ test('with Temporal and the worker down for longer than the timeout, the agent s
   await runningService(name);
   const agents = agentsOf(name);
   expect(agents).toHaveLength(1);
-  await worker!.kill('SIGKILL');
-  worker = undefined;
+  await e2e.worker.kill('SIGKILL');
   const downAt = Date.now();
   server!.process.kill('SIGKILL');
   await server!.stop();

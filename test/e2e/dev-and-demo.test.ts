@@ -6,17 +6,11 @@ import { AesGcmCodec, newCodecKey, parseCodecKey } from '../../src/codec/aes-gcm
 import { payloadToJson } from '../../src/codec/payload-json';
 import { SEARCH_ATTRIBUTES } from '../../src/common/names';
 import { freePort } from '../../src/client/services/dev-server';
-import { CLI, makeEnv, processesWith, processesWithEnv, waitFor, type TestEnv } from '../support/harness';
+import { CLI, processesWith, processesWithEnv, waitFor } from '../support/harness';
+import { useE2eInstallation } from '../support/e2e';
 
-let env: TestEnv;
-
-beforeAll(async () => {
-  env = await makeEnv([{ name: 'p' }]);
-});
-
-afterAll(async () => {
-  await env?.cleanup();
-});
+// `dev` runs a worker of its own.
+const e2e = useE2eInstallation({ pools: [{ name: 'p' }], worker: false });
 
 function httpStatus(port: number): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -32,7 +26,7 @@ function httpStatus(port: number): Promise<number> {
 test('dev starts a server with the search attributes, the Web UI and a worker; SIGINT stops both and exits 0', async () => {
   const [port, uiPort] = [await freePort(), await freePort()];
   const child = spawn(process.execPath, [CLI, 'dev', '--port', String(port), '--ui-port', String(uiPort)], {
-    env: env.env,
+    env: e2e.env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -69,7 +63,7 @@ test('dev with DRIFTLESS_CODEC_KEY serves a codec endpoint and points the Web UI
   const child = spawn(
     process.execPath,
     [CLI, 'dev', '--no-worker', '--port', String(port), '--ui-port', String(uiPort)],
-    { env: { ...env.env, DRIFTLESS_CODEC_KEY: key }, stdio: ['ignore', 'pipe', 'pipe'] },
+    { env: { ...e2e.env, DRIFTLESS_CODEC_KEY: key }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';
   child.stdout.on('data', (d) => (out += d));

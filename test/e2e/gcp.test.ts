@@ -4,24 +4,22 @@
  * runs locally and the agent it starts runs the workload (test/support/gce-player.ts).
  */
 import { randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { stringify } from 'yaml';
 import {
   cli,
-  cliJson,
-  makeEnv,
-  ROOT,
+  LOG_LEVEL,
   serviceSpec,
   sleep,
-  startWorker,
   waitFor,
   workloadProcesses,
-  writeSpec,
   type StatusJson,
-  type TestEnv,
-  type WorkerProcess,
 } from '../support/harness';
+import {
+  explainPlayed,
+  playedVmProvider,
+  runningOnPlayedVm,
+  triedOffers,
+  useE2eInstallation,
+} from '../support/e2e';
 import { GCE_HTTP_ERRORS, startFakeGce, type FakeGce, type HttpFault } from '../support/gcp-server';
 import { GcePlayer } from '../support/gce-player';
 
@@ -29,54 +27,28 @@ const REGION = 'us-central1';
 /** The local pool: dear, so that only a spec allowing it, with GCP out of reach, lands there. */
 const POOL = 'lab-l4';
 
-interface GcpStatus extends StatusJson {
-  region?: string;
-  zone?: string;
-  instanceType?: string;
-}
 type Timeline = NonNullable<StatusJson['status']>['timeline'];
 
 let fake: FakeGce;
-let env: TestEnv;
-let worker: WorkerProcess;
 let player: GcePlayer;
 const owner = `e2e-gcp-${randomBytes(3).toString('hex')}`;
 
-beforeAll(async () => {
-  fake = await startFakeGce();
-  env = await makeEnv([{ name: POOL, gpus: { type: 'L4', count: 1 }, pricePerGpuHour: 50 }]);
-  // GCP on the fake (the catalog's L4 zones of one region), and a dear local L4 pool.
-  await writeFile(
-    env.configPath,
-    stringify({
-      owner,
-      reconcile: { enabled: false },
-      providers: {
-        local: { pools: [{ name: POOL, gpus: { type: 'L4', count: 1 }, pricePerGpuHour: 50 }] },
-        gcp: {
-          project: fake.project,
-          regions: [REGION],
-          endpoint: fake.endpoint,
-          credentials: 'none',
-          agentInstall: '',
-          agentCommand: `node '${join(ROOT, 'dist/agent/main.js')}'`,
-          retryDelay: '10ms',
-          maxRetryDelay: '50ms',
-          callTimeout: '5s',
-        },
-      },
-    }),
-  );
-  player = new GcePlayer(fake, { env: { DRIFTLESS_LOG_LEVEL: env.env.DRIFTLESS_LOG_LEVEL } });
-  await player.start();
-  worker = await startWorker(env.env);
-}, 300_000);
-
-afterAll(async () => {
-  await worker?.stop();
-  await player?.stop();
-  await fake?.close();
-  await env?.cleanup();
+const e2e = useE2eInstallation({
+  pools: [{ name: POOL, gpus: { type: 'L4', count: 1 }, pricePerGpuHour: 50 }],
+  config: { owner },
+  setup: async () => {
+    fake = await startFakeGce();
+    player = new GcePlayer(fake, { env: { DRIFTLESS_LOG_LEVEL: LOG_LEVEL } });
+    await player.start();
+    // GCP on the fake: the catalog's L4 zones of one region.
+    const gcp = { project: fake.project, regions: [REGION], endpoint: fake.endpoint, credentials: 'none' };
+    return { config: { providers: { gcp: { ...gcp, ...playedVmProvider('5s') } } } };
+  },
+  teardown: async () => {
+    await player?.stop();
+    await fake?.close();
+  },
+  timeoutMs: 300_000,
 });
 
 afterEach(async () => {
@@ -91,39 +63,14 @@ function gcpSpec(name: string, placement: Record<string, unknown> = {}) {
   });
 }
 
-const status = (name: string) => cliJson<GcpStatus>(['status', name], env.env);
 const events = (t: Timeline, type: string) => t.filter((e) => e.type === type).map((e) => e.message);
-/** The offers the attempts tried, e.g. "gcp/us-central1/us-central1-a g2-standard-4 ...". */
-const tried = (s: GcpStatus) =>
-  events(s.status!.timeline, 'provisioning').map((m) => m.replace(/^attempt \d+: provisioning /, ''));
-
-/** What the worker and the played VMs said: appended to a failure. */
-function diagnose(err: Error): Error {
-  const vms = player
-    .list()
-    .map((p) => `VM ${p.instanceId} in ${p.location} (exited ${p.exited}):\n${p.output().slice(-1500)}`);
-  err.message += `\nworker:\n${worker.output().slice(-3000)}\n${vms.join('\n')}`;
-  return err;
-}
 
 /** The workload RUNNING on an instance other than `not`; waits for it. */
-function runningOn(name: string, not?: string, timeoutMs = 90_000): Promise<GcpStatus> {
-  const what = `${name} RUNNING${not ? ` elsewhere than ${not}` : ''}`;
-  return waitFor(
-    async () => {
-      const s = await status(name);
-      const placed = s.phase === 'RUNNING' && s.instanceId !== undefined && s.instanceId !== not;
-      return placed ? s : undefined;
-    },
-    what,
-    timeoutMs,
-    300,
-  ).catch((err: Error) => Promise.reject(diagnose(err)));
-}
+const runningOn = (name: string, not?: string) => runningOnPlayedVm(e2e, player, name, not);
 
 /** Stops the workload and checks that nothing it ran is left. */
 async function stopAndCheck(name: string): Promise<void> {
-  const r = await cli(['stop', name, '--json'], env.env);
+  const r = await cli(['stop', name, '--json'], e2e.env);
   expect(r.code).toBe(0);
   await waitFor(() => player.running().length === 0, 'every played VM to stop', 30_000);
   await waitFor(() => workloadProcesses(name).length === 0, 'the workload to end', 30_000);
@@ -131,10 +78,9 @@ async function stopAndCheck(name: string): Promise<void> {
 
 test('a service placed on GCP runs on the played VM, and stop deletes the instance', async () => {
   const name = 'gcp-svc';
-  const file = await writeSpec(env, gcpSpec(name));
   fake.reset();
   try {
-    expect((await cli(['apply', file], env.env)).code).toBe(0);
+    await e2e.apply(gcpSpec(name));
     const s = await runningOn(name);
     expect(s).toMatchObject({ provider: 'gcp', region: REGION, instanceType: 'g2-standard-4' });
     expect(s.zone).toMatch(/^us-central1-[abc]$/);
@@ -148,7 +94,7 @@ test('a service placed on GCP runs on the played VM, and stop deletes the instan
     await waitFor(() => workloadProcesses(name).length === 1, 'the workload process', 30_000);
     expect(player.list()[0]?.output()).not.toMatch(/error/i);
 
-    const r = await cli(['stop', name, '--json'], env.env);
+    const r = await cli(['stop', name, '--json'], e2e.env);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ phase: 'STOPPED', workflowStatus: 'COMPLETED' });
     expect(fake.calls('instances.delete').map((c) => c.path)).toEqual([
@@ -158,7 +104,7 @@ test('a service placed on GCP runs on the played VM, and stop deletes the instan
     await waitFor(() => player.alive(id).length === 0, 'the played VM to stop', 30_000);
     await waitFor(() => workloadProcesses(name).length === 0, 'the workload to end', 30_000);
   } finally {
-    await cli(['stop', name], env.env);
+    await cli(['stop', name], e2e.env);
   }
 });
 
@@ -177,13 +123,12 @@ test.each(exhausted)(
   'ZONE_RESOURCE_POOL_EXHAUSTED %s moves the workload to the next zone and blocks the first',
   async (how, inject) => {
     const name = `gcp-zrpe-${how.includes('operation') ? 'op' : 'http'}`;
-    const file = await writeSpec(env, gcpSpec(name));
     fake.reset();
     inject(fake);
     try {
-      expect((await cli(['apply', file], env.env)).code).toBe(0);
+      await e2e.apply(gcpSpec(name));
       const s = await runningOn(name);
-      const offers = tried(s);
+      const offers = triedOffers(s);
       expect(offers).toHaveLength(2);
       const [first, second] = offers.map((o) => /^gcp\/us-central1\/(us-central1-[a-z]) /.exec(o)?.[1]);
       expect(first).toBeDefined();
@@ -203,19 +148,18 @@ test.each(exhausted)(
       expect(player.running()).toEqual([s.instanceId]);
       await stopAndCheck(name);
     } finally {
-      await cli(['stop', name], env.env);
+      await cli(['stop', name], e2e.env);
     }
   },
 );
 
 test('a preempted spot instance is lost, and the workload is placed again in another zone', async () => {
   const name = 'gcp-spot';
-  const file = await writeSpec(env, gcpSpec(name, { spot: 'require' }));
   fake.reset();
   try {
-    expect((await cli(['apply', file], env.env)).code).toBe(0);
+    await e2e.apply(gcpSpec(name, { spot: 'require' }));
     const first = await runningOn(name);
-    expect(tried(first)[0]).toMatch(/\(spot\)$/);
+    expect(triedOffers(first)[0]).toMatch(/\(spot\)$/);
     const old = first.instanceId!;
     expect(fake.instance(first.zone!, old)?.scheduling).toMatchObject({
       provisioningModel: 'SPOT',
@@ -235,14 +179,14 @@ test('a preempted spot instance is lost, and the workload is placed again in ano
     expect(events(timeline, 'blocked')).toEqual([
       expect.stringMatching(new RegExp(`^gcp/${REGION}/${first.zone} blocked .* after a preemption$`)),
     ]);
-    expect(tried(second)[1]).toMatch(new RegExp(`^gcp/${REGION}/${second.zone} .*\\(spot\\)$`));
+    expect(triedOffers(second)[1]).toMatch(new RegExp(`^gcp/${REGION}/${second.zone} .*\\(spot\\)$`));
     expect(second.status).toMatchObject({ recoveries: 1, restarts: 0 });
     await waitFor(() => player.alive(old).length === 0, 'the preempted VM to stop', 30_000);
     expect(player.running()).toEqual([second.instanceId]);
     await waitFor(() => workloadProcesses(name).length === 1, 'one workload process', 30_000);
     await stopAndCheck(name);
   } finally {
-    await cli(['stop', name], env.env);
+    await cli(['stop', name], e2e.env);
   }
 });
 
@@ -251,10 +195,9 @@ const vmIsUp = (id: string) => player.running().includes(id) && player.alive(id)
 
 test('Compute Engine not answering does not disturb a workload whose VM runs on', async () => {
   const name = 'gcp-api-down';
-  const file = await writeSpec(env, gcpSpec(name));
   fake.reset();
   try {
-    expect((await cli(['apply', file], env.env)).code).toBe(0);
+    await e2e.apply(gcpSpec(name));
     const first = await runningOn(name);
     await waitFor(() => workloadProcesses(name).length === 1, 'the workload process', 30_000);
     await fake.outage('unavailable');
@@ -262,7 +205,7 @@ test('Compute Engine not answering does not disturb a workload whose VM runs on'
     // Longer than the heartbeat timeout, with the instance's state polled (and failing) meanwhile.
     await sleep(7000);
     expect(fake.calls('instances.get').length).toBeGreaterThan(since + 3);
-    const s = await status(name);
+    const s = await e2e.status(name);
     expect(s).toMatchObject({ phase: 'RUNNING', instanceId: first.instanceId, workflowStatus: 'RUNNING' });
     expect(events(s.status!.timeline, 'lost')).toEqual([]);
     expect(vmIsUp(first.instanceId!)).toBe(true);
@@ -271,16 +214,15 @@ test('Compute Engine not answering does not disturb a workload whose VM runs on'
     await stopAndCheck(name);
   } finally {
     await fake.outage(false);
-    await cli(['stop', name], env.env);
+    await cli(['stop', name], e2e.env);
   }
 });
 
 test('a VM lost while Compute Engine does not answer is deleted once it answers, and the workload placed again', async () => {
   const name = 'gcp-lost-in-outage';
-  const file = await writeSpec(env, gcpSpec(name));
   fake.reset();
   try {
-    expect((await cli(['apply', file], env.env)).code).toBe(0);
+    await e2e.apply(gcpSpec(name));
     const first = await runningOn(name);
     const old = first.instanceId!;
     await fake.outage('unavailable');
@@ -293,7 +235,7 @@ test('a VM lost while Compute Engine does not answer is deleted once it answers,
     const deletes = () => fake.calls('instances.delete').filter((c) => c.path.endsWith(`/${old}`)).length;
     // The delete is tried again and again (one try of the terminate activity sends maxAttempts).
     await waitFor(() => deletes() > 4, 'the terminate activity to be retried', 30_000);
-    const waiting = await status(name);
+    const waiting = await e2e.status(name);
     expect(waiting).toMatchObject({ workflowStatus: 'RUNNING', phase: 'RECOVERING' });
     expect(events(waiting.status!.timeline, 'lost')).toEqual([
       expect.stringMatching(new RegExp(`^lost ${old} on gcp/${REGION}: `)),
@@ -315,16 +257,15 @@ test('a VM lost while Compute Engine does not answer is deleted once it answers,
     await stopAndCheck(name);
   } finally {
     await fake.outage(false);
-    await cli(['stop', name], env.env);
+    await cli(['stop', name], e2e.env);
   }
 });
 
 test('an outage of GCP after its zone took the VM moves the workload to the local pool', async () => {
   const name = 'gcp-outage';
-  const file = await writeSpec(env, gcpSpec(name, { providers: ['gcp', 'local'], regions: [REGION, POOL] }));
   fake.reset();
   try {
-    expect((await cli(['apply', file], env.env)).code).toBe(0);
+    await e2e.apply(gcpSpec(name, { providers: ['gcp', 'local'], regions: [REGION, POOL] }));
     const first = await runningOn(name);
     expect(first.provider).toBe('gcp');
     const old = first.instanceId!;
@@ -338,15 +279,14 @@ test('an outage of GCP after its zone took the VM moves the workload to the loca
       }
     });
     fake.removeInstance(first.zone!, old);
-    const failed = await waitFor(
-      async () => {
-        const s = await status(name);
-        return events(s.status!.timeline, 'provision-failed').length > 0 ? s : undefined;
-      },
-      'a provision to fail',
-      60_000,
-      300,
-    ).catch((err: Error) => Promise.reject(diagnose(err)));
+    const failed = await e2e
+      .waitStatus(
+        name,
+        (s) => events(s.status!.timeline, 'provision-failed').length > 0,
+        'a provision to fail',
+        { timeoutMs: 60_000, everyMs: 300 },
+      )
+      .catch(explainPlayed(e2e, player));
     expect(events(failed.status!.timeline, 'provision-failed')).toEqual([
       expect.stringMatching(
         new RegExp(`^attempt 2 on gcp/${REGION} failed: ProviderUnavailableError: .*backendError`),
@@ -354,7 +294,7 @@ test('an outage of GCP after its zone took the VM moves the workload to the loca
     ]);
     // What the failed attempt may have left is looked for until GCE answers: the workflow waits.
     await sleep(3000);
-    expect(await status(name)).toMatchObject({ workflowStatus: 'RUNNING' });
+    expect(await e2e.status(name)).toMatchObject({ workflowStatus: 'RUNNING' });
 
     await fake.outage(false);
     const s = await runningOn(name, old);
@@ -367,7 +307,7 @@ test('an outage of GCP after its zone took the VM moves the workload to the loca
       expect.stringMatching(new RegExp(`^gcp/${REGION}/${first.zone} blocked .* after losing an instance$`)),
       expect.stringMatching(new RegExp(`^gcp/${REGION} blocked .* after ProviderUnavailableError$`)),
     ]);
-    expect(tried(s).map((o) => o.split(' ')[0])).toEqual([
+    expect(triedOffers(s).map((o) => o.split(' ')[0])).toEqual([
       `gcp/${REGION}/${first.zone}`,
       expect.stringMatching(new RegExp(`^gcp/${REGION}/`)),
       `local/${POOL}`,
@@ -379,6 +319,6 @@ test('an outage of GCP after its zone took the VM moves the workload to the loca
     await stopAndCheck(name);
   } finally {
     await fake.outage(false);
-    await cli(['stop', name], env.env);
+    await cli(['stop', name], e2e.env);
   }
 });

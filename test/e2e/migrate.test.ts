@@ -11,42 +11,35 @@ import type { WorkloadInput } from '../../src/workflows/types';
 import {
   agentsOf,
   cli,
-  cliJson,
-  makeEnv,
   serviceSpec,
   sleep,
-  startWorker,
-  temporalClient,
   waitFor,
   workloadProcesses,
-  writeSpec,
   type StatusJson,
-  type TestEnv,
-  type WorkerProcess,
 } from '../support/harness';
+import { useE2eInstallation } from '../support/e2e';
 
-interface View extends StatusJson {
-  runId: string;
-  endpoint?: string;
-  status?: StatusJson['status'] & { runs?: number; current?: { instanceId: string } };
-}
-
-let env: TestEnv;
-let worker: WorkerProcess;
-
-beforeAll(async () => {
-  env = await makeEnv([
+const e2e = useE2eInstallation({
+  pools: [
     { name: 'lab-a', pricePerGpuHour: 1 },
     { name: 'lab-b', pricePerGpuHour: 2 },
     { name: 'lab-c', pricePerGpuHour: 3 },
-  ]);
-  worker = await startWorker(env.env);
-}, 120_000);
-
-afterAll(async () => {
-  await worker?.stop();
-  await env?.cleanup();
+  ],
+  client: true,
 });
+
+/** Starts the workflow as the CLI would, with the test-only fields of its input. */
+async function startWorkload(input: WorkloadInput): Promise<void> {
+  await e2e.client.workflow.start(WORKLOAD_WORKFLOW_TYPE, {
+    workflowId: `workload-${input.spec.name}`,
+    taskQueue: e2e.taskQueue,
+    args: [input],
+  });
+}
+
+/** Waits until the workflow has run `runs` times (continued as new `runs - 1` times). */
+const afterRuns = (name: string, runs: number, what: string) =>
+  e2e.waitStatus(name, (v) => (v.status?.runs ?? 0) >= runs, what, { timeoutMs: 90_000, everyMs: 500 });
 
 /** An HTTP service answering with its instance id on $PORT. */
 function httpService(name: string, extra: Record<string, unknown> = {}) {
@@ -65,17 +58,15 @@ function httpService(name: string, extra: Record<string, unknown> = {}) {
   });
 }
 
-const status = (name: string) => cliJson<View>(['status', name], env.env);
-
-async function runningAt(name: string, pool: string): Promise<View> {
-  let last: View | undefined;
+async function runningAt(name: string, pool: string): Promise<StatusJson> {
+  let last: StatusJson | undefined;
   return waitFor(async () => {
-    const v = (last = await status(name));
+    const v = (last = await e2e.status(name));
     return v.phase === 'RUNNING' && v.pool === pool && v.endpoint ? v : undefined;
   }, `${name} RUNNING on ${pool}`).catch((err: Error) => {
     const timeline = last?.status?.timeline.map((e) => `${e.type}: ${e.message}`).join('\n');
     throw new Error(
-      `${err.message}\n${JSON.stringify({ ...last, status: undefined })}\n${timeline}\n${worker.output().slice(-3000)}`,
+      `${err.message}\n${JSON.stringify({ ...last, status: undefined })}\n${timeline}\n${e2e.worker.output().slice(-3000)}`,
     );
   });
 }
@@ -96,11 +87,11 @@ function httpGet(endpoint: string): Promise<string> {
 
 test('a service migrates between pools make-before-break: a probe every 100 ms never fails', async () => {
   const name = 'mig-svc';
-  expect((await cli(['apply', await writeSpec(env, httpService(name))], env.env)).code).toBe(0);
+  await e2e.apply(httpService(name));
   try {
     await migrateUnderProbe(name);
   } finally {
-    await cli(['stop', name], env.env);
+    await cli(['stop', name], e2e.env);
   }
 });
 
@@ -108,7 +99,7 @@ async function migrateUnderProbe(name: string): Promise<void> {
   const before = await runningAt(name, 'lab-a');
 
   // The prober follows the workload's endpoint as the workflow reports it, like a load balancer.
-  const client = await temporalClient();
+  const client = e2e.client;
   let endpoint = before.endpoint!;
   let probing = true;
   const answers: string[] = [];
@@ -137,7 +128,7 @@ async function migrateUnderProbe(name: string): Promise<void> {
   })();
   try {
     await sleep(1000);
-    const r = await cli(['migrate', name, '--to', 'local/lab-b', '--json'], env.env);
+    const r = await cli(['migrate', name, '--to', 'local/lab-b', '--json'], e2e.env);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const moved = JSON.parse(r.stdout) as { from: string; to: string; instanceId: string; tookMs: number };
@@ -147,16 +138,15 @@ async function migrateUnderProbe(name: string): Promise<void> {
     // Past the drain, the old instance is gone.
     await waitFor(() => agentsOf(name).length === 1, 'the old agent to go', 30_000).catch(
       async (err: Error) => {
-        const v = await status(name);
+        const v = await e2e.status(name);
         const timeline = v.status?.timeline.map((e) => `${e.type}: ${e.message}`).join('\n');
-        throw new Error(`${err.message}\n${timeline}\n${worker.output().slice(-3000)}`);
+        throw new Error(`${err.message}\n${timeline}\n${e2e.worker.output().slice(-3000)}`);
       },
     );
     await sleep(1000);
   } finally {
     probing = false;
     await Promise.all([follow, probe]);
-    await client.connection.close();
   }
   expect(failures).toEqual([]);
   expect(answers.length).toBeGreaterThan(20);
@@ -171,61 +161,51 @@ async function migrateUnderProbe(name: string): Promise<void> {
   console.log(`migration: ${answers.length} probes, ${failures.length} failed`);
 
   // The signal form (what the Web UI sends) moves it back.
-  const c2 = await temporalClient();
-  try {
-    await c2.workflow.getHandle(`workload-${name}`).signal('migrate', { to: 'local/lab-a' });
-  } finally {
-    await c2.connection.close();
-  }
+  await client.workflow.getHandle(`workload-${name}`).signal('migrate', { to: 'local/lab-a' });
   await runningAt(name, 'lab-a');
   await waitFor(() => agentsOf(name).length === 1, 'one agent after the move back', 30_000);
 }
 
 test('a migration to a target the spec forbids, or to nowhere, is refused and changes nothing', async () => {
   const name = 'mig-refuse';
-  expect((await cli(['apply', await writeSpec(env, httpService(name))], env.env)).code).toBe(0);
+  await e2e.apply(httpService(name));
   const before = await runningAt(name, 'lab-a');
   try {
-    const forbidden = await cli(['migrate', name, '--to', 'local/lab-c'], env.env);
+    const forbidden = await cli(['migrate', name, '--to', 'local/lab-c'], e2e.env);
     expect(forbidden.code).toBe(2);
     expect(forbidden.stderr).toMatch(
       /refused: no offer at local\/lab-c fits the spec of mig-refuse: region lab-c/,
     );
-    const unknown = await cli(['migrate', name, '--to', 'gcp/us-central1'], env.env);
+    const unknown = await cli(['migrate', name, '--to', 'gcp/us-central1'], e2e.env);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/refused: no offer at gcp\/us-central1 fits/);
-    const here = await cli(['migrate', name, '--to', 'local/lab-a'], env.env);
+    const here = await cli(['migrate', name, '--to', 'local/lab-a'], e2e.env);
     expect(here.code).toBe(2);
     expect(here.stderr).toMatch(/already runs at local\/lab-a/);
-    const bad = await cli(['migrate', name, '--to', 'local//x'], env.env);
+    const bad = await cli(['migrate', name, '--to', 'local//x'], e2e.env);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/expected a target such as/);
 
-    const after = await status(name);
+    const after = await e2e.status(name);
     expect(after.instanceId).toBe(before.instanceId);
     expect(after.status?.timeline.map((e) => e.type)).not.toContain('migrating');
     expect(agentsOf(name)).toHaveLength(1);
   } finally {
-    await cli(['stop', name], env.env);
+    await cli(['stop', name], e2e.env);
   }
 });
 
 test('apply with a changed spec updates the running service in place of a new workflow; the same spec is a no-op', async () => {
   const name = 'mig-apply';
   const first = httpService(name, { env: { GREETING: 'one' } });
-  expect((await cli(['apply', await writeSpec(env, first)], env.env)).code).toBe(0);
+  await e2e.apply(first);
   const before = await runningAt(name, 'lab-a');
   try {
     expect(await httpGet(before.endpoint!)).toMatch(/ one$/);
-    const same = await cli(['apply', await writeSpec(env, first), '--json'], env.env);
-    expect(same.code).toBe(0);
+    const same = await e2e.apply(first, '--json');
     expect(JSON.parse(same.stdout)).toMatchObject({ outcome: 'unchanged' });
 
-    const changed = await cli(
-      ['apply', await writeSpec(env, httpService(name, { env: { GREETING: 'two' } })), '--json'],
-      env.env,
-    );
-    expect(changed.code).toBe(0);
+    const changed = await e2e.apply(httpService(name, { env: { GREETING: 'two' } }), '--json');
     const out = JSON.parse(changed.stdout) as {
       outcome: string;
       runId: string;
@@ -233,45 +213,28 @@ test('apply with a changed spec updates the running service in place of a new wo
     };
     expect(out.outcome).toBe('updated');
     expect(out.update.instanceId).not.toBe(before.instanceId);
-    const after = await status(name);
+    const after = await e2e.status(name);
     expect(after.runId).toBe(before.runId);
     expect(after.instanceId).toBe(out.update.instanceId);
     expect(await httpGet(after.endpoint!)).toMatch(/ two$/);
     await waitFor(() => agentsOf(name).length === 1, 'the old instance to go', 30_000);
 
-    const again = await cli(
-      ['apply', await writeSpec(env, httpService(name, { env: { GREETING: 'two' } })), '--json'],
-      env.env,
-    );
+    const again = await e2e.apply(httpService(name, { env: { GREETING: 'two' } }), '--json');
     expect(JSON.parse(again.stdout)).toMatchObject({ outcome: 'unchanged' });
   } finally {
-    await cli(['stop', name], env.env);
+    await cli(['stop', name], e2e.env);
   }
 });
 
 test('a service forced to continue-as-new every few events keeps running, with no restart, across runs', async () => {
   const name = 'mig-can';
   const spec = WorkloadSpec.parse(httpService(name));
-  const client = await temporalClient();
   try {
-    const input: WorkloadInput = { spec, continueAsNewAfterEvents: 30, superviseSliceMs: 500 };
-    await client.workflow.start(WORKLOAD_WORKFLOW_TYPE, {
-      workflowId: `workload-${name}`,
-      taskQueue: env.taskQueue,
-      args: [input],
-    });
+    await startWorkload({ spec, continueAsNewAfterEvents: 30, superviseSliceMs: 500 });
     const first = await runningAt(name, 'lab-a');
     const pids = workloadProcesses(name);
     expect(pids).toHaveLength(1);
-    const later = await waitFor(
-      async () => {
-        const v = await status(name);
-        return (v.status?.runs ?? 0) >= 3 ? v : undefined;
-      },
-      'three continue-as-new runs',
-      90_000,
-      500,
-    );
+    const later = await afterRuns(name, 3, 'three continue-as-new runs');
     expect(later.runId).not.toBe(first.runId);
     expect(later.phase).toBe('RUNNING');
     expect(later.instanceId).toBe(first.instanceId);
@@ -281,8 +244,7 @@ test('a service forced to continue-as-new every few events keeps running, with n
     expect(await httpGet(later.endpoint!)).toMatch(new RegExp(`^${first.instanceId}`));
     expect(later.status?.timeline.map((e) => e.type)).toContain('continued');
   } finally {
-    await cli(['stop', name], env.env);
-    await client.connection.close();
+    await cli(['stop', name], e2e.env);
   }
   await waitFor(() => workloadProcesses(name).length === 0, 'the workload to stop', 30_000);
 });
@@ -295,39 +257,24 @@ test('a workload waiting for capacity continues as new while it waits, and runs 
       recovery: { maxRestarts: 2, cooldown: '1s', drain: '1s' },
     }),
   );
-  const client = await temporalClient();
-  expect((await cli(['pool', 'down', 'lab-c'], env.env)).code).toBe(0);
+  expect((await cli(['pool', 'down', 'lab-c'], e2e.env)).code).toBe(0);
   try {
-    const input: WorkloadInput = { spec, continueAsNewAfterEvents: 30 };
-    await client.workflow.start(WORKLOAD_WORKFLOW_TYPE, {
-      workflowId: `workload-${name}`,
-      taskQueue: env.taskQueue,
-      args: [input],
-    });
+    await startWorkload({ spec, continueAsNewAfterEvents: 30 });
     // The only pool is down: every placement fails and waits, run after run.
-    const waiting = await waitFor(
-      async () => {
-        const v = await status(name);
-        return (v.status?.runs ?? 0) >= 2 ? v : undefined;
-      },
-      'two continue-as-new runs while waiting',
-      90_000,
-      500,
-    );
+    const waiting = await afterRuns(name, 2, 'two continue-as-new runs while waiting');
     expect(waiting.phase).not.toBe('RUNNING');
     expect(waiting.status?.timeline.map((e) => e.type)).toEqual(
       expect.arrayContaining(['continued', 'blocked']),
     );
     expect(agentsOf(name)).toEqual([]);
 
-    expect((await cli(['pool', 'up', 'lab-c'], env.env)).code).toBe(0);
+    expect((await cli(['pool', 'up', 'lab-c'], e2e.env)).code).toBe(0);
     const running = await runningAt(name, 'lab-c');
     expect(running.status?.restarts).toBe(0);
     expect(workloadProcesses(name)).toHaveLength(1);
   } finally {
-    await cli(['pool', 'up', 'lab-c'], env.env);
-    await cli(['stop', name], env.env);
-    await client.connection.close();
+    await cli(['pool', 'up', 'lab-c'], e2e.env);
+    await cli(['stop', name], e2e.env);
   }
   await waitFor(() => workloadProcesses(name).length === 0, 'the workload to stop', 30_000);
 });
@@ -335,18 +282,17 @@ test('a workload waiting for capacity continues as new while it waits, and runs 
 test('cancelling the workflow while the old instance drains ends both instances', async () => {
   const name = 'mig-cancel-drain';
   const spec = httpService(name, { recovery: { maxRestarts: 2, cooldown: '5m', drain: '60s' } });
-  expect((await cli(['apply', await writeSpec(env, spec)], env.env)).code).toBe(0);
-  const client = await temporalClient();
+  await e2e.apply(spec);
   try {
     const before = await runningAt(name, 'lab-a');
-    const r = await cli(['migrate', name, '--to', 'local/lab-b', '--json'], env.env);
+    const r = await cli(['migrate', name, '--to', 'local/lab-b', '--json'], e2e.env);
     expect(r.code).toBe(0);
     // Switched: the new instance serves, the old one drains for a minute.
     expect(agentsOf(name)).toHaveLength(2);
-    await client.workflow.getHandle(`workload-${name}`).cancel();
+    await e2e.client.workflow.getHandle(`workload-${name}`).cancel();
     await waitFor(() => agentsOf(name).length === 0, 'both agents to end', 30_000);
     expect(workloadProcesses(name)).toEqual([]);
-    const after = await status(name);
+    const after = await e2e.status(name);
     expect(after.workflowStatus).toBe('CANCELLED');
     expect(after.status?.timeline.map((e) => e.message)).toEqual(
       expect.arrayContaining([
@@ -354,7 +300,6 @@ test('cancelling the workflow while the old instance drains ends both instances'
       ]),
     );
   } finally {
-    await cli(['stop', name], env.env);
-    await client.connection.close();
+    await cli(['stop', name], e2e.env);
   }
 });

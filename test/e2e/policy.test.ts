@@ -9,24 +9,16 @@ import { join } from 'node:path';
 import {
   agentsOf,
   cli,
-  cliJson,
-  makeEnv,
   serviceSpec,
   sleep,
-  startWorker,
   waitFor,
   workloadProcesses,
-  writeSpec,
   type StatusJson,
-  type TestEnv,
-  type WorkerProcess,
 } from '../support/harness';
+import { useE2eInstallation } from '../support/e2e';
 
-let env: TestEnv;
-let worker: WorkerProcess;
-
-beforeAll(async () => {
-  env = await makeEnv([
+const e2e = useE2eInstallation({
+  pools: [
     // The cheapest pool boots slowly: a hedge keeps whichever is ready first. Slowly enough that a
     // loaded machine, slow to start the fast pool's agent, cannot make the two ready together
     // (the loser's boot is cut short when it is cancelled, so this costs the test nothing).
@@ -34,21 +26,14 @@ beforeAll(async () => {
     { name: 'fast', pricePerGpuHour: 2 },
     // Cheapest, launched at once, but its machine takes long to boot (pending for 20 s).
     { name: 'booting', pricePerGpuHour: 0.5, readyDelay: '20s' },
-  ]);
-  worker = await startWorker(env.env);
-}, 120_000);
-
-afterAll(async () => {
-  await worker?.stop();
-  await env?.cleanup();
+  ],
 });
 
-const status = (name: string) => cliJson<StatusJson>(['status', name], env.env);
 const events = (s: StatusJson) => s.status?.timeline.map((e) => e.type) ?? [];
 
 /** A job that exits with the codes given, one per run, counting its runs in a file. */
 function scriptedJob(name: string, codes: number[], recovery: Record<string, unknown>) {
-  const counter = join(env.dir, `${name}.runs`);
+  const counter = join(e2e.dir, `${name}.runs`);
   const script =
     `const fs=require('fs');const f=${JSON.stringify(counter)};` +
     `const n=fs.existsSync(f)?Number(fs.readFileSync(f,'utf8')):0;fs.writeFileSync(f,String(n+1));` +
@@ -64,19 +49,12 @@ function scriptedJob(name: string, codes: number[], recovery: Record<string, unk
 
 /** Applies `spec` and waits until it runs. */
 async function applyRunning(spec: { name: string }): Promise<StatusJson> {
-  expect((await cli(['apply', await writeSpec(env, spec)], env.env)).code).toBe(0);
-  return waitFor(async () => {
-    const v = await status(spec.name);
-    return v.phase === 'RUNNING' ? v : undefined;
-  }, `${spec.name} RUNNING`);
+  await e2e.apply(spec);
+  return e2e.waitRunning(spec.name);
 }
 
-async function closed(name: string): Promise<StatusJson> {
-  return waitFor(async () => {
-    const s = await status(name);
-    return s.workflowStatus !== 'RUNNING' ? s : undefined;
-  }, `${name} to end`);
-}
+const closed = (name: string) =>
+  e2e.waitStatus(name, (s) => s.workflowStatus !== 'RUNNING', `${name} to end`);
 
 test('hedged provisioning keeps the offer ready first and terminates the other', async () => {
   const name = 'pol-hedge';
@@ -95,7 +73,7 @@ test('hedged provisioning keeps the offer ready first and terminates the other',
     await waitFor(() => agentsOf(name).length === 1, 'only the kept instance', 30_000);
     expect(workloadProcesses(name)).toHaveLength(1);
   } finally {
-    await cli(['stop', name], env.env);
+    await cli(['stop', name], e2e.env);
   }
 });
 
@@ -113,16 +91,16 @@ test('a hedged instance still booting when another is ready is terminated, not l
     await waitFor(() => agentsOf(name).length === 1, 'only the kept instance', 30_000);
     expect(workloadProcesses(name)).toHaveLength(1);
     // Nothing is left in flight for reconcile to keep.
-    expect((s.status as { inflight?: number[] }).inflight ?? []).toEqual([]);
+    expect(s.status?.inflight ?? []).toEqual([]);
   } finally {
-    await cli(['stop', name], env.env);
+    await cli(['stop', name], e2e.env);
   }
 });
 
 test('an exit code listed in restartExitCodes always restarts and is not counted', async () => {
   const name = 'pol-codes';
   const spec = scriptedJob(name, [75, 75, 0], { maxRestarts: 0, restartExitCodes: [75] });
-  expect((await cli(['apply', await writeSpec(env, spec)], env.env)).code).toBe(0);
+  await e2e.apply(spec);
   const s = await closed(name);
   expect(s.workflowStatus).toBe('COMPLETED');
   expect(s.phase).toBe('SUCCEEDED');
@@ -134,10 +112,7 @@ test('an exit code listed in restartExitCodes always restarts and is not counted
 
   // Without the listing, the same job fails at its first exit.
   const other = 'pol-codes-off';
-  expect(
-    (await cli(['apply', await writeSpec(env, scriptedJob(other, [75, 0], { maxRestarts: 0 }))], env.env))
-      .code,
-  ).toBe(0);
+  await e2e.apply(scriptedJob(other, [75, 0], { maxRestarts: 0 }));
   const f = await closed(other);
   expect(f.workflowStatus).toBe('FAILED');
   expect(f.failure).toMatch(/exit code 75 after 0 restarts \(max 0\)/);
@@ -151,7 +126,7 @@ test('only restarts within restartWindow count against maxRestarts', async () =>
     restartWindow: '1s',
     backoff: { initial: '1500ms', max: '1500ms' },
   });
-  expect((await cli(['apply', await writeSpec(env, spec)], env.env)).code).toBe(0);
+  await e2e.apply(spec);
   const s = await closed(name);
   expect(s.phase).toBe('SUCCEEDED');
   expect(s.status?.restarts).toBe(3);
@@ -161,7 +136,7 @@ test('only restarts within restartWindow count against maxRestarts', async () =>
     maxRestarts: 1,
     backoff: { initial: '200ms', max: '200ms' },
   });
-  expect((await cli(['apply', await writeSpec(env, strict)], env.env)).code).toBe(0);
+  await e2e.apply(strict);
   const f = await closed(other);
   expect(f.workflowStatus).toBe('FAILED');
   expect(f.failure).toMatch(/after 1 restarts \(max 1\)/);
@@ -170,8 +145,8 @@ test('only restarts within restartWindow count against maxRestarts', async () =>
 test('one failed HTTP check never recovers a service; failureThreshold checks in a row do', async () => {
   const name = 'pol-http';
   // `blip` fails exactly one check (the server removes it as it answers 500); `sick` fails all.
-  const blip = join(env.dir, `${name}.blip`);
-  const sick = join(env.dir, `${name}.sick`);
+  const blip = join(e2e.dir, `${name}.blip`);
+  const sick = join(e2e.dir, `${name}.sick`);
   const server =
     `const fs=require('fs');require('http').createServer((q,r)=>{` +
     `let bad=fs.existsSync(${JSON.stringify(sick)});` +
@@ -195,17 +170,18 @@ test('one failed HTTP check never recovers a service; failureThreshold checks in
     await writeFile(blip, '');
     await waitFor(() => !existsSync(blip), 'the blip to be checked', 30_000);
     await sleep(2000);
-    const still = await status(name);
+    const still = await e2e.status(name);
     expect(still.instanceId).toBe(first.instanceId);
     expect(events(still)).not.toContain('unhealthy');
 
     // Sick for good: after three failed checks in a row it is replaced.
     await writeFile(sick, '');
     // The restart is counted once the sick instance is terminated, after the 'unhealthy' event.
-    const replaced = await waitFor(async () => {
-      const v = await status(name);
-      return events(v).includes('restarting') ? v : undefined;
-    }, `${name} to be found unhealthy and restarted`);
+    const replaced = await e2e.waitStatus(
+      name,
+      (v) => events(v).includes('restarting'),
+      `${name} to be found unhealthy and restarted`,
+    );
     expect(events(replaced)).toContain('unhealthy');
     expect(replaced.status?.timeline.find((e) => e.type === 'unhealthy')?.message).toMatch(
       /3 HTTP checks failed in a row; last: GET \/healthz answered 500/,
@@ -214,6 +190,6 @@ test('one failed HTTP check never recovers a service; failureThreshold checks in
   } finally {
     await rm(sick, { force: true });
     await rm(blip, { force: true });
-    await cli(['stop', name], env.env);
+    await cli(['stop', name], e2e.env);
   }
 });

@@ -7,62 +7,41 @@ import {
   agentsOf,
   cli,
   cliJson,
-  makeEnv,
   serviceSpec,
-  startWorker,
-  temporalClient,
   waitFor,
   workloadProcesses,
-  writeSpec,
   type StatusJson,
-  type TestEnv,
-  type WorkerProcess,
 } from '../support/harness';
+import { useE2eInstallation } from '../support/e2e';
 import type { ReconcileReport } from '../../src/workflows/reconcile';
 import { reconcileScheduleId } from '../../src/client/services/reconcile';
 
-let env: TestEnv;
-let worker: WorkerProcess;
-
-beforeAll(async () => {
-  env = await makeEnv([{ name: 'pool-a' }], { reconcile: { enabled: true, every: '7m', grace: '2m' } });
-  worker = await startWorker(env.env);
-}, 120_000);
-
-afterAll(async () => {
-  await worker?.stop();
-  const client = await temporalClient();
-  await client.schedule
-    .getHandle(reconcileScheduleId('test', env.taskQueue))
-    .delete()
-    .catch(() => undefined);
-  await client.connection.close();
-  await env?.cleanup();
+const e2e = useE2eInstallation({
+  pools: [{ name: 'pool-a' }],
+  config: { reconcile: { enabled: true, every: '7m', grace: '2m' } },
+  client: true,
+  // The schedule the worker created outlives it; this installation's goes with it.
+  teardown: () =>
+    e2e.client.schedule
+      .getHandle(reconcileScheduleId('test', e2e.taskQueue))
+      .delete()
+      .catch(() => undefined),
 });
 
 async function running(name: string): Promise<StatusJson> {
-  const file = await writeSpec(env, serviceSpec(name));
-  expect((await cli(['apply', file], env.env)).code).toBe(0);
-  const s = await waitFor(async () => {
-    const v = await cliJson<StatusJson>(['status', name], env.env);
-    return v.phase === 'RUNNING' ? v : undefined;
-  }, `${name} RUNNING`);
+  await e2e.apply(serviceSpec(name));
+  const s = await e2e.waitRunning(name);
   await waitFor(() => workloadProcesses(name).length === 1, `${name}'s workload`, 30_000);
   return s;
 }
 
-const gc = (...args: string[]) => cliJson<ReconcileReport>(['gc', ...args], env.env);
+const gc = (...args: string[]) => cliJson<ReconcileReport>(['gc', ...args], e2e.env);
 
 test('the worker creates the reconcile schedule from the config', async () => {
-  const client = await temporalClient();
-  try {
-    const d = await client.schedule.getHandle(reconcileScheduleId('test', env.taskQueue)).describe();
-    expect(d.spec.intervals?.[0]?.every).toBe(7 * 60_000);
-    expect(d.action).toMatchObject({ type: 'startWorkflow', workflowType: 'reconcileWorkflow' });
-    expect(d.action.type === 'startWorkflow' && d.action.args).toEqual([{ graceMs: 2 * 60_000 }]);
-  } finally {
-    await client.connection.close();
-  }
+  const d = await e2e.client.schedule.getHandle(reconcileScheduleId('test', e2e.taskQueue)).describe();
+  expect(d.spec.intervals?.[0]?.every).toBe(7 * 60_000);
+  expect(d.action).toMatchObject({ type: 'startWorkflow', workflowType: 'reconcileWorkflow' });
+  expect(d.action.type === 'startWorkflow' && d.action.args).toEqual([{ graceMs: 2 * 60_000 }]);
 });
 
 test('gc keeps the instance an open workflow claims', async () => {
@@ -76,19 +55,14 @@ test('gc keeps the instance an open workflow claims', async () => {
     );
     expect(workloadProcesses(name)).toHaveLength(1);
   } finally {
-    await cli(['stop', name], env.env);
+    await cli(['stop', name], e2e.env);
   }
 });
 
 test('the instance of a workflow terminated hard is removed by the next reconcile (a dry run first changes nothing)', async () => {
   const name = 'rc-orphan';
   const s = await running(name);
-  const client = await temporalClient();
-  try {
-    await client.workflow.getHandle(`workload-${name}`).terminate('test: hard stop');
-  } finally {
-    await client.connection.close();
-  }
+  await e2e.client.workflow.getHandle(`workload-${name}`).terminate('test: hard stop');
   // Terminated workflows run no compensation: the instance (its agent) lives on, billed. (The
   // agent may stop the workload itself once its supervision's heartbeats are refused.)
   expect(agentsOf(name)).toHaveLength(1);
@@ -123,7 +97,7 @@ test('the instance of a workflow terminated hard is removed by the next reconcil
 });
 
 test('gc prints a table for people', async () => {
-  const r = await cli(['gc', '--grace', '0s'], env.env);
+  const r = await cli(['gc', '--grace', '0s'], e2e.env);
   expect(r.code).toBe(0);
   expect(r.stdout).toMatch(/owned instance\(s\) seen; 0 terminated/);
 });

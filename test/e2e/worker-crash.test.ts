@@ -1,38 +1,15 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  agentsOf,
-  cli,
-  cliJson,
-  makeEnv,
-  serviceSpec,
-  startWorker,
-  temporalClient,
-  waitFor,
-  workloadProcesses,
-  writeSpec,
-  type StatusJson,
-  type TestEnv,
-} from '../support/harness';
-import type { Client } from '@temporalio/client';
+import { agentsOf, cli, serviceSpec, startWorker, waitFor, workloadProcesses } from '../support/harness';
+import { useE2eInstallation } from '../support/e2e';
 
-let env: TestEnv;
-let client: Client;
-
-beforeAll(async () => {
-  // A slow boot keeps the provision activity in flight long enough to kill the worker under it.
-  env = await makeEnv([{ name: 'slow', bootDelay: '6s' }]);
-  client = await temporalClient();
-});
-
-afterAll(async () => {
-  await client?.connection.close();
-  await env?.cleanup();
-});
+// No worker of the file's own: each test starts (and kills) its own.
+// A slow boot keeps the provision activity in flight long enough to kill the worker under it.
+const e2e = useE2eInstallation({ pools: [{ name: 'slow', bootDelay: '6s' }], worker: false, client: true });
 
 /** Waits until the workload's provision activity is pending and the agent it launched exists. */
 async function provisionInFlight(name: string): Promise<void> {
-  const handle = client.workflow.getHandle(`workload-${name}`);
+  const handle = e2e.client.workflow.getHandle(`workload-${name}`);
   await waitFor(
     async () => {
       const d = await handle.describe();
@@ -47,7 +24,7 @@ async function provisionInFlight(name: string): Promise<void> {
 
 /** Instance records the local provider wrote for a workload (one per instance it launched). */
 function instanceRecords(name: string): Array<{ id: string; terminatedAt?: string }> {
-  const dir = join(env.dir, 'state/local/instances');
+  const dir = join(e2e.dir, 'state/local/instances');
   return readdirSync(dir)
     .map((id) => JSON.parse(readFileSync(join(dir, id, 'instance.json'), 'utf8')))
     .filter((r: { labels: { workload: string } }) => r.labels.workload === name);
@@ -55,28 +32,20 @@ function instanceRecords(name: string): Array<{ id: string; terminatedAt?: strin
 
 test('killing the worker while provision is in flight, then starting a new one, ends RUNNING with exactly one instance', async () => {
   const name = 'svc-crash';
-  const first = await startWorker(env.env);
+  const first = await startWorker(e2e.env);
   let second: Awaited<ReturnType<typeof startWorker>> | undefined;
   try {
-    const applied = await cli(['apply', await writeSpec(env, serviceSpec(name))], env.env);
-    expect(applied.code).toBe(0);
+    await e2e.apply(serviceSpec(name));
     // In flight: the activity is pending and the agent it launched already exists.
     await provisionInFlight(name);
     await first.kill('SIGKILL');
-    second = await startWorker(env.env);
-    const s = await waitFor(
-      async () => {
-        const v = await cliJson<StatusJson>(['status', name], env.env);
-        return v.phase === 'RUNNING' ? v : undefined;
-      },
-      'RUNNING after the worker restart',
-      90_000,
-    );
+    second = await startWorker(e2e.env);
+    const s = await e2e.waitRunning(name, { timeoutMs: 90_000 });
     expect(s.status?.attempts).toBe(1);
     expect(instanceRecords(name)).toHaveLength(1);
     expect(agentsOf(name)).toHaveLength(1);
     expect(workloadProcesses(name)).toHaveLength(1);
-    const stopped = await cli(['stop', name], env.env);
+    const stopped = await cli(['stop', name], e2e.env);
     expect(stopped.code).toBe(0);
     expect(agentsOf(name)).toHaveLength(0);
     expect(workloadProcesses(name)).toHaveLength(0);
@@ -88,10 +57,10 @@ test('killing the worker while provision is in flight, then starting a new one, 
 
 test('cancelling the workflow while provision is in flight leaves no instance behind', async () => {
   const name = 'svc-cancel-provision';
-  const w = await startWorker(env.env);
+  const w = await startWorker(e2e.env);
   try {
-    expect((await cli(['apply', await writeSpec(env, serviceSpec(name))], env.env)).code).toBe(0);
-    const handle = client.workflow.getHandle(`workload-${name}`);
+    await e2e.apply(serviceSpec(name));
+    const handle = e2e.client.workflow.getHandle(`workload-${name}`);
     await provisionInFlight(name);
     await handle.cancel();
     await expect(handle.result()).rejects.toThrow();
@@ -105,11 +74,11 @@ test('cancelling the workflow while provision is in flight leaves no instance be
 
 test('stop while provision is in flight ends the workflow STOPPED and leaves no instance behind', async () => {
   const name = 'svc-stop-provision';
-  const w = await startWorker(env.env);
+  const w = await startWorker(e2e.env);
   try {
-    expect((await cli(['apply', await writeSpec(env, serviceSpec(name))], env.env)).code).toBe(0);
+    await e2e.apply(serviceSpec(name));
     await provisionInFlight(name);
-    const r = await cli(['stop', name, '--json'], env.env);
+    const r = await cli(['stop', name, '--json'], e2e.env);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ phase: 'STOPPED', workflowStatus: 'COMPLETED' });
     await waitFor(() => agentsOf(name).length === 0, 'no agent', 10_000);

@@ -1,12 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { stringify } from 'yaml';
-import { identify } from '../../src/common/processes';
+import type { WorkloadView } from '../../src/client/services/workloads';
+import { identify, pidsWhere } from '../../src/common/processes';
 
 export const ROOT = resolve(__dirname, '../..');
 export const CLI = join(ROOT, 'bin/driftless.js');
@@ -29,6 +29,9 @@ export interface PoolSpec {
   readyDelay?: string;
 }
 
+/** The log level of the processes tests start (warn unless the developer's shell says otherwise). */
+export const LOG_LEVEL = process.env.DRIFTLESS_LOG_LEVEL ?? 'warn';
+
 /** Test installations live in `${tmpdir}/driftless-test-*`. */
 export const ENV_PREFIX = 'driftless-test-';
 
@@ -42,16 +45,16 @@ export interface TestEnv {
 }
 
 /**
- * `config` adds top-level settings to the config file. The reconcile schedule is off unless a
- * test turns it on: its runs would be timed by the clock, not by the test.
+ * Writes an installation's config: `pools` as the local provider's, `config` as top-level
+ * settings (its `providers` beside the local one). The reconcile schedule is off unless a test
+ * turns it on: its runs would be timed by the clock, not by the test.
  */
-export async function makeEnv(pools: PoolSpec[], config: Record<string, unknown> = {}): Promise<TestEnv> {
-  const dir = await mkdtemp(join(tmpdir(), ENV_PREFIX));
-  // Whose it is: a later run reaps what a killed run left here (test/support/global-setup.ts).
-  const owner = identify(process.pid);
-  if (owner) await writeFile(join(dir, 'owner.json'), JSON.stringify(owner));
-  const taskQueue = `driftless-test-${randomBytes(4).toString('hex')}`;
-  const configPath = join(dir, 'driftless.config.yaml');
+export async function writeConfig(
+  configPath: string,
+  pools: PoolSpec[],
+  config: Record<string, unknown> = {},
+): Promise<void> {
+  const { providers, ...settings } = config;
   await writeFile(
     configPath,
     stringify({
@@ -59,10 +62,22 @@ export async function makeEnv(pools: PoolSpec[], config: Record<string, unknown>
       reconcile: { enabled: false },
       providers: {
         local: { pools: pools.map((p) => ({ gpus: { type: 'A100', count: 2 }, pricePerGpuHour: 1, ...p })) },
+        ...(providers as Record<string, unknown> | undefined),
       },
-      ...config,
+      ...settings,
     }),
   );
+}
+
+/** A new installation; `pools` and `config` as for {@link writeConfig}. */
+export async function makeEnv(pools: PoolSpec[], config: Record<string, unknown> = {}): Promise<TestEnv> {
+  const dir = await mkdtemp(join(tmpdir(), ENV_PREFIX));
+  // Whose it is: a later run reaps what a killed run left here (test/support/global-setup.ts).
+  const owner = identify(process.pid);
+  if (owner) await writeFile(join(dir, 'owner.json'), JSON.stringify(owner));
+  const taskQueue = `driftless-test-${randomBytes(4).toString('hex')}`;
+  const configPath = join(dir, 'driftless.config.yaml');
+  await writeConfig(configPath, pools, config);
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     DRIFTLESS_CONFIG: configPath,
@@ -70,7 +85,7 @@ export async function makeEnv(pools: PoolSpec[], config: Record<string, unknown>
     TEMPORAL_NAMESPACE: 'default',
     DRIFTLESS_TASK_QUEUE: taskQueue,
     DRIFTLESS_STATE_DIR: join(dir, 'state'),
-    DRIFTLESS_LOG_LEVEL: process.env.DRIFTLESS_LOG_LEVEL ?? 'warn',
+    DRIFTLESS_LOG_LEVEL: LOG_LEVEL,
   };
   // A codec key in the developer's shell would encrypt what the tests' own clients read plain;
   // the codec tests set theirs.
@@ -147,65 +162,36 @@ export async function startWorker(env: NodeJS.ProcessEnv): Promise<WorkerProcess
   return { child, output: () => out, kill, stop: () => kill('SIGTERM') };
 }
 
+/** Live processes other than this one for which `match` holds (see scanProcesses). */
+const othersWhere = (match: Parameters<typeof pidsWhere>[0]) =>
+  pidsWhere((p) => p.pid !== process.pid && match(p));
+
 /**
  * Kills (SIGKILL) every process of this user that works in `dir` or belongs to an installation
  * whose state lives there: agents carry DRIFTLESS_STATE_DIR, workloads run in instance dirs.
- * A directory already deleted still matches (the kernel shows "<path> (deleted)").
+ * A directory already deleted still matches.
  */
 export function killProcessesUnder(dir: string): number[] {
-  const killed: number[] = [];
-  const under = (p: string) => p === dir || p.startsWith(dir + '/');
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
+  const under = (p: string | undefined) => p !== undefined && (p === dir || p.startsWith(dir + '/'));
+  return othersWhere((p) => under(p.cwd) || under(p.env('DRIFTLESS_STATE_DIR'))).filter((pid) => {
     try {
-      const cwd = readlinkSync(`/proc/${e}/cwd`).replace(/ \(deleted\)$/, '');
-      const stateDir = readFileSync(`/proc/${e}/environ`, 'utf8')
-        .split('\0')
-        .find((v) => v.startsWith('DRIFTLESS_STATE_DIR='))
-        ?.slice('DRIFTLESS_STATE_DIR='.length);
-      if (under(cwd) || (stateDir !== undefined && under(stateDir))) {
-        process.kill(Number(e), 'SIGKILL');
-        killed.push(Number(e));
-      }
+      process.kill(pid, 'SIGKILL');
+      return true;
     } catch {
-      /* exited, or not ours */
+      return false; // exited meanwhile
     }
-  }
-  return killed;
+  });
 }
 
 /** Live processes (not zombies) whose argv contains every one of `parts`. */
-export function processesWith(...parts: string[]): number[] {
-  const out: number[] = [];
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
-    try {
-      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
-      if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) continue;
-      const argv = readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0');
-      if (parts.every((p) => argv.includes(p))) out.push(Number(e));
-    } catch {
-      /* exited while we looked */
-    }
-  }
-  return out;
-}
+export const processesWith = (...parts: string[]): number[] =>
+  othersWhere((p) => {
+    const argv = p.argv;
+    return parts.every((x) => argv.includes(x));
+  });
 
 /** Live processes whose environment holds `entry` ("NAME=value"); workloads carry DRIFTLESS_WORKLOAD. */
-export function processesWithEnv(entry: string): number[] {
-  const out: number[] = [];
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
-    try {
-      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
-      if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) continue;
-      if (readFileSync(`/proc/${e}/environ`, 'utf8').split('\0').includes(entry)) out.push(Number(e));
-    } catch {
-      /* exited while we looked */
-    }
-  }
-  return out;
-}
+export const processesWithEnv = (entry: string): number[] => othersWhere((p) => p.environ.includes(entry));
 
 /** Agent processes serving a workload (the local provider starts them with `--workload NAME`). */
 export const agentsOf = (workload: string) => processesWith('--workload', workload);
@@ -233,7 +219,7 @@ export async function waitFor<T>(
 }
 
 /** A workload spec file for tests; `marker` lands in the workload's argv so its processes can be found. */
-export async function writeSpec(env: TestEnv, spec: Record<string, unknown>): Promise<string> {
+export async function writeSpec(env: Pick<TestEnv, 'dir'>, spec: Record<string, unknown>): Promise<string> {
   const file = join(env.dir, `${String(spec.name)}.yaml`);
   await writeFile(file, stringify(spec));
   return file;
@@ -259,18 +245,5 @@ export async function temporalClient(): Promise<Client> {
   return new Client({ connection, namespace: 'default' });
 }
 
-export interface StatusJson {
-  name: string;
-  workflowStatus: string;
-  phase: string;
-  provider?: string;
-  pool?: string;
-  instanceId?: string;
-  failure?: string;
-  status?: {
-    attempts: number;
-    restarts: number;
-    recoveries: number;
-    timeline: Array<{ at: string; type: string; message: string; instanceId?: string; location?: string }>;
-  };
-}
+/** What `status --json` prints. */
+export type StatusJson = WorkloadView;

@@ -5,7 +5,7 @@
  * and whatever still works in its directory (the workload, which runs in a group of its own).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { pidsWhere } from '../../src/common/processes';
 
 /** One instance as a player runs it. */
 export interface PlayedVm {
@@ -22,20 +22,7 @@ export interface PlayedVm {
 }
 
 /** Live processes whose working directory is `dir` (the instance's workload runs there, in its own group). */
-export function processesIn(dir: string): number[] {
-  const out: number[] = [];
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
-      if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) continue;
-      if (readlinkSync(`/proc/${e}/cwd`) === dir) out.push(Number(e));
-    } catch {
-      /* exited while we looked */
-    }
-  }
-  return out;
-}
+export const processesIn = (dir: string): number[] => pidsWhere((p) => p.cwd === dir);
 
 function killGroup(p: PlayedVm, signal: NodeJS.Signals): void {
   if (p.child.pid === undefined) return;
@@ -167,6 +154,20 @@ export class PlayedVms {
   alive(instanceId: string): number[] {
     const p = this.played.get(instanceId);
     return p ? aliveOf(p) : [];
+  }
+
+  /** Why the player last failed to play an instance, if it did. */
+  error(): unknown {
+    return undefined;
+  }
+
+  /** What the played VMs said, newest output last: for a test's failure message. */
+  describe(): string {
+    const vms = this.list().map(
+      (p) => `VM ${p.instanceId} in ${p.location} (exited ${p.exited}):\n${p.output().slice(-2000)}`,
+    );
+    const error = this.error();
+    return [...vms, ...(error === undefined ? [] : [`player error: ${String(error)}`])].join('\n');
   }
 
   /** Kills every played instance. */

@@ -65,7 +65,7 @@ export class VmPlayer extends PlayedVms {
     tick();
   }
 
-  error(): unknown {
+  override error(): unknown {
     return this.lastError;
   }
 
