@@ -4,10 +4,10 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { createReconcileActivities } from './activities/reconcile';
-import { ensureReconcileSchedule, reconcileScheduleId } from './client/services/reconcile';
 import type { Config } from './config/config';
 import { createLogger } from './logger';
 import { createProviders } from './providers/registry';
+import { ensureReconcileSchedule, reconcileScheduleId } from './reconcile/schedule';
 import { installRuntimeLogger } from './runtime';
 import { connectionOptions, dataConverterFromEnv } from './temporal-connection';
 
@@ -30,7 +30,7 @@ export async function createDriftlessWorker(
   // Read first: a malformed key stops the worker before it connects.
   const dataConverter = dataConverterFromEnv();
   const connection = await NativeConnection.connect(connectionOptions(config.temporal));
-  const providers = createProviders(config, logger);
+  const providers = await createProviders(config, logger);
   // Reconcile reads workflows' state, which needs a client connection (a NativeConnection cannot query).
   let client: Promise<Client> | undefined;
   const queryClient = () =>

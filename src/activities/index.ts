@@ -2,8 +2,9 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../common/names';
 import type { Logger } from '../logger';
+import { boundForMove, fittingLocations, gatherOffers, reasonsByLocation } from '../placement/place';
 import { rankOffers, type Block, type RankedOffer, type RejectedOffer } from '../placement/rank';
-import { locationKey, targetCovers, targetLabel, type Target } from '../placement/target';
+import type { Target } from '../placement/target';
 import { ProviderError, ProviderUnavailableError } from '../providers/errors';
 import type {
   AgentSettings,
@@ -113,53 +114,10 @@ export function createActivities(deps: ActivityDeps) {
   return {
     /** Ranks every configured provider's offers for the spec; a provider that fails to answer is skipped. */
     async place({ spec, blocks, target, avoid }: PlaceInput): Promise<PlaceResult> {
-      const providerErrors: string[] = [];
-      const offers: Offer[] = [];
-      await Promise.all(
-        [...deps.providers.values()].map(async (p) => {
-          try {
-            offers.push(...(await p.offers()));
-          } catch (err) {
-            providerErrors.push(`${p.name}: ${(err as Error).message}`);
-          }
-        }),
-      );
+      const { offers, providerErrors } = await gatherOffers(deps.providers.values());
       const placement = rankOffers(spec, offers, blocks, now());
-      const locations = [...new Set(placement.ranked.map(locationKey))];
-      // Per location without a fitting offer, why: a reason about the location itself (denied,
-      // not allowed, blocked) before one about some of its offers, then the most common.
-      const counts = new Map<string, Map<string, number>>();
-      for (const r of placement.rejected) {
-        const key = locationKey(r.offer);
-        if (locations.includes(key)) continue;
-        const byReason = counts.get(key) ?? new Map<string, number>();
-        byReason.set(r.reason, (byReason.get(r.reason) ?? 0) + 1);
-        counts.set(key, byReason);
-      }
-      const reasonsByLocation: Record<string, string> = {};
-      for (const [key, byReason] of counts) {
-        const aboutPlace = (r: string) => (/^(provider|region|zone) /.test(r) ? 1 : 0);
-        reasonsByLocation[key] = [...byReason].sort(
-          (a, b) => aboutPlace(b[0]) - aboutPlace(a[0]) || b[1] - a[1],
-        )[0]![0];
-      }
-      let { ranked, rejected } = placement;
-      if (target || avoid) {
-        const away = (o: Offer) =>
-          avoid !== undefined && locationKey(o) === locationKey(avoid)
-            ? `${locationKey(o)} is the location being left`
-            : undefined;
-        const outside = (o: Offer) =>
-          target !== undefined && !targetCovers(target, o)
-            ? `not at the migration target ${targetLabel(target)}`
-            : undefined;
-        const passed = ranked.flatMap((o) => {
-          const reason = away(o) ?? outside(o);
-          return reason ? [{ offer: o, reason }] : [];
-        });
-        ranked = ranked.filter((o) => !away(o) && !outside(o));
-        rejected = [...passed, ...rejected];
-      }
+      const locations = fittingLocations(placement);
+      const { ranked, rejected } = boundForMove(placement, { target, avoid });
       log.info(
         { workload: spec.name, candidates: ranked.length, rejected: rejected.length, target, avoid },
         'placed',
@@ -168,7 +126,7 @@ export function createActivities(deps: ActivityDeps) {
         ranked: ranked.slice(0, RANKED_LIMIT),
         rejected: rejected.slice(0, REJECTED_LIMIT),
         locations,
-        reasonsByLocation,
+        reasonsByLocation: reasonsByLocation(placement.rejected, locations),
         providerErrors,
       };
     },

@@ -1,12 +1,12 @@
 import { spawn } from 'node:child_process';
 import { openSync, closeSync, writeFileSync, renameSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
-import { createServer } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
+import { freePort } from '../common/free-port';
 import { identify, isAlive, killGroup, type ProcessIdentity } from '../common/processes';
 
 export interface StartWorkloadInput {
@@ -85,19 +85,6 @@ export interface AgentActivities {
   superviseWorkload(input: SuperviseInput): Promise<SuperviseResult>;
 }
 
-/** A free TCP port on 127.0.0.1, as the kernel hands one out. */
-function freeLocalPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 /** One HTTP check: any answer from 200 to 399 within the timeout passes. Resolves to why it failed, or undefined. */
 export function checkHttp(
   port: number,
@@ -151,7 +138,7 @@ export class WorkloadRunner {
   async start(input: StartWorkloadInput): Promise<StartedWorkload> {
     // Idempotent: a retried start returns the workload that is already running.
     if (this.child) return this.child.started;
-    const port = input.http ? (input.http.port ?? (await freeLocalPort())) : undefined;
+    const port = input.http ? (input.http.port ?? (await freePort())) : undefined;
     return this.spawn(input, port);
   }
 

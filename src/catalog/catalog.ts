@@ -10,7 +10,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { packageRoot } from '../package-root';
-import type { Offer } from '../providers/types';
+import type { Offer } from '../common/offer';
 import { offersFromRows } from './offers';
 import { parseSkypilotCsv } from './skypilot-csv';
 

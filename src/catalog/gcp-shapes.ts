@@ -93,16 +93,31 @@ export const N1_ATTACHABLE: readonly N1Attachment[] = Object.freeze([
 
 const N1_HOST = /^n1-(standard|highmem)-\d+$/;
 
-/** Memory of one GPU in GB, by SkyPilot accelerator name. */
-export const GCP_GPU_MEMORY_GB: Readonly<Record<string, number>> = Object.freeze({
-  A100: 40,
-  'A100-80GB': 80,
-  H100: 80,
-  L4: 24,
-  T4: 16,
-  V100: 16,
-  P100: 16,
+/** One GPU model on GCP: its GCE accelerator type (what an N1 host attaches) and one GPU's memory. */
+export interface GcpGpu {
+  /** The accelerator type name GCE takes, e.g. "nvidia-tesla-t4". */
+  acceleratorType: string;
+  /** Memory of one GPU in GB, when the table knows it. */
+  memoryGb?: number;
+}
+
+/** Every GPU model driftless knows on GCP, by SkyPilot accelerator name. */
+export const GCP_GPUS: Readonly<Record<string, GcpGpu>> = Object.freeze({
+  T4: { acceleratorType: 'nvidia-tesla-t4', memoryGb: 16 },
+  V100: { acceleratorType: 'nvidia-tesla-v100', memoryGb: 16 },
+  P100: { acceleratorType: 'nvidia-tesla-p100', memoryGb: 16 },
+  P4: { acceleratorType: 'nvidia-tesla-p4' },
+  K80: { acceleratorType: 'nvidia-tesla-k80' },
+  A100: { acceleratorType: 'nvidia-tesla-a100', memoryGb: 40 },
+  'A100-80GB': { acceleratorType: 'nvidia-a100-80gb', memoryGb: 80 },
+  H100: { acceleratorType: 'nvidia-h100-80gb', memoryGb: 80 },
+  L4: { acceleratorType: 'nvidia-l4', memoryGb: 24 },
 });
+
+/** What the table knows of a GPU model (own keys only: "constructor" is no GPU). */
+export function gcpGpu(name: string): GcpGpu | undefined {
+  return Object.prototype.hasOwnProperty.call(GCP_GPUS, name) ? GCP_GPUS[name] : undefined;
+}
 
 /** The shape of a GCP machine type, or undefined when the table does not know it. */
 export function gcpShape(machineType: string): GcpShape | undefined {

@@ -22,10 +22,10 @@
  *   (one anomaly per machine family and zone); N1 hosts also give a CPU-only offer;
  * - a machine row without vCPUs or MemoryGiB gives no offer.
  */
-import type { Offer } from '../providers/types';
+import type { Offer } from '../common/offer';
 import {
   GCP_BUILT_IN_GPUS,
-  GCP_GPU_MEMORY_GB,
+  gcpGpu,
   N1_ATTACHABLE,
   gcpShape,
   isGcpGpuFamily,
@@ -140,7 +140,7 @@ export function offersFromRows(provider: string, rows: readonly CatalogRow[]): O
 
   const pairedGpuMemory = (gpu: string, acc: Accelerator): number | undefined => {
     const fromInfo = acc.m.gpuMemoryGb;
-    const known = GCP_GPU_MEMORY_GB[gpu];
+    const known = gcpGpu(gpu)?.memoryGb;
     if (known !== undefined && fromInfo !== undefined && known !== fromInfo && !memoryMismatch.has(gpu)) {
       memoryMismatch.add(gpu);
       note(

@@ -4,60 +4,13 @@ import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { DEFAULT_TASK_QUEUE } from '../common/names';
-import { AwsProviderConfig } from '../providers/aws/config';
-import { GcpProviderConfig } from '../providers/gcp/config';
+import { defaultProviders, ProvidersConfigSchema, type ProvidersConfig } from '../providers/registry';
 import { problemsFromZod, type SpecProblem } from '../spec/load';
-import { parseDuration } from '../spec/units';
+import { durationField } from '../common/duration-field';
 
 const OWNER_PATTERN = /^[a-z0-9][a-z0-9-]*$/;
 
-const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
-  const ms = parseDuration(v);
-  if (ms === undefined) {
-    ctx.addIssue({ code: 'custom', message: `expected a duration such as "2s", got ${JSON.stringify(v)}` });
-    return z.NEVER;
-  }
-  return ms;
-});
-
-/** A GPU inventory: declared, or "detect" to ask nvidia-smi. */
-export const PoolGpus = z.union([
-  z.literal('detect'),
-  z.strictObject({
-    type: z.string().min(1),
-    count: z.number().int().min(0),
-    /** Memory of one GPU in GB. */
-    memoryGb: z.number().positive().optional(),
-  }),
-]);
-
-export const LocalPoolConfig = z.strictObject({
-  /** Pool name, shown as the region and zone of its offers. */
-  name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'expected lower-case letters, digits and dashes'),
-  /** @default "detect" (nvidia-smi; no GPUs when it is absent) */
-  gpus: PoolGpus.default('detect'),
-  /** vCPUs offered. @default the machine's cores */
-  cpus: z.number().positive().optional(),
-  /** RAM offered, GB. @default the machine's memory */
-  memoryGb: z.number().positive().optional(),
-  /** Price of one GPU-hour. @default 0 */
-  pricePerGpuHour: z.number().min(0).default(0),
-  /** Price per hour of an instance before GPUs. @default 0 */
-  pricePerHour: z.number().min(0).default(0),
-  /** Simulated boot time: provision waits this long after starting the agent. @default 0 */
-  bootDelay: duration.default(0),
-  /**
-   * Simulated machine boot: provision returns at once, and the instance describes as pending
-   * this long after its launch (as a cloud VM does while it boots). @default 0
-   */
-  readyDelay: duration.default(0),
-});
-export type LocalPoolConfig = z.output<typeof LocalPoolConfig>;
-
-export const LocalProviderConfig = z.strictObject({
-  pools: z.array(LocalPoolConfig).min(1),
-});
-export type LocalProviderConfig = z.output<typeof LocalProviderConfig>;
+const duration = durationField({ example: '"2s"' });
 
 export const TemporalConfig = z.strictObject({
   /** host:port of the Temporal frontend. @default "127.0.0.1:7233" */
@@ -98,13 +51,8 @@ export const ConfigFile = z.strictObject({
   catalogDir: z.string().optional(),
   reconcile: ReconcileConfig.default({ enabled: true, every: 5 * 60_000, grace: 5 * 60_000 }),
   agent: AgentConfig.default({ deadManTimeout: 10 * 60_000 }),
-  providers: z
-    .strictObject({
-      local: LocalProviderConfig.optional(),
-      aws: AwsProviderConfig.optional(),
-      gcp: GcpProviderConfig.optional(),
-    })
-    .default({}),
+  /** One section per provider, by its name in the registry (src/providers/registry.ts). */
+  providers: ProvidersConfigSchema.default({}),
 });
 export type ConfigFile = z.output<typeof ConfigFile>;
 
@@ -123,7 +71,7 @@ export interface Config {
   stateDir: string;
   /** Overrides the bundled AWS/GCP catalogs when set. */
   catalogDir?: string;
-  providers: { local?: LocalProviderConfig; aws?: AwsProviderConfig; gcp?: GcpProviderConfig };
+  providers: ProvidersConfig;
   reconcile: { enabled: boolean; everyMs: number; graceMs: number };
   /** Settings handed to every agent at launch. */
   agent: {
@@ -270,10 +218,9 @@ export async function loadConfig(
     agent: {
       deadManTimeoutMs: file.agent.deadManTimeout === 'off' ? undefined : file.agent.deadManTimeout,
     },
-    // With no providers configured at all, one local pool on this machine (GPUs from nvidia-smi).
-    providers:
-      file.providers.local || file.providers.aws || file.providers.gcp
-        ? { local: file.providers.local, aws: file.providers.aws, gcp: file.providers.gcp }
-        : { local: LocalProviderConfig.parse({ pools: [{ name: 'local' }] }) },
+    // With no providers configured at all, the registry's default (one local pool on this machine).
+    providers: Object.values(file.providers).some((p) => p !== undefined)
+      ? file.providers
+      : defaultProviders(),
   };
 }

@@ -2,7 +2,7 @@
  * Placement: rank offers against a spec and explain every offer passed over. Pure functions, no
  * I/O; the place activity, `driftless offers` and `apply`'s plan all use these.
  */
-import type { Offer } from '../providers/types';
+import type { Offer } from '../common/offer';
 import { formatRange, inRange, type Range } from '../spec/ranges';
 import type { Candidate, PlacementConstraints, Resources, WorkloadSpec } from '../spec/workload-spec';
 

@@ -2,7 +2,7 @@
  * Migration targets: "provider", "provider/region" or "provider/region/zone" (for a local pool,
  * "local/<pool>"). Pure, so the workflow's update validator can use it.
  */
-import type { Location, Offer } from '../providers/types';
+import type { Location, Offer } from '../common/offer';
 
 export interface Target {
   provider: string;

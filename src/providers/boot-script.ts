@@ -4,6 +4,8 @@
  * supplies the lines that find that id; everything else is shared.
  */
 
+import { deadManEnvValue, type ProvisionRequest } from './types';
+
 export interface BootScriptOptions {
   /** host:port of the Temporal frontend, as the instance reaches it. */
   temporalAddress: string;
@@ -25,6 +27,21 @@ export const CLOUD_SHUTDOWN_COMMAND = 'shutdown -h now';
 
 /** How the agent is started on the instance when `agentCommand` is not set. */
 export const DEFAULT_AGENT_COMMAND = 'node "$(npm root -g)/driftless/dist/agent/main.js"';
+
+/** The boot script's settings for one provision: the agent's connection from the request, its install and start lines from the provider's config. */
+export function bootOptions(
+  req: ProvisionRequest,
+  agent: Pick<BootScriptOptions, 'agentInstall' | 'agentCommand'>,
+): BootScriptOptions {
+  return {
+    temporalAddress: req.agent.address,
+    temporalNamespace: req.agent.namespace,
+    workload: req.labels.workload,
+    agentInstall: agent.agentInstall,
+    agentCommand: agent.agentCommand,
+    deadManTimeout: deadManEnvValue(req.agent),
+  };
+}
 
 /** Single-quotes a value for bash. */
 export function shellQuote(value: string): string {

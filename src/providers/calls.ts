@@ -4,6 +4,7 @@
  * retries are off, so a capacity error reaches the failover logic at once.
  */
 import type { Logger } from 'pino';
+import { sleep } from '../common/sleep';
 import type { CallPolicy } from './config-fields';
 import { ProviderError, ProviderUnavailableError, TransientProviderError } from './errors';
 import type { Location } from './types';
@@ -43,22 +44,6 @@ export interface ProviderCallsOptions {
    * transiently failing. @default {@link UNANSWERED_CODES}
    */
   unavailableCodes?: ReadonlySet<string>;
-}
-
-/** The sleep between tries; rejects as soon as `signal` aborts. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new Error('aborted'));
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(new Error('aborted'));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 /**

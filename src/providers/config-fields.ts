@@ -3,18 +3,11 @@
  * how the agent gets onto an instance. Spread into each provider's strictObject.
  */
 import { z } from 'zod';
-import { parseDuration } from '../spec/units';
+import { durationField } from '../common/duration-field';
 import { DEFAULT_AGENT_COMMAND } from './boot-script';
 
 /** A duration such as "30s" or "200ms", or a number of seconds; parsed to milliseconds. */
-export const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
-  const ms = parseDuration(v);
-  if (ms === undefined) {
-    ctx.addIssue({ code: 'custom', message: `expected a duration such as "30s", got ${JSON.stringify(v)}` });
-    return z.NEVER;
-  }
-  return ms;
-});
+export const duration = durationField();
 
 /** How a provider's API calls are tried: the fields of {@link CallPolicy}. */
 export const callPolicyFields = {

@@ -3,37 +3,10 @@
  * folder behind this interface; the workflow only ever sees these shapes.
  */
 
-/** One concrete candidate a provider can launch, with its price. */
-export interface Offer {
-  /** Provider as configured, e.g. "local", "aws", "gcp". */
-  provider: string;
-  /** Region; for the local provider, the pool name. */
-  region: string;
-  /** Zone; for the local provider, the pool name. */
-  zone: string;
-  /** Instance type; for a local pool, a description of the slice ("lab-a:2xA100"). */
-  instanceType: string;
-  /** GPU model name, e.g. "A100"; undefined for CPU-only offers. */
-  gpuType?: string;
-  gpuCount: number;
-  /** Memory of one GPU in GB, when known. */
-  gpuMemoryGb?: number;
-  vcpus: number;
-  memoryGb: number;
-  spot: boolean;
-  /** US dollars per hour for the whole offer. */
-  pricePerHour: number;
-}
+import type { Offer } from '../common/offer';
+import type { ProviderCheck } from './check';
 
-/** Provider / region / zone: the unit that gets blocked for a cooldown after a failure. */
-export interface Location {
-  provider: string;
-  region?: string;
-  zone?: string;
-}
-
-/** What scope of location a failure blocks. */
-export type FailureScope = 'zone' | 'region' | 'provider';
+export type { FailureScope, Location, Offer } from '../common/offer';
 
 /** Who an instance belongs to; stamped on it at launch (tags, labels, or the local state file). */
 export interface InstanceOwner {
@@ -106,4 +79,8 @@ export interface Provider {
   terminate(ref: InstanceRef, signal?: AbortSignal): Promise<void>;
   /** Instances carrying this owner's mark, for reconcile and leak checks. */
   listOwned(owner: string): Promise<OwnedInstance[]>;
+  /** Do the credentials work, which regions or zones answer; launches nothing, never throws for a place. */
+  check(signal?: AbortSignal): Promise<ProviderCheck>;
+  /** Releases clients and sockets, when the provider holds any. */
+  close?(): void | Promise<void>;
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseRange, type Range } from './ranges';
-import { parseDuration, parseSizeGb } from './units';
+import { describeValue, durationField } from '../common/duration-field';
+import { parseSizeGb } from './units';
 
 /**
  * The user's workload file: what it needs, never where it runs. Validated by zod in the client
@@ -8,20 +9,11 @@ import { parseDuration, parseSizeGb } from './units';
  * are milliseconds and sizes are GB.
  */
 
-const got = (v: unknown): string => {
-  if (v === undefined) return 'nothing';
-  if (typeof v === 'string') return JSON.stringify(v);
-  if (Array.isArray(v)) return v.length === 0 ? 'an empty list' : 'a list';
-  if (v === null) return 'null';
-  if (typeof v === 'object') return 'an object';
-  return String(v);
-};
-
 /** An error message that says what was expected and what was found. */
 const expected =
   (what: string) =>
   (issue: { input?: unknown }): string =>
-    `expected ${what}, got ${got(issue.input)}`;
+    `expected ${what}, got ${describeValue(issue.input)}`;
 
 const nonNegativeInt = z
   .number({ error: expected('a non-negative integer') })
@@ -33,23 +25,15 @@ const positiveNumber = z
   .positive({ error: expected('a positive number') });
 
 /** A duration such as "30s", "5m" or a number of seconds; parsed to milliseconds. */
-const duration = (minMs = 0) =>
+const duration = (minMs = 0) => durationField({ example: '"30s" or "5m"', minMs });
+
+/** An integer from `min` to `max`, described as `what` when it is not. */
+const intFrom = (min: number, max: number, what: string) =>
   z
-    .union([z.string(), z.number()], { error: expected('a duration such as "30s" or "5m"') })
-    .transform((v, ctx) => {
-      const ms = parseDuration(v);
-      if (ms === undefined || ms < minMs) {
-        ctx.addIssue({
-          code: 'custom',
-          message:
-            ms === undefined
-              ? `expected a duration such as "30s" or "5m", got ${got(v)}`
-              : `expected a duration of at least ${minMs / 1000}s, got ${got(v)}`,
-        });
-        return z.NEVER;
-      }
-      return ms;
-    });
+    .number({ error: expected(what) })
+    .int({ error: expected(what) })
+    .min(min, { error: expected(what) })
+    .max(max, { error: expected(what) });
 
 /** A size such as "16GB" or "512MiB", or a number of GB; parsed to GB. */
 const sizeGb = z
@@ -57,7 +41,10 @@ const sizeGb = z
   .transform((v, ctx) => {
     const gb = parseSizeGb(v);
     if (gb === undefined || gb <= 0) {
-      ctx.addIssue({ code: 'custom', message: `expected a positive size such as "16GB", got ${got(v)}` });
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected a positive size such as "16GB", got ${describeValue(v)}`,
+      });
       return z.NEVER;
     }
     return gb;
@@ -78,7 +65,10 @@ const range = (unit: 'count' | 'size', what: string) =>
       const single = unit === 'size' ? 'a positive size such as "16GB"' : 'a positive number';
       ctx.addIssue({
         code: 'custom',
-        message: isRange && typeof r === 'string' ? r : `expected ${isRange ? what : single}, got ${got(v)}`,
+        message:
+          isRange && typeof r === 'string'
+            ? r
+            : `expected ${isRange ? what : single}, got ${describeValue(v)}`,
       });
       return z.NEVER;
     }
@@ -102,8 +92,8 @@ const gpuCount = z
         message: isRange
           ? typeof r === 'string'
             ? r
-            : `expected a range of positive integers such as "4..8", got ${got(v)}`
-          : `expected a positive integer, got ${got(v)}`,
+            : `expected a range of positive integers such as "4..8", got ${describeValue(v)}`
+          : `expected a positive integer, got ${describeValue(v)}`,
       });
       return z.NEVER;
     }
@@ -162,7 +152,7 @@ export const GpuRequest = z
     if (!name || typeof count === 'string' || (count.min ?? 1) < 1 || !Number.isInteger(count.min ?? 1)) {
       ctx.addIssue({
         code: 'custom',
-        message: `expected a GPU request such as "H100:8", "A100:4..8" or "any", got ${got(v)}`,
+        message: `expected a GPU request such as "H100:8", "A100:4..8" or "any", got ${describeValue(v)}`,
       });
       return z.NEVER;
     }
@@ -231,12 +221,7 @@ export const PlacementConstraints = z
        * Hedged provisioning: provision the best K offers at once, keep the first that becomes
        * ready, terminate the others. @default 1 (no hedging)
        */
-      hedge: z
-        .number({ error: expected('an integer from 1 to 5') })
-        .int({ error: expected('an integer from 1 to 5') })
-        .min(1, { error: expected('an integer from 1 to 5') })
-        .max(5, { error: expected('an integer from 1 to 5') })
-        .optional(),
+      hedge: intFrom(1, 5, 'an integer from 1 to 5').optional(),
     },
     { error: expected('an object') },
   )
@@ -298,12 +283,7 @@ export const HealthPolicy = z.strictObject(
             .startsWith('/', { error: expected('a path starting with "/"') })
             .default('/'),
           /** The port it serves on. @default a free port the agent picks, given as PORT */
-          port: z
-            .number({ error: expected('a port from 1 to 65535') })
-            .int({ error: expected('a port from 1 to 65535') })
-            .min(1, { error: expected('a port from 1 to 65535') })
-            .max(65535, { error: expected('a port from 1 to 65535') })
-            .optional(),
+          port: intFrom(1, 65535, 'a port from 1 to 65535').optional(),
           /** @default 2s */
           interval: duration(100).default(2000),
           /** @default 1s */
@@ -359,7 +339,7 @@ export const WorkloadSpec = z.strictObject(
     /** Lower-case letters, digits and dashes; the workflow id is `workload-<name>`. */
     name: z.string({ error: expected('a name') }).regex(WORKLOAD_NAME_PATTERN, {
       error: (i) =>
-        `expected lower-case letters, digits and dashes (at most 63, no dash at either end), got ${got(i.input)}`,
+        `expected lower-case letters, digits and dashes (at most 63, no dash at either end), got ${describeValue(i.input)}`,
     }),
     /** A service runs until stopped; a job runs to completion. */
     kind: z.enum(['service', 'job'], { error: expected('"service" or "job"') }),

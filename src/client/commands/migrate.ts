@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { output, progress, withWorkloads } from '../context';
-import { CliError } from '../errors';
+import { CliError, ExitCode } from '../errors';
 import { durationOption } from './apply';
 
 interface MigrateOptions {
@@ -41,7 +41,12 @@ export function configureMigrateCommand(program: Command): void {
           new Promise<never>((_, reject) =>
             setTimeout(
               () =>
-                reject(new CliError(`${name}: the move did not finish within ${opts.timeout / 1000}s`, 3)),
+                reject(
+                  new CliError(
+                    `${name}: the move did not finish within ${opts.timeout / 1000}s`,
+                    ExitCode.Failed,
+                  ),
+                ),
               opts.timeout,
             ).unref(),
           ),

@@ -4,7 +4,7 @@ import { loadSpecFile, problemsFromZod } from '../../spec/load';
 import { PlacementConstraints, Resources } from '../../spec/workload-spec';
 import type { PlacementSpec } from '../../placement/rank';
 import { createLogger } from '../../logger';
-import { configFrom, output } from '../context';
+import { configFrom, notice, output } from '../context';
 import { CliError, ExitCode } from '../errors';
 import { formatProblems, table } from '../format';
 import { allOffers, explainOffers, type OffersResult } from '../services/offers';
@@ -156,10 +156,18 @@ export function configureOffersCommand(program: Command): void {
       }
       const config = await configFrom(cmd);
       if (opts.catalogDir) config.catalogDir = opts.catalogDir;
-      const { offers, catalogs } = await allOffers(config, createLogger({}, 'warn')).catch((err: Error) => {
-        throw new CliError(err.message, ExitCode.Usage);
-      });
-      const result: OffersResult = { ...explainOffers(spec, offers, Date.now(), limit), catalogs };
+      const { offers, catalogs, providerErrors } = await allOffers(config, createLogger({}, 'warn')).catch(
+        (err: Error) => {
+          throw new CliError(err.message, ExitCode.Usage);
+        },
+      );
+      // The others' offers are still worth showing; the failing provider is named on stderr.
+      for (const e of providerErrors) notice(`could not list offers of ${e}`);
+      const result: OffersResult = {
+        ...explainOffers(spec, offers, Date.now(), limit),
+        catalogs,
+        ...(providerErrors.length ? { providerErrors } : {}),
+      };
       output(opts.json, result, () => formatOffers(result, !!opts.explain));
       // Nothing can run this: a failure for scripts, explained above.
       if (result.matched === 0) process.exitCode = ExitCode.Failed;

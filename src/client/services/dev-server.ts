@@ -29,18 +29,7 @@ export function ensureTemporalCli(): Promise<string> {
   });
 }
 
-/** A free TCP port on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
-}
+export { freePort } from '../../common/free-port';
 
 /** Whether something accepts connections on 127.0.0.1:port. */
 export function portInUse(port: number): Promise<boolean> {

@@ -1,9 +1,10 @@
 import { loadCatalog } from '../../catalog/catalog';
 import type { Config } from '../../config/config';
 import type { Logger } from '../../logger';
+import { gatherOffers } from '../../placement/place';
 import { nearestMisses, rankOffers, type PlacementSpec, type RankedOffer } from '../../placement/rank';
 import { createProviders } from '../../providers/registry';
-import type { Offer } from '../../providers/types';
+import type { Offer } from '../../common/offer';
 
 /** One row of `driftless offers`: an offer with the price of its on-demand and spot variants. */
 export interface OfferRow extends Omit<Offer, 'spot' | 'pricePerHour'> {
@@ -25,21 +26,24 @@ export interface OffersResult {
   rejected: Array<{ reason: string; count: number; example: string }>;
   nearestMisses?: Array<{ offer: string; pricePerHour: number; reasons: string[] }>;
   catalogs: Array<{ provider: string; file: string; offers: number }>;
+  /** Configured providers that could not list their offers ("<provider>: <message>"); absent when none. */
+  providerErrors?: string[];
 }
 
 const twinKey = (o: Offer) => [o.provider, o.zone, o.instanceType, o.gpuType ?? '', o.gpuCount].join('|');
 
 /**
  * Every offer driftless knows: each configured provider's own (AWS filtered to its regions,
- * local pools), and the catalogs of providers not configured, so they can be browsed too.
+ * local pools), and the catalogs of providers not configured, so they can be browsed too. A
+ * configured provider that cannot list its offers is named in `providerErrors`.
  */
 export async function allOffers(config: Config, logger: Logger) {
   const catalog = await loadCatalog({ dir: config.catalogDir });
-  const providers = createProviders(config, logger);
-  const offers = catalog.offers.filter((o) => !providers.has(o.provider));
-  for (const p of providers.values()) offers.push(...(await p.offers()));
+  const providers = await createProviders(config, logger);
+  const gathered = await gatherOffers(providers.values());
   return {
-    offers,
+    offers: [...catalog.offers.filter((o) => !providers.has(o.provider)), ...gathered.offers],
+    providerErrors: gathered.providerErrors,
     catalogs: catalog.sources.map((s) => ({ provider: s.provider, file: s.file, offers: s.offers })),
   };
 }

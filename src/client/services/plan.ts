@@ -1,5 +1,6 @@
 import type { Config } from '../../config/config';
 import { createLogger } from '../../logger';
+import { gatherOffers } from '../../placement/place';
 import { offerLabel, rankOffers } from '../../placement/rank';
 import { createProviders } from '../../providers/registry';
 import type { WorkloadSpec } from '../../spec/workload-spec';
@@ -20,15 +21,8 @@ export interface Plan {
  * (blocked locations aside: those live in the workflow).
  */
 export async function planFor(spec: WorkloadSpec, config: Config, shown = 4): Promise<Plan> {
-  const offers = [];
-  const errors: string[] = [];
-  for (const p of createProviders(config, createLogger({}, 'warn')).values()) {
-    try {
-      offers.push(...(await p.offers()));
-    } catch (err) {
-      errors.push(`${p.name}: ${(err as Error).message}`);
-    }
-  }
+  const providers = await createProviders(config, createLogger({}, 'warn'));
+  const { offers, providerErrors: errors } = await gatherOffers(providers.values());
   const placement = rankOffers(spec, offers, [], Date.now());
   return {
     candidates: placement.ranked

@@ -15,6 +15,7 @@ import {
   workloadNameFromWorkflowId,
   workloadWorkflowId,
 } from '../../common/names';
+import { sleep } from '../../common/sleep';
 import type { Config } from '../../config/config';
 import type { WorkloadSpec } from '../../spec/workload-spec';
 import {
@@ -26,7 +27,9 @@ import {
   type MigrateRequest,
   type MigrateResult,
 } from '../../workflows/messages';
-import type { Phase, WorkloadInput, WorkloadStatus } from '../../workflows/types';
+import type { workloadWorkflow } from '../../workflows';
+import type { Phase, WorkloadStatus } from '../../workflows/types';
+import { regionsArePools } from '../../providers/registry';
 import { CliError, ExitCode } from '../errors';
 
 /** What `status --json` prints: the workflow's own view plus where it runs, flattened. */
@@ -57,7 +60,14 @@ export function specHash(spec: WorkloadSpec): string {
   return createHash('sha256').update(JSON.stringify(spec)).digest('hex').slice(0, 16);
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** The error for a workload name the namespace does not know (or knows no running one of). */
+function noSuchWorkload(name: string, which: '' | 'running ' = ''): CliError {
+  return new CliError(
+    `no ${which}workload named ${name}`,
+    ExitCode.Usage,
+    'list workloads with `driftless ls`',
+  );
+}
 
 export class WorkloadService {
   constructor(
@@ -66,7 +76,7 @@ export class WorkloadService {
   ) {}
 
   private handle(name: string) {
-    return this.client.workflow.getHandle(workloadWorkflowId(name));
+    return this.client.workflow.getHandle<typeof workloadWorkflow>(workloadWorkflowId(name));
   }
 
   /** Whether the namespace has the Driftless* search attributes (the dev server registers them). */
@@ -94,16 +104,11 @@ export class WorkloadService {
   }> {
     const workflowId = workloadWorkflowId(spec.name);
     const hash = specHash(spec);
-    const input: WorkloadInput = {
-      spec,
-      specHash: hash,
-      searchAttributes: await this.hasSearchAttributes(),
-    };
     try {
-      const handle = await this.client.workflow.start(WORKLOAD_WORKFLOW_TYPE, {
+      const handle = await this.client.workflow.start<typeof workloadWorkflow>(WORKLOAD_WORKFLOW_TYPE, {
         workflowId,
         taskQueue: this.config.temporal.taskQueue,
-        args: [input],
+        args: [{ spec, specHash: hash, searchAttributes: await this.hasSearchAttributes() }],
         memo: { name: spec.name, kind: spec.kind, specHash: hash },
       });
       return { outcome: 'started', workflowId, runId: handle.firstExecutionRunId };
@@ -136,13 +141,7 @@ export class WorkloadService {
     try {
       return await call();
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError) {
-        throw new CliError(
-          `no running workload named ${name}`,
-          ExitCode.Usage,
-          'list workloads with `driftless ls`',
-        );
-      }
+      if (err instanceof WorkflowNotFoundError) throw noSuchWorkload(name, 'running ');
       if (err instanceof WorkflowUpdateFailedError) {
         const cause = err.cause as (Error & { type?: string }) | undefined;
         const message = cause?.message ?? err.message;
@@ -170,9 +169,7 @@ export class WorkloadService {
     try {
       desc = await this.handle(name).describe();
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError) {
-        throw new CliError(`no workload named ${name}`, ExitCode.Usage, 'list workloads with `driftless ls`');
-      }
+      if (err instanceof WorkflowNotFoundError) throw noSuchWorkload(name);
       throw err;
     }
     const status = await this.queryStatus(name);
@@ -195,7 +192,7 @@ export class WorkloadService {
       workflowStatus: desc.status.name,
       phase: status?.phase ?? (sa[SEARCH_ATTRIBUTES.phase.name]?.[0] as Phase | undefined) ?? 'UNKNOWN',
       provider,
-      pool: provider === 'local' ? region : undefined,
+      pool: regionsArePools(provider) ? region : undefined,
       region,
       zone: c?.zone,
       instanceId: c?.instanceId,
@@ -225,7 +222,7 @@ export class WorkloadService {
         workflowStatus: wf.status.name,
         phase: (sa[SEARCH_ATTRIBUTES.phase.name]?.[0] as Phase | undefined) ?? 'UNKNOWN',
         provider,
-        pool: provider === 'local' ? region : undefined,
+        pool: regionsArePools(provider) ? region : undefined,
         region,
         pricePerHour: sa[SEARCH_ATTRIBUTES.pricePerHour.name]?.[0] as number | undefined,
       });
@@ -237,13 +234,7 @@ export class WorkloadService {
     try {
       await this.handle(name).signal(stopSignal, { reason });
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError) {
-        throw new CliError(
-          `no running workload named ${name}`,
-          ExitCode.Usage,
-          'list workloads with `driftless ls`',
-        );
-      }
+      if (err instanceof WorkflowNotFoundError) throw noSuchWorkload(name, 'running ');
       throw err;
     }
   }

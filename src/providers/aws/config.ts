@@ -8,6 +8,9 @@ import { agentFields, callPolicyFields, checkCallPolicy } from '../config-fields
 
 export { DEFAULT_AGENT_COMMAND } from '../boot-script';
 
+/** The provider's name: its key under `providers:` and on every offer and instance. */
+export const AWS_PROVIDER = 'aws';
+
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
 const regionName = z.string().regex(REGION, 'expected an AWS region name such as "us-east-1"');
 

@@ -1,6 +1,9 @@
 /** The AWS provider: EC2 through @aws-sdk/client-ec2. */
-export { AwsProvider, AWS_TAGS, awsClientToken } from './aws-provider';
-export type { AwsCheckResult, AwsImage, AwsProviderOptions, AwsRegionCheck, AwsZone } from './aws-provider';
+export { AwsProvider } from './aws-provider';
+export { AWS_TAGS, awsClientToken } from './tags';
+export type { AwsProviderOptions } from './aws-provider';
+export type { AwsCheckResult, AwsRegionCheck } from './check';
+export type { AwsImage, AwsZone } from './region-info';
 export { checkAws, type CheckAwsOptions } from './check';
 export {
   AwsProviderConfig,

@@ -12,6 +12,9 @@ const zoneName = z.string().regex(ZONE, 'expected a GCE zone name such as "us-ce
 const regionName = z.string().regex(REGION, 'expected a GCE region name such as "us-central1"');
 
 /** An image family of Google's Deep Learning VM images with CUDA 12.4 and the NVIDIA driver. */
+/** The provider's name: its key under `providers:` and on every offer and instance. */
+export const GCP_PROVIDER = 'gcp';
+
 export const DEFAULT_GCP_IMAGE = 'projects/deeplearning-platform-release/global/images/family/common-cu124';
 
 export const GcpProviderConfig = z

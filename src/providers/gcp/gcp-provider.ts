@@ -1,23 +1,20 @@
 import { randomUUID } from 'node:crypto';
-import type { protos } from '@google-cloud/compute';
 import type { Logger } from 'pino';
-import { loadCatalog } from '../../catalog/catalog';
-import { isGcpGpuFamily } from '../../catalog/gcp-shapes';
-import { sleep } from '../calls';
-import { CapacityError, checkOwner, InvalidRequestError, ProviderError } from '../errors';
-import { ProviderUnavailableError, TransientProviderError } from '../errors';
-import type { Instance, InstanceOwner, InstanceRef, InstanceState } from '../types';
+import type { ProviderCheck } from '../check';
+import { CapacityError, checkOwner, InvalidRequestError, TransientProviderError } from '../errors';
+import type { Instance, InstanceRef, InstanceState, OwnedInstance } from '../types';
 import type { Location, Offer, Provider, ProvisionRequest } from '../types';
-import { deadManEnvValue } from '../types';
 import { CALL_OPTIONS, GcpApi, type CallContext, type GcpClientOptions } from './api';
-import { regionOfZone, type GcpProviderConfig } from './config';
+import { checkGcpZones, gcpCheckReport, type GcpCheckResult } from './check';
+import { GCP_PROVIDER, regionOfZone, type GcpProviderConfig } from './config';
 import { ALREADY_EXISTS_CODES, NOT_FOUND_CODES, classifyOperationError } from './errors';
+import { instanceResource, isAttemptsInstance, ownerOf, type GceInstance } from './instance-resource';
 import { GCP_LABELS, gceInstanceName, gceRequestId, labelValue, lastSegment } from './names';
+import { cleanupCall, errorIn, waitDone, type GceOperation } from './operations';
 import { PROVIDER_ENDED_OPERATIONS, goneStateOf, hasEnded, instanceStateOf } from './state';
-import { MAX_METADATA_VALUE_BYTES, startupScript } from './startup-script';
+import { configuredZones, gcpCatalog } from './zones';
 
-type GceInstance = protos.google.cloud.compute.v1.IInstance;
-type GceOperation = protos.google.cloud.compute.v1.IOperation;
+export type { GcpCheckResult, GcpZoneCheck } from './check';
 
 export interface GcpProviderOptions {
   /** Parsed `providers.gcp` settings. */
@@ -33,87 +30,8 @@ export interface GcpProviderOptions {
   clientOptions?: Partial<GcpClientOptions>;
 }
 
-/** GCE accelerator type names of the catalog's GPU names (attached to N1 hosts). */
-export const GCE_ACCELERATOR_TYPES: Readonly<Record<string, string>> = Object.freeze({
-  T4: 'nvidia-tesla-t4',
-  V100: 'nvidia-tesla-v100',
-  P100: 'nvidia-tesla-p100',
-  P4: 'nvidia-tesla-p4',
-  K80: 'nvidia-tesla-k80',
-  A100: 'nvidia-tesla-a100',
-  'A100-80GB': 'nvidia-a100-80gb',
-  H100: 'nvidia-h100-80gb',
-  L4: 'nvidia-l4',
-});
-
-/** Metadata keys that keep the exact owner values a label may only hold sanitised. */
-const METADATA_KEYS = GCP_LABELS;
-
-const PROVIDER = 'gcp';
-const CLOUD_PLATFORM_SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
-/** ZoneOperations.wait holds a call open for up to two minutes before answering. */
-const WAIT_HOLD_MS = 120_000;
 /** How long terminate waits for the delete to finish (its activity has two minutes). */
 const DELETE_WAIT_MS = 60_000;
-
-/** What `check` learnt about one zone. */
-export interface GcpZoneCheck {
-  zone: string;
-  region: string;
-  /** The zone answered, the credentials were accepted and the zone is UP. */
-  ok: boolean;
-  /** The zone answered ZonesClient.get: the credentials are accepted in the project. */
-  credentialsAccepted: boolean;
-  /** The zone's status as GCE reports it ("UP", "DOWN"). */
-  status?: string;
-  /** Why not ok: the taxonomy class, GCE's code and a message. */
-  error?: { type: string; code?: string; message: string };
-}
-
-/** Outcome of {@link GcpProvider.check}. */
-export interface GcpCheckResult {
-  provider: string;
-  project: string;
-  ok: boolean;
-  /** "invalid" when any zone refused them, "valid" when one accepted them, else "unknown". */
-  credentials: 'valid' | 'invalid' | 'unknown';
-  zones: GcpZoneCheck[];
-}
-
-function metadataValue(i: GceInstance, key: string): string | undefined {
-  return i.metadata?.items?.find((m) => m.key === key)?.value ?? undefined;
-}
-
-/** The owner marks of an instance: exact from its metadata, else as its labels hold them. */
-function ownerOf(i: GceInstance): Partial<InstanceOwner> {
-  const read = (key: string) => metadataValue(i, key) ?? i.labels?.[key];
-  const attempt = Number(read(GCP_LABELS.attempt));
-  return {
-    owner: read(GCP_LABELS.owner),
-    workload: read(GCP_LABELS.workload),
-    workflowId: read(GCP_LABELS.workflowId),
-    attempt: Number.isInteger(attempt) ? attempt : undefined,
-  };
-}
-
-/**
- * A call that cleans up (a delete, the listing a compensation reads): Compute Engine not
- * answering is transient for it, never "unavailable", which the workflow treats as final for the
- * call and uses to block the provider. An unanswered cleanup must be tried again, or a billed
- * machine is given up on.
- */
-async function cleanupCall<T>(what: string, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (!(err instanceof ProviderUnavailableError)) throw err;
-    throw new TransientProviderError(`${err.message}; ${what}`, err.location, err.code);
-  }
-}
-
-function errorIn(err: unknown, codes: ReadonlySet<string>): boolean {
-  return err instanceof ProviderError && err.code !== undefined && codes.has(err.code);
-}
 
 /**
  * Compute Engine behind the provider interface. An instance's name is derived from the
@@ -124,7 +42,7 @@ function errorIn(err: unknown, codes: ReadonlySet<string>): boolean {
  * here, everything else is classified for the workflow's failover.
  */
 export class GcpProvider implements Provider {
-  readonly name = PROVIDER;
+  readonly name = GCP_PROVIDER;
   private readonly api: GcpApi;
   private readonly log: Logger;
   private readonly config: GcpProviderConfig;
@@ -138,28 +56,17 @@ export class GcpProvider implements Provider {
 
   private location(zone?: string): Location {
     return zone === undefined
-      ? { provider: PROVIDER }
-      : { provider: PROVIDER, region: regionOfZone(zone), zone };
+      ? { provider: this.name }
+      : { provider: this.name, region: regionOfZone(zone), zone };
   }
 
-  private async catalog(): Promise<Offer[]> {
-    return (
-      this.opts.catalogOffers ??
-      (await loadCatalog({ providers: [PROVIDER], dir: this.opts.catalogDir })).offers
-    ).filter((o) => o.provider === PROVIDER);
+  private catalog(): Promise<Offer[]> {
+    return gcpCatalog(this.opts);
   }
 
   /** The configured zones: `zones`, and every catalog zone of `regions`. */
   zones(): Promise<string[]> {
-    this.zoneList ??= (async () => {
-      const zones = new Set(this.config.zones ?? []);
-      if (this.config.regions) {
-        const regions = new Set(this.config.regions);
-        for (const o of await this.catalog()) if (regions.has(o.region)) zones.add(o.zone);
-      }
-      return [...zones].sort();
-    })();
-    return this.zoneList;
+    return (this.zoneList ??= configuredZones(this.config, () => this.catalog()));
   }
 
   /** Catalog offers in the configured zones. */
@@ -170,151 +77,8 @@ export class GcpProvider implements Provider {
       .map((o) => ({ ...o, provider: this.name }));
   }
 
-  private startupScript(req: ProvisionRequest, instanceName: string): string {
-    return startupScript({
-      temporalAddress: req.agent.address,
-      temporalNamespace: req.agent.namespace,
-      workload: req.labels.workload,
-      agentInstall: this.config.agentInstall,
-      agentCommand: this.config.agentCommand,
-      deadManTimeout: deadManEnvValue(req.agent),
-      instanceName,
-    });
-  }
-
-  /** The GPUs to attach: none for machine types with GPUs built in (A2, A3, G2, ...). */
-  private accelerators(offer: Offer, location: Location): GceInstance['guestAccelerators'] {
-    if (offer.gpuCount === 0 || !offer.gpuType || isGcpGpuFamily(offer.instanceType)) return [];
-    const type = GCE_ACCELERATOR_TYPES[offer.gpuType];
-    if (!type) {
-      throw new InvalidRequestError(
-        `no GCE accelerator type is known for GPU ${offer.gpuType}`,
-        location,
-        'UnknownAccelerator',
-      );
-    }
-    return [
-      { acceleratorType: `zones/${offer.zone}/acceleratorTypes/${type}`, acceleratorCount: offer.gpuCount },
-    ];
-  }
-
-  /** The body of the create call. */
-  instanceResource(req: ProvisionRequest, name: string): GceInstance {
-    const { offer, labels } = req;
-    const location = this.location(offer.zone);
-    const script = this.startupScript(req, name);
-    if (Buffer.byteLength(script) > MAX_METADATA_VALUE_BYTES) {
-      throw new InvalidRequestError(
-        'the agent startup script is over 256 KB',
-        location,
-        'StartupScriptTooLarge',
-      );
-    }
-    const exact: Record<keyof InstanceOwner, string> = {
-      owner: labels.owner,
-      workload: labels.workload,
-      workflowId: labels.workflowId,
-      attempt: String(labels.attempt),
-    };
-    const gceLabels = Object.fromEntries(
-      (Object.keys(GCP_LABELS) as Array<keyof InstanceOwner>).map((k) => [
-        GCP_LABELS[k],
-        labelValue(exact[k]),
-      ]),
-    );
-    const guestAccelerators = this.accelerators(offer, location);
-    // GPUs cannot live-migrate, and neither can spot instances.
-    const onHostMaintenance = offer.gpuCount > 0 || offer.spot ? 'TERMINATE' : 'MIGRATE';
-    const c = this.config;
-    return {
-      name,
-      machineType: `zones/${offer.zone}/machineTypes/${offer.instanceType}`,
-      labels: gceLabels,
-      metadata: {
-        items: [
-          { key: 'startup-script', value: script },
-          ...(Object.keys(METADATA_KEYS) as Array<keyof InstanceOwner>).map((k) => ({
-            key: METADATA_KEYS[k],
-            value: exact[k],
-          })),
-        ],
-      },
-      scheduling: offer.spot
-        ? {
-            provisioningModel: 'SPOT',
-            // A preempted spot instance is deleted, disk and all: nothing is left to bill or leak.
-            instanceTerminationAction: 'DELETE',
-            onHostMaintenance,
-            automaticRestart: false,
-          }
-        : { provisioningModel: 'STANDARD', onHostMaintenance, automaticRestart: true },
-      guestAccelerators,
-      disks: [
-        {
-          boot: true,
-          autoDelete: true,
-          type: 'PERSISTENT',
-          initializeParams: {
-            sourceImage: c.image,
-            diskSizeGb: String(c.bootDiskGb),
-            diskType: `zones/${offer.zone}/diskTypes/${c.bootDiskType}`,
-            labels: gceLabels,
-          },
-        },
-      ],
-      networkInterfaces: [
-        {
-          network: c.network,
-          subnetwork: c.subnetwork,
-          accessConfigs: c.externalIp ? [{ name: 'External NAT', type: 'ONE_TO_ONE_NAT' }] : [],
-        },
-      ],
-      serviceAccounts: c.serviceAccount ? [{ email: c.serviceAccount, scopes: [CLOUD_PLATFORM_SCOPE] }] : [],
-    };
-  }
-
-  /**
-   * Polls an operation with ZoneOperations.wait until it is DONE. wait may answer before DONE
-   * (it holds a call for up to two minutes); a failed poll is retried with backoff and only
-   * `maxAttempts` failed polls in a row fail the wait. An operation still running after
-   * `timeoutMs` is a failure of its zone.
-   */
-  private async waitDone(op: GceOperation, ctx: CallContext, timeoutMs: number): Promise<GceOperation> {
-    const { project, maxAttempts, retryDelay, maxRetryDelay, callTimeout } = this.config;
-    const zone = ctx.location.zone!;
-    const until = Date.now() + timeoutMs;
-    let current = op;
-    let failures = 0;
-    while (current.status !== 'DONE') {
-      if (Date.now() >= until) {
-        throw new CapacityError(
-          `operation ${current.name} (${current.operationType}) in ${zone} not done after ${timeoutMs} ms`,
-          ctx.location,
-          'OperationTimeout',
-        );
-      }
-      try {
-        [current] = await this.api.once(
-          ctx,
-          () => this.api.zoneOperations.wait({ project, zone, operation: current.name! }, CALL_OPTIONS),
-          callTimeout + WAIT_HOLD_MS,
-        );
-        failures = 0;
-      } catch (err) {
-        if (!(err instanceof ProviderError) || !err.retryable || err.code === 'Cancelled') throw err;
-        if (++failures >= maxAttempts) throw err;
-        this.log.warn(
-          { operation: current.name, zone, code: err.code, failures },
-          'operation poll failed; polling again',
-        );
-        try {
-          await sleep(Math.min(maxRetryDelay, retryDelay * 2 ** (failures - 1)), ctx.signal);
-        } catch {
-          throw new TransientProviderError('Compute Engine call cancelled', ctx.location, 'Cancelled');
-        }
-      }
-    }
-    return current;
+  private waitDone(op: GceOperation, ctx: CallContext, timeoutMs: number): Promise<GceOperation> {
+    return waitDone(this.api, this.config, this.log, op, ctx, timeoutMs);
   }
 
   private getInstance(zone: string, name: string, ctx: CallContext): Promise<GceInstance> {
@@ -339,14 +103,9 @@ export class GcpProvider implements Provider {
         'InstanceVanished',
       );
     }
-    const l = inst.labels ?? {};
-    const ours =
-      l[GCP_LABELS.owner] === labelValue(req.labels.owner) &&
-      l[GCP_LABELS.workflowId] === labelValue(req.labels.workflowId) &&
-      l[GCP_LABELS.attempt] === labelValue(String(req.labels.attempt));
-    if (!ours) {
+    if (!isAttemptsInstance(inst, req.labels)) {
       throw new InvalidRequestError(
-        `an instance named ${name} exists in ${req.offer.zone} and is not this attempt's (labels ${JSON.stringify(l)})`,
+        `an instance named ${name} exists in ${req.offer.zone} and is not this attempt's (labels ${JSON.stringify(inst.labels ?? {})})`,
         ctx.location,
         'NameConflict',
       );
@@ -378,7 +137,7 @@ export class GcpProvider implements Provider {
     checkOwner(labels.owner, this.opts.owner, location);
     const { project } = this.config;
     const name = gceInstanceName(req.idempotencyKey, offer.instanceType, offer.zone, labels.workload);
-    const instanceResource = this.instanceResource(req, name);
+    const body = instanceResource(req, name, location, this.config);
     // The same requestId on every resend of the create, so GCE answers with the first operation;
     // a fresh one only after an operation failed, which created nothing.
     let failedOperations = 0;
@@ -392,7 +151,10 @@ export class GcpProvider implements Provider {
       let op: GceOperation;
       try {
         const [lro] = await this.api.once(ctx, () =>
-          this.api.instances.insert({ project, zone: offer.zone, requestId, instanceResource }, CALL_OPTIONS),
+          this.api.instances.insert(
+            { project, zone: offer.zone, requestId, instanceResource: body },
+            CALL_OPTIONS,
+          ),
         );
         op = lro.latestResponse as GceOperation;
       } catch (err) {
@@ -563,13 +325,11 @@ export class GcpProvider implements Provider {
    * terminate, it fails as transient when Compute Engine does not answer: the compensation of a
    * failed create lists what the attempt left, and must list again rather than give up.
    */
-  listOwned(owner: string): Promise<Array<InstanceRef & { labels?: Partial<InstanceOwner> }>> {
+  listOwned(owner: string): Promise<OwnedInstance[]> {
     return cleanupCall('owned instances not listed', () => this.listOwnedInstances(owner));
   }
 
-  private async listOwnedInstances(
-    owner: string,
-  ): Promise<Array<InstanceRef & { labels?: Partial<InstanceOwner> }>> {
+  private async listOwnedInstances(owner: string): Promise<OwnedInstance[]> {
     const zones = new Set(await this.zones());
     const ctx: CallContext = { location: this.location() };
     const filter = `labels.${GCP_LABELS.owner} = "${labelValue(owner)}"`;
@@ -597,46 +357,13 @@ export class GcpProvider implements Provider {
       });
   }
 
-  /**
-   * For each configured zone: does it answer (ZonesClient.get), are the credentials accepted, is
-   * it UP. Never throws for a zone's failure; it is reported in that zone's entry.
-   */
-  async check(signal?: AbortSignal): Promise<GcpCheckResult> {
-    const zones = await Promise.all(
-      (await this.zones()).map(async (zone): Promise<GcpZoneCheck> => {
-        const ctx: CallContext = { location: this.location(zone), signal };
-        const out: GcpZoneCheck = { zone, region: regionOfZone(zone), ok: false, credentialsAccepted: false };
-        try {
-          const [z] = await this.api.call(ctx, 'zones.get', () =>
-            this.api.zones.get({ project: this.config.project, zone }, CALL_OPTIONS),
-          );
-          out.credentialsAccepted = true;
-          out.status = z.status ?? undefined;
-          if (z.status !== 'UP') {
-            throw new ProviderUnavailableError(
-              `zone ${zone} is ${z.status ?? 'in no status'}`,
-              ctx.location,
-              'ZoneDown',
-              'zone',
-            );
-          }
-          out.ok = true;
-        } catch (err) {
-          const e = err instanceof ProviderError ? err : undefined;
-          out.error = { type: e?.name ?? 'Error', code: e?.code, message: (err as Error).message };
-        }
-        return out;
-      }),
-    );
-    const refused = zones.some((z) => z.error?.type === 'AuthError');
-    const accepted = zones.some((z) => z.credentialsAccepted);
-    return {
-      provider: this.name,
-      project: this.config.project,
-      ok: zones.length > 0 && zones.every((z) => z.ok),
-      credentials: refused ? 'invalid' : accepted ? 'valid' : 'unknown',
-      zones,
-    };
+  /** Per configured zone: answers, credentials, UP (see {@link checkGcpZones}). */
+  async checkZones(signal?: AbortSignal): Promise<GcpCheckResult> {
+    return checkGcpZones(this.name, this.api, this.config, await this.zones(), signal);
+  }
+
+  async check(signal?: AbortSignal): Promise<ProviderCheck> {
+    return gcpCheckReport(await this.checkZones(signal));
   }
 
   /** Closes the Compute Engine clients. */

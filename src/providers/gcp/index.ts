@@ -1,6 +1,7 @@
 /** The GCP provider: Compute Engine through @google-cloud/compute (REST transport). */
-export { GcpProvider, GCE_ACCELERATOR_TYPES } from './gcp-provider';
-export type { GcpCheckResult, GcpProviderOptions, GcpZoneCheck } from './gcp-provider';
+export { GcpProvider } from './gcp-provider';
+export type { GcpProviderOptions } from './gcp-provider';
+export type { GcpCheckResult, GcpZoneCheck } from './check';
 export { checkGcp, type CheckGcpOptions } from './check';
 export { DEFAULT_GCP_IMAGE, GcpProviderConfig, regionOfZone, type GcpProviderConfigInput } from './config';
 export { classifyGcpError, classifyOperationError } from './errors';

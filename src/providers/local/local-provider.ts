@@ -1,11 +1,11 @@
-import { spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, openSync, closeSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { LocalPoolConfig, LocalProviderConfig } from '../../config/config';
+import { isAlive, killGroup } from '../../common/processes';
+import { sleep } from '../../common/sleep';
+import type { ProviderCheck } from '../check';
 import {
   CapacityError,
   InvalidRequestError,
@@ -14,40 +14,19 @@ import {
 } from '../errors';
 import type {
   Instance,
-  InstanceOwner,
   InstanceRef,
   InstanceState,
-  Offer,
+  OwnedInstance,
   Provider,
   ProvisionRequest,
 } from '../types';
-import { deadManEnvValue } from '../types';
+import type { Offer } from '../types';
+import { findAgentProcess, spawnAgent } from './agent-process';
+import { LOCAL_PROVIDER, type LocalPoolConfig, type LocalProviderConfig } from './config';
 import { detectGpus } from './gpus';
-import { findProcess, identify, isAlive, killGroup, type ProcessIdentity } from '../../common/processes';
-import { packageRoot } from '../../package-root';
+import { LocalStateDir, type AgentStatusFile, type LocalInstanceRecord } from './records';
 
-/** What the local provider records about one instance (instances/<id>/instance.json). */
-export interface LocalInstanceRecord {
-  id: string;
-  pool: string;
-  idempotencyKey: string;
-  labels: InstanceOwner;
-  offer: Offer;
-  /** GPU indexes given to the instance (CUDA_VISIBLE_DEVICES). */
-  gpuIndexes: number[];
-  createdAt: string;
-  agent?: ProcessIdentity;
-  terminatedAt?: string;
-  /** Why it ended when the provider ended it: "terminate" or "pool-down". */
-  terminatedBy?: 'terminate' | 'pool-down';
-}
-
-/** Written by the agent into the instance directory. */
-export interface AgentStatusFile {
-  pid: number;
-  ready: boolean;
-  workload?: ProcessIdentity;
-}
+export type { AgentStatusFile, LocalInstanceRecord } from './records';
 
 export interface LocalProviderOptions {
   config: LocalProviderConfig;
@@ -61,24 +40,10 @@ export interface LocalProviderOptions {
   agentCommand?: string[];
 }
 
-const PROVIDER = 'local';
-
-/** The agent process started for an instance, found by its argv (`--instance <id>`). */
-function findAgentProcess(id: string): ProcessIdentity | undefined {
-  return findProcess((argv) => argv.includes('--instance') && argv[argv.indexOf('--instance') + 1] === id);
-}
-
 /** Instance id from the idempotency key: the same key always names the same instance. */
 export function localInstanceId(idempotencyKey: string): string {
   return 'l' + createHash('sha256').update(idempotencyKey).digest('hex').slice(0, 15);
 }
-
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((res, rej) => {
-    if (signal?.aborted) return rej(signal.reason);
-    const t = setTimeout(res, ms);
-    signal?.addEventListener('abort', () => (clearTimeout(t), rej(signal.reason)), { once: true });
-  });
 
 /**
  * Pools of capacity on this machine. An instance is a detached agent process in its own
@@ -87,8 +52,8 @@ const sleep = (ms: number, signal?: AbortSignal) =>
  * running instances: the outage the demo and the failover tests use.
  */
 export class LocalProvider implements Provider {
-  readonly name = PROVIDER;
-  private readonly root: string;
+  readonly name = LOCAL_PROVIDER;
+  private readonly state: LocalStateDir;
   private readonly log: Logger;
   private readonly pools = new Map<string, LocalPoolConfig>();
   private detected?: Promise<Awaited<ReturnType<typeof detectGpus>>>;
@@ -96,7 +61,7 @@ export class LocalProvider implements Provider {
   private readonly poolLocks = new Map<string, Promise<unknown>>();
 
   constructor(private readonly opts: LocalProviderOptions) {
-    this.root = join(resolve(opts.stateDir), 'local');
+    this.state = new LocalStateDir(opts.stateDir);
     this.log = opts.logger.child({ component: 'local-provider' });
     for (const p of opts.config.pools) this.pools.set(p.name, p);
   }
@@ -105,15 +70,12 @@ export class LocalProvider implements Provider {
     return [...this.pools.keys()];
   }
 
-  private instanceDir(id: string) {
-    return join(this.root, 'instances', id);
-  }
-  private downMarker(pool: string) {
-    return join(this.root, 'pools', `${pool}.down`);
+  private instanceDir(id: string): string {
+    return this.state.instanceDir(id);
   }
 
   isPoolDown(pool: string): boolean {
-    return existsSync(this.downMarker(pool));
+    return this.state.isPoolDown(pool);
   }
 
   private async inventory(pool: LocalPoolConfig) {
@@ -135,43 +97,21 @@ export class LocalProvider implements Provider {
     return run;
   }
 
-  async readRecord(id: string): Promise<LocalInstanceRecord | undefined> {
-    try {
-      return JSON.parse(
-        await readFile(join(this.instanceDir(id), 'instance.json'), 'utf8'),
-      ) as LocalInstanceRecord;
-    } catch {
-      return undefined;
-    }
+  readRecord(id: string): Promise<LocalInstanceRecord | undefined> {
+    return this.state.readRecord(id);
   }
 
-  private async writeRecord(rec: LocalInstanceRecord): Promise<void> {
-    const file = join(this.instanceDir(rec.id), 'instance.json');
-    // A temporary name of its own per write: the worker, `pool down` and a retried activity may
-    // write the same record at once, and a shared name would be renamed away under one of them.
-    const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-    await writeFile(tmp, JSON.stringify(rec, null, 2));
-    await rename(tmp, file);
+  private writeRecord(rec: LocalInstanceRecord): Promise<void> {
+    return this.state.writeRecord(rec);
   }
 
-  async readAgentStatus(id: string): Promise<AgentStatusFile | undefined> {
-    try {
-      return JSON.parse(await readFile(join(this.instanceDir(id), 'agent.json'), 'utf8')) as AgentStatusFile;
-    } catch {
-      return undefined;
-    }
+  readAgentStatus(id: string): Promise<AgentStatusFile | undefined> {
+    return this.state.readAgentStatus(id);
   }
 
   /** Every instance record, live or not. */
-  async records(): Promise<LocalInstanceRecord[]> {
-    let ids: string[] = [];
-    try {
-      ids = await readdir(join(this.root, 'instances'));
-    } catch {
-      return [];
-    }
-    const recs = await Promise.all(ids.map((id) => this.readRecord(id)));
-    return recs.filter((r): r is LocalInstanceRecord => !!r);
+  records(): Promise<LocalInstanceRecord[]> {
+    return this.state.records();
   }
 
   private isLive(rec: LocalInstanceRecord): boolean {
@@ -196,7 +136,7 @@ export class LocalProvider implements Provider {
       const free = inv.count - (await this.usedGpuIndexes(pool.name)).size;
       for (let n = 0; n <= Math.max(0, free); n++) {
         out.push({
-          provider: PROVIDER,
+          provider: this.name,
           region: pool.name,
           zone: pool.name,
           instanceType: n === 0 ? `${pool.name}:cpu` : `${pool.name}:${n}x${inv.type}`,
@@ -216,7 +156,7 @@ export class LocalProvider implements Provider {
   async provision(req: ProvisionRequest): Promise<Instance> {
     const poolName = req.offer.region;
     const pool = this.pools.get(poolName);
-    const location = { provider: PROVIDER, region: poolName, zone: poolName };
+    const location = { provider: this.name, region: poolName, zone: poolName };
     if (!pool) throw new InvalidRequestError(`no local pool named "${poolName}"`, location, 'UnknownPool');
     const id = localInstanceId(req.idempotencyKey);
     const instance = await this.withPoolLock(poolName, async () => {
@@ -264,7 +204,7 @@ export class LocalProvider implements Provider {
       await mkdir(this.instanceDir(id), { recursive: true });
       await this.writeRecord(rec);
       try {
-        rec.agent = this.spawnAgent(rec, req);
+        rec.agent = spawnAgent(rec, req, this.instanceDir(id), this.log, this.opts.agentCommand);
       } catch (err) {
         // Nothing runs: release the record's GPUs and say why.
         rec.terminatedAt = new Date().toISOString();
@@ -295,46 +235,8 @@ export class LocalProvider implements Provider {
     return this.toInstance(instance, await this.describe(this.ref(instance)));
   }
 
-  private spawnAgent(rec: LocalInstanceRecord, req: ProvisionRequest): ProcessIdentity {
-    const dir = this.instanceDir(rec.id);
-    const command = this.opts.agentCommand ?? [process.execPath, join(packageRoot(), 'dist/agent/main.js')];
-    const out = openSync(join(dir, 'agent.log'), 'a');
-    try {
-      const child = spawn(
-        command[0]!,
-        [...command.slice(1), '--instance', rec.id, '--workload', rec.labels.workload],
-        {
-          detached: true, // its own process group: terminate ends the agent and nothing else
-          stdio: ['ignore', out, out],
-          cwd: dir,
-          env: {
-            ...process.env,
-            TEMPORAL_ADDRESS: req.agent.address,
-            TEMPORAL_NAMESPACE: req.agent.namespace,
-            DRIFTLESS_INSTANCE_ID: rec.id,
-            DRIFTLESS_INSTANCE_DIR: dir,
-            DRIFTLESS_WORKLOAD: rec.labels.workload,
-            DRIFTLESS_DEAD_MAN_TIMEOUT: deadManEnvValue(req.agent),
-            CUDA_VISIBLE_DEVICES: rec.gpuIndexes.join(','),
-          },
-        },
-      );
-      // A failed spawn also emits 'error'; without a listener it would crash the worker.
-      child.on('error', (err) =>
-        this.log.error({ instanceId: rec.id, err: err.message }, 'agent process error'),
-      );
-      child.unref();
-      const pid = child.pid;
-      if (pid === undefined) throw new Error(`could not start the agent (${command.join(' ')})`);
-      const identity = identify(pid);
-      return identity ?? { pid, startTime: 'unknown' };
-    } finally {
-      closeSync(out);
-    }
-  }
-
   ref(rec: LocalInstanceRecord): InstanceRef {
-    return { provider: PROVIDER, id: rec.id, region: rec.pool, zone: rec.pool };
+    return { provider: this.name, id: rec.id, region: rec.pool, zone: rec.pool };
   }
 
   private toInstance(rec: LocalInstanceRecord, state: InstanceState): Instance {
@@ -390,7 +292,7 @@ export class LocalProvider implements Provider {
   }
 
   /** Instances of this owner not yet terminated through the provider (a dead agent still counts). */
-  async listOwned(owner: string) {
+  async listOwned(owner: string): Promise<OwnedInstance[]> {
     return (await this.records())
       .filter((r) => r.labels.owner === owner && !r.terminatedAt)
       .map((r) => ({ ...this.ref(r), labels: r.labels, launchedAt: r.createdAt }));
@@ -404,16 +306,12 @@ export class LocalProvider implements Provider {
     if (!this.pools.has(pool)) {
       throw new InvalidRequestError(
         `no local pool named "${pool}" (configured: ${this.poolNames().join(', ')})`,
-        { provider: PROVIDER, region: pool },
+        { provider: this.name, region: pool },
         'UnknownPool',
       );
     }
-    await mkdir(join(this.root, 'pools'), { recursive: true });
-    if (!down) {
-      await rm(this.downMarker(pool), { force: true });
-      return [];
-    }
-    await writeFile(this.downMarker(pool), new Date().toISOString());
+    await this.state.markPool(pool, down);
+    if (!down) return [];
     const open = (await this.records()).filter((r) => r.pool === pool && !r.terminatedAt);
     // Instances whose agent had already died are cleaned up, but were not the outage's victims.
     const victims = open.filter((r) => this.isLive(r));
@@ -421,6 +319,17 @@ export class LocalProvider implements Provider {
       open.map((r) => this.terminate(this.ref(r), undefined, this.isLive(r) ? 'pool-down' : 'terminate')),
     );
     return victims.map((r) => r.id);
+  }
+
+  /** Pools on this machine always answer: nothing to sign in to. */
+  check(): Promise<ProviderCheck> {
+    const pools = this.poolNames();
+    return Promise.resolve({
+      provider: this.name,
+      ok: true,
+      detail: `${pools.length} pool(s) on this machine`,
+      regions: pools.map((p) => ({ region: p, ok: true, detail: 'pool' })),
+    });
   }
 
   /** Path of the workload's output for an instance. */

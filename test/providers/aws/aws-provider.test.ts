@@ -9,7 +9,7 @@ import {
   RunInstancesCommand,
   TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
-import { AWS_TAGS, awsClientToken } from '../../../src/providers/aws/aws-provider';
+import { AWS_TAGS, awsClientToken } from '../../../src/providers/aws/tags';
 import { InvalidRequestError } from '../../../src/providers/errors';
 import {
   OTHER_REGION,

@@ -1,5 +1,5 @@
 import { AwsProviderConfig, DEFAULT_AGENT_COMMAND } from '../../../src/providers/aws/config';
-import { awsClientToken } from '../../../src/providers/aws/aws-provider';
+import { awsClientToken } from '../../../src/providers/aws/tags';
 
 const minimal = {
   regions: ['us-east-1'],

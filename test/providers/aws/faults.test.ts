@@ -13,7 +13,7 @@ import {
   QuotaError,
   TransientProviderError,
 } from '../../../src/providers/errors';
-import { AWS_TAGS } from '../../../src/providers/aws/aws-provider';
+import { AWS_TAGS } from '../../../src/providers/aws/tags';
 import { startFaultProxy } from './fault-proxy';
 import {
   REGION,

@@ -7,7 +7,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { LocalProviderConfig } from '../../../src/config/config';
+import { LocalProviderConfig } from '../../../src/providers/local/config';
 import { LocalProvider } from '../../../src/providers/local/local-provider';
 import { identify, isAlive, type ProcessIdentity } from '../../../src/common/processes';
 import type { InstanceOwner, Offer, ProvisionRequest } from '../../../src/providers/types';

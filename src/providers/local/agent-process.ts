@@ -1,0 +1,58 @@
+/** The agent process that is a local instance: started detached in its own process group. */
+import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { findProcess, identify, type ProcessIdentity } from '../../common/processes';
+import { packageRoot } from '../../package-root';
+import { deadManEnvValue, type ProvisionRequest } from '../types';
+import type { LocalInstanceRecord } from './records';
+
+/** The agent process started for an instance, found by its argv (`--instance <id>`). */
+export function findAgentProcess(id: string): ProcessIdentity | undefined {
+  return findProcess((argv) => argv.includes('--instance') && argv[argv.indexOf('--instance') + 1] === id);
+}
+
+/**
+ * Starts the instance's agent in `dir`, its output appended to agent.log. `command` is the argv
+ * before driftless's own arguments (default: node and the built agent).
+ */
+export function spawnAgent(
+  rec: LocalInstanceRecord,
+  req: ProvisionRequest,
+  dir: string,
+  log: Logger,
+  command: string[] = [process.execPath, join(packageRoot(), 'dist/agent/main.js')],
+): ProcessIdentity {
+  const out = openSync(join(dir, 'agent.log'), 'a');
+  try {
+    const child = spawn(
+      command[0]!,
+      [...command.slice(1), '--instance', rec.id, '--workload', rec.labels.workload],
+      {
+        detached: true, // its own process group: terminate ends the agent and nothing else
+        stdio: ['ignore', out, out],
+        cwd: dir,
+        env: {
+          ...process.env,
+          TEMPORAL_ADDRESS: req.agent.address,
+          TEMPORAL_NAMESPACE: req.agent.namespace,
+          DRIFTLESS_INSTANCE_ID: rec.id,
+          DRIFTLESS_INSTANCE_DIR: dir,
+          DRIFTLESS_WORKLOAD: rec.labels.workload,
+          DRIFTLESS_DEAD_MAN_TIMEOUT: deadManEnvValue(req.agent),
+          CUDA_VISIBLE_DEVICES: rec.gpuIndexes.join(','),
+        },
+      },
+    );
+    // A failed spawn also emits 'error'; without a listener it would crash the worker.
+    child.on('error', (err) => log.error({ instanceId: rec.id, err: err.message }, 'agent process error'));
+    child.unref();
+    const pid = child.pid;
+    if (pid === undefined) throw new Error(`could not start the agent (${command.join(' ')})`);
+    const identity = identify(pid);
+    return identity ?? { pid, startTime: 'unknown' };
+  } finally {
+    closeSync(out);
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * What the local provider keeps on disk under `<stateDir>/local`: one directory per instance
+ * (its record, the agent's status and logs) and a marker per pool that is down.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { ProcessIdentity } from '../../common/processes';
+import type { InstanceOwner, Offer } from '../types';
+
+/** What the local provider records about one instance (instances/<id>/instance.json). */
+export interface LocalInstanceRecord {
+  id: string;
+  pool: string;
+  idempotencyKey: string;
+  labels: InstanceOwner;
+  offer: Offer;
+  /** GPU indexes given to the instance (CUDA_VISIBLE_DEVICES). */
+  gpuIndexes: number[];
+  createdAt: string;
+  agent?: ProcessIdentity;
+  terminatedAt?: string;
+  /** Why it ended when the provider ended it: "terminate" or "pool-down". */
+  terminatedBy?: 'terminate' | 'pool-down';
+}
+
+/** Written by the agent into the instance directory. */
+export interface AgentStatusFile {
+  pid: number;
+  ready: boolean;
+  workload?: ProcessIdentity;
+}
+
+async function readJson<T>(file: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The local provider's state directory. */
+export class LocalStateDir {
+  readonly root: string;
+
+  constructor(stateDir: string) {
+    this.root = join(resolve(stateDir), 'local');
+  }
+
+  instanceDir(id: string): string {
+    return join(this.root, 'instances', id);
+  }
+
+  private downMarker(pool: string): string {
+    return join(this.root, 'pools', `${pool}.down`);
+  }
+
+  isPoolDown(pool: string): boolean {
+    return existsSync(this.downMarker(pool));
+  }
+
+  /** Marks a pool down (writes its marker) or up (removes it). */
+  async markPool(pool: string, down: boolean): Promise<void> {
+    await mkdir(join(this.root, 'pools'), { recursive: true });
+    if (down) await writeFile(this.downMarker(pool), new Date().toISOString());
+    else await rm(this.downMarker(pool), { force: true });
+  }
+
+  readRecord(id: string): Promise<LocalInstanceRecord | undefined> {
+    return readJson(join(this.instanceDir(id), 'instance.json'));
+  }
+
+  async writeRecord(rec: LocalInstanceRecord): Promise<void> {
+    const file = join(this.instanceDir(rec.id), 'instance.json');
+    // A temporary name of its own per write: the worker, `pool down` and a retried activity may
+    // write the same record at once, and a shared name would be renamed away under one of them.
+    const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    await writeFile(tmp, JSON.stringify(rec, null, 2));
+    await rename(tmp, file);
+  }
+
+  readAgentStatus(id: string): Promise<AgentStatusFile | undefined> {
+    return readJson(join(this.instanceDir(id), 'agent.json'));
+  }
+
+  /** Every instance record, live or not. */
+  async records(): Promise<LocalInstanceRecord[]> {
+    let ids: string[] = [];
+    try {
+      ids = await readdir(join(this.root, 'instances'));
+    } catch {
+      return [];
+    }
+    const recs = await Promise.all(ids.map((id) => this.readRecord(id)));
+    return recs.filter((r): r is LocalInstanceRecord => !!r);
+  }
+}

@@ -1,0 +1,31 @@
+/** The shape of one line of the provider registry (./registry.ts). */
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import type { ProviderCheck } from './check';
+import type { Provider } from './types';
+
+/** What a provider is built with besides its own section of the config file. */
+export interface ProviderContext {
+  /** This installation's owner mark: stamped on every instance, the only mark reconcile touches. */
+  owner: string;
+  /** Where a provider that keeps state on this machine keeps it. */
+  stateDir: string;
+  /** SkyPilot-format catalogs replacing the bundled ones. @default the bundled catalogs */
+  catalogDir?: string;
+  logger: Logger;
+}
+
+/**
+ * Everything the rest of driftless knows of a provider: the schema of its `providers.<name>`
+ * section, how to build it and how to check its credentials. A provider's code is loaded only
+ * when one is built or checked, so reading the config loads no cloud SDK.
+ */
+export interface ProviderEntry<Schema extends z.ZodType = z.ZodType> {
+  configSchema: Schema;
+  /** Builds the provider from its parsed section; does no I/O. */
+  create(config: z.output<Schema>, ctx: ProviderContext): Promise<Provider>;
+  /** Do the credentials work, which regions answer (what `driftless check` shows); launches nothing. */
+  check(config: z.output<Schema>, ctx: ProviderContext, signal?: AbortSignal): Promise<ProviderCheck>;
+  /** Its regions are pools on this machine, and `status` names them so. @default false */
+  regionsArePools?: boolean;
+}
