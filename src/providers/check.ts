@@ -30,7 +30,7 @@ export interface PlaceCheck {
   error?: CheckFailure;
 }
 
-/** "invalid" when any place refused them, "valid" when one accepted them, else "unknown". */
+/** What the checked places say of the credentials. */
 export type CredentialsVerdict = 'valid' | 'invalid' | 'unknown';
 
 /** Options every cloud's check function takes. */
@@ -46,21 +46,21 @@ export function checkLogger(opts: CheckOptions): Logger {
 }
 
 /** "AuthError AuthFailure: message": why a region or zone failed, for people. */
-export function describeFailure(e: CheckFailure | undefined): string {
+function describeFailure(e: CheckFailure | undefined): string {
   return `${e?.type ?? 'error'}${e?.code ? ` ${e.code}` : ''}: ${e?.message ?? ''}`;
 }
 
 /**
  * Probes every place at once. A probe that returns marks its place ok; one that throws marks only
  * its own place failed, with the error's class and code (`codeOf` reads a code from an error that
- * is not a ProviderError).
+ * is not a ProviderError). Returns the places and the credentials' verdict over them.
  */
-export function checkPlaces<P extends PlaceCheck>(
+export async function checkPlaces<P extends PlaceCheck>(
   places: P[],
   probe: (place: P) => Promise<void>,
   codeOf: (err: unknown) => string | undefined = () => undefined,
-): Promise<P[]> {
-  return Promise.all(
+): Promise<{ places: P[]; credentials: CredentialsVerdict }> {
+  await Promise.all(
     places.map(async (place) => {
       try {
         await probe(place);
@@ -73,13 +73,37 @@ export function checkPlaces<P extends PlaceCheck>(
           message: (err as Error).message,
         };
       }
-      return place;
     }),
   );
+  return { places, credentials: credentialsVerdict(places) };
 }
 
-/** The credentials' verdict over every checked place. */
-export function credentialsVerdict(places: PlaceCheck[]): CredentialsVerdict {
+/** "invalid" when any place refused the credentials, "valid" when one accepted them, else "unknown". */
+function credentialsVerdict(places: PlaceCheck[]): CredentialsVerdict {
   if (places.some((p) => p.error?.type === FailureType.Auth)) return 'invalid';
   return places.some((p) => p.credentialsAccepted) ? 'valid' : 'unknown';
+}
+
+/** Where a checked place is, and what to say of it when it is ok. */
+export interface PlaceRow {
+  region: string;
+  zone?: string;
+  /** Shown when the place is ok; a failed place shows why it failed. */
+  okDetail: string;
+}
+
+/** A cloud's check as `driftless check` shows it: one row per place. */
+export function checkReport<P extends PlaceCheck>(
+  head: Pick<ProviderCheck, 'provider' | 'ok' | 'detail'>,
+  places: P[],
+  row: (place: P) => PlaceRow,
+): ProviderCheck {
+  return {
+    ...head,
+    regions: places.map((p) => {
+      const { region, zone, okDetail } = row(p);
+      const detail = p.ok ? okDetail : describeFailure(p.error);
+      return zone === undefined ? { region, ok: p.ok, detail } : { region, zone, ok: p.ok, detail };
+    }),
+  };
 }

@@ -6,13 +6,14 @@ import type { FailureScope, Location } from './types';
  * blocks; `retryable` says whether the same call may succeed if simply repeated.
  */
 export abstract class ProviderError extends Error {
-  abstract readonly scope: FailureScope;
   abstract readonly retryable: boolean;
   constructor(
     message: string,
     readonly location: Location,
     /** The provider's own error code, e.g. "InsufficientInstanceCapacity". */
     readonly code?: string,
+    /** What a failover blocks. @default "provider" */
+    readonly scope: FailureScope = 'provider',
   ) {
     super(message);
   }
@@ -21,50 +22,42 @@ export abstract class ProviderError extends Error {
 /** No capacity for this shape in this zone right now; try elsewhere. */
 export class CapacityError extends ProviderError {
   override readonly name = FailureType.Capacity;
-  readonly scope = 'zone' as const;
   readonly retryable = false;
+  constructor(message: string, location: Location, code?: string) {
+    super(message, location, code, 'zone');
+  }
 }
 
-/** An account limit in this region; other regions may still work. */
+/** An account limit in this region (unless scoped otherwise); other regions may still work. */
 export class QuotaError extends ProviderError {
   override readonly name = FailureType.Quota;
-  readonly scope: FailureScope;
   readonly retryable = false;
   constructor(message: string, location: Location, code?: string, scope: FailureScope = 'region') {
-    super(message, location, code);
-    this.scope = scope;
+    super(message, location, code, scope);
   }
 }
 
 /** Throttling, a 5xx or a dropped connection: the same call may work if repeated. */
 export class TransientProviderError extends ProviderError {
   override readonly name = FailureType.Transient;
-  readonly scope = 'provider' as const;
   readonly retryable = true;
 }
 
-/** The provider (or, for a local pool, the pool) is down; block it for a cooldown. */
+/** The provider (or, for a local pool, the pool) is down; block it (or the given scope) for a cooldown. */
 export class ProviderUnavailableError extends ProviderError {
   override readonly name = FailureType.ProviderUnavailable;
-  readonly scope: FailureScope;
   readonly retryable = false;
-  constructor(message: string, location: Location, code?: string, scope: FailureScope = 'provider') {
-    super(message, location, code);
-    this.scope = scope;
-  }
 }
 
 /** The request itself is wrong; repeating it anywhere will not help. Surfaced to the user. */
 export class InvalidRequestError extends ProviderError {
   override readonly name = FailureType.InvalidRequest;
-  readonly scope = 'provider' as const;
   readonly retryable = false;
 }
 
 /** Credentials are missing, expired or lack a permission. Surfaced to the user. */
 export class AuthError extends ProviderError {
   override readonly name = FailureType.Auth;
-  readonly scope = 'provider' as const;
   readonly retryable = false;
 }
 

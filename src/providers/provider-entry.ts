@@ -29,3 +29,29 @@ export interface ProviderEntry<Schema extends z.ZodType = z.ZodType> {
   /** Its regions are pools on this machine, and `status` names them so. @default false */
   regionsArePools?: boolean;
 }
+
+/** What a provider's folder gives the registry: `check` may be left out. */
+export type ProviderDefinition<Schema extends z.ZodType> = Omit<ProviderEntry<Schema>, 'check'> &
+  Partial<Pick<ProviderEntry<Schema>, 'check'>>;
+
+/**
+ * A registry line from a provider's definition. Without a `check` of its own, the provider is
+ * built from its section, asked for its {@link Provider.check} and closed again.
+ */
+export function defineProvider<Schema extends z.ZodType>(
+  def: ProviderDefinition<Schema>,
+): ProviderEntry<Schema> {
+  return {
+    ...def,
+    check:
+      def.check ??
+      (async (config, ctx, signal) => {
+        const provider = await def.create(config, ctx);
+        try {
+          return await provider.check(signal);
+        } finally {
+          await provider.close?.();
+        }
+      }),
+  };
+}

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { ReconcileReport, ReconciledInstance } from '../../workflows/reconcile';
 import { DEFAULT_RECONCILE_GRACE_MS } from '../../workflows/reconcile';
 import { configFrom, output, progress } from '../context';
+import { ExitCode } from '../errors';
 import { table } from '../format';
 import { durationOption } from './apply';
 
@@ -47,18 +48,22 @@ export function configureGcCommand(program: Command): void {
     .action(async (opts: GcOptions, cmd: Command) => {
       const config = await configFrom(cmd);
       const { connectClient } = await import('../services/temporal-client');
-      const { reconcileNow } = await import('../services/reconcile');
+      const { reconcileNow } = await import('../../reconcile/schedule');
+      const { reconcileFailure } = await import('../services/reconcile');
       const client = await connectClient(config);
       try {
         progress(`reconciling (grace ${opts.grace / 1000}s${opts.dryRun ? ', dry run' : ''})`);
+        const taskQueue = config.temporal.taskQueue;
         const report = await reconcileNow(
           client,
-          config.temporal.taskQueue,
+          taskQueue,
           { graceMs: opts.grace, dryRun: opts.dryRun ?? false },
           opts.timeout,
-        );
+        ).catch((err: unknown) => {
+          throw reconcileFailure(err, taskQueue);
+        });
         output(opts.json, report, () => formatReport(report));
-        if (report.failed.length > 0) process.exitCode = 3;
+        if (report.failed.length > 0) process.exitCode = ExitCode.Failed;
       } finally {
         await client.connection.close();
       }

@@ -4,16 +4,8 @@
  * Launches nothing.
  */
 import { DescribeRegionsCommand } from '@aws-sdk/client-ec2';
-import {
-  checkLogger,
-  checkPlaces,
-  credentialsVerdict,
-  describeFailure,
-  type CheckOptions,
-  type CredentialsVerdict,
-  type PlaceCheck,
-  type ProviderCheck,
-} from '../check';
+import type { CheckOptions, CredentialsVerdict, PlaceCheck, ProviderCheck } from '../check';
+import { checkLogger, checkPlaces, checkReport } from '../check';
 import { ProviderUnavailableError } from '../errors';
 import { AwsApi, type AwsCredentials, type CallContext, type Ec2ClientFactory } from './api';
 import { AWS_PROVIDER, type AwsProviderConfig } from './config';
@@ -55,7 +47,7 @@ export async function checkAwsRegions(
     ok: false,
     credentialsAccepted: false,
   }));
-  const regions = await checkPlaces(
+  const { places: regions, credentials } = await checkPlaces(
     entries,
     async (out) => {
       const { region } = out;
@@ -78,21 +70,19 @@ export async function checkAwsRegions(
     },
     awsErrorCode,
   );
-  return { provider, ok: regions.every((r) => r.ok), credentials: credentialsVerdict(regions), regions };
+  return { provider, ok: regions.every((r) => r.ok), credentials, regions };
 }
 
 /** The detailed check as `driftless check` shows it. */
 export function awsCheckReport(r: AwsCheckResult): ProviderCheck {
-  return {
-    provider: r.provider,
-    ok: r.ok,
-    detail: `credentials ${r.credentials}`,
-    regions: r.regions.map((g) => ({
+  return checkReport(
+    { provider: r.provider, ok: r.ok, detail: `credentials ${r.credentials}` },
+    r.regions,
+    (g) => ({
       region: g.region,
-      ok: g.ok,
-      detail: g.ok ? `${g.zones?.length ?? 0} zones, image ${g.image?.id ?? '?'}` : describeFailure(g.error),
-    })),
-  };
+      okDetail: `${g.zones?.length ?? 0} zones, image ${g.image?.id ?? '?'}`,
+    }),
+  );
 }
 
 export interface CheckAwsOptions extends CheckOptions {

@@ -2,16 +2,8 @@
  * What `driftless check` reports for GCP: per configured zone, whether it answers, whether the
  * credentials are accepted and whether the zone is UP. Creates nothing.
  */
-import {
-  checkLogger,
-  checkPlaces,
-  credentialsVerdict,
-  describeFailure,
-  type CheckOptions,
-  type CredentialsVerdict,
-  type PlaceCheck,
-  type ProviderCheck,
-} from '../check';
+import type { CheckOptions, CredentialsVerdict, PlaceCheck, ProviderCheck } from '../check';
+import { checkLogger, checkPlaces, checkReport } from '../check';
 import { ProviderUnavailableError } from '../errors';
 import { CALL_OPTIONS, GcpApi, type CallContext, type GcpClientOptions } from './api';
 import { GCP_PROVIDER, regionOfZone, type GcpProviderConfig } from './config';
@@ -55,7 +47,7 @@ export async function checkGcpZones(
     ok: false,
     credentialsAccepted: false,
   }));
-  const zones = await checkPlaces(entries, async (out) => {
+  const { places: zones, credentials } = await checkPlaces(entries, async (out) => {
     const { zone } = out;
     const ctx: CallContext = { location: { provider, region: out.region, zone }, signal };
     const [z] = await api.call(ctx, 'zones.get', () =>
@@ -76,24 +68,23 @@ export async function checkGcpZones(
     provider,
     project: config.project,
     ok: zones.length > 0 && zones.every((z) => z.ok),
-    credentials: credentialsVerdict(zones),
+    credentials,
     zones,
   };
 }
 
 /** The detailed check as `driftless check` shows it. */
 export function gcpCheckReport(r: GcpCheckResult): ProviderCheck {
-  return {
+  const head = {
     provider: r.provider,
     ok: r.ok,
     detail: `project ${r.project}, credentials ${r.credentials}`,
-    regions: r.zones.map((z) => ({
-      region: z.region,
-      zone: z.zone,
-      ok: z.ok,
-      detail: z.ok ? `zone ${z.status}` : describeFailure(z.error),
-    })),
   };
+  return checkReport(head, r.zones, (z) => ({
+    region: z.region,
+    zone: z.zone,
+    okDetail: `zone ${z.status}`,
+  }));
 }
 
 export interface CheckGcpOptions extends CheckOptions {

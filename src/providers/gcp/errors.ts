@@ -89,38 +89,21 @@ export const GCP_UNAVAILABLE_CODES: ReadonlySet<string> = new Set([
   'BadResponse',
 ]);
 
-/** gRPC status codes as google-gax reports them. */
-const GRPC = {
-  INVALID_ARGUMENT: 3,
-  DEADLINE_EXCEEDED: 4,
-  NOT_FOUND: 5,
-  ALREADY_EXISTS: 6,
-  PERMISSION_DENIED: 7,
-  RESOURCE_EXHAUSTED: 8,
-  FAILED_PRECONDITION: 9,
-  ABORTED: 10,
-  OUT_OF_RANGE: 11,
-  UNIMPLEMENTED: 12,
-  INTERNAL: 13,
-  UNAVAILABLE: 14,
-  UNAUTHENTICATED: 16,
-} as const;
-
-/** Google's reason for a gRPC code when nothing more specific is known. */
+/** Google's reason for a gRPC status code (as google-gax reports it) when nothing more specific is known. */
 const REASON_OF_GRPC: Readonly<Record<number, string>> = {
-  [GRPC.INVALID_ARGUMENT]: 'invalid',
-  [GRPC.DEADLINE_EXCEEDED]: 'backendError',
-  [GRPC.NOT_FOUND]: 'notFound',
-  [GRPC.ALREADY_EXISTS]: 'alreadyExists',
-  [GRPC.PERMISSION_DENIED]: 'forbidden',
-  [GRPC.RESOURCE_EXHAUSTED]: 'rateLimitExceeded',
-  [GRPC.FAILED_PRECONDITION]: 'conditionNotMet',
-  [GRPC.ABORTED]: 'conflict',
-  [GRPC.OUT_OF_RANGE]: 'invalid',
-  [GRPC.UNIMPLEMENTED]: 'notImplemented',
-  [GRPC.INTERNAL]: 'backendError',
-  [GRPC.UNAVAILABLE]: 'backendError',
-  [GRPC.UNAUTHENTICATED]: 'required',
+  3: 'invalid', // INVALID_ARGUMENT
+  4: 'backendError', // DEADLINE_EXCEEDED
+  5: 'notFound', // NOT_FOUND
+  6: 'alreadyExists', // ALREADY_EXISTS
+  7: 'forbidden', // PERMISSION_DENIED
+  8: 'rateLimitExceeded', // RESOURCE_EXHAUSTED
+  9: 'conditionNotMet', // FAILED_PRECONDITION
+  10: 'conflict', // ABORTED
+  11: 'invalid', // OUT_OF_RANGE
+  12: 'notImplemented', // UNIMPLEMENTED
+  13: 'backendError', // INTERNAL
+  14: 'backendError', // UNAVAILABLE
+  16: 'required', // UNAUTHENTICATED
 };
 
 /** What a quota error says about the quota (operation errorDetails[].quotaInfo, or the message). */
