@@ -17,6 +17,14 @@ const sandboxBanned = [
   '@temporalio/activity',
 ];
 
+// The CLI sits on top: nothing else in src/ may import it, not even its types (the worker, the
+// activities and the agent run without it). Any relative path ending in a folder `client`
+// (./client, ../client/..., ../../client) reaches src/client from somewhere in src/.
+const clientBan = {
+  regex: '^(\\.|\\.\\.)/(\\.\\./)*client(/|$)',
+  message: 'Only src/client may import src/client: the CLI depends on the rest of src, not the reverse.',
+};
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'bin/**', 'bench/**', '*.config.js'] },
   js.configs.recommended,
@@ -33,6 +41,16 @@ export default tseslint.config(
     },
   },
   {
+    files: ['src/**/*.ts'],
+    ignores: ['src/client/**'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': ['error', { patterns: [clientBan] }],
+    },
+  },
+  {
+    // Replaces the rule above for workflow files, so it carries clientBan too. (A pattern that
+    // allows type imports exempts every type import it matches from all patterns: so client is
+    // not in that group, or its types would pass.)
     files: ['src/workflows/**/*.ts'],
     rules: {
       '@typescript-eslint/no-restricted-imports': [
@@ -45,6 +63,7 @@ export default tseslint.config(
               message: 'Workflows run in the Temporal sandbox: no Node builtins or I/O.',
             })),
           patterns: [
+            clientBan,
             {
               group: sandboxBanned.filter((n) => n.includes('*')),
               message: 'Workflows run in the Temporal sandbox: no logging library or cloud SDKs.',
@@ -56,10 +75,9 @@ export default tseslint.config(
                 '**/activities',
                 '**/activities/**',
                 '**/agent/**',
-                '**/client/**',
                 '**/worker',
               ],
-              message: 'Workflows may only import types from providers, activities, agent and client.',
+              message: 'Workflows may only import types from providers, activities and agent.',
               allowTypeImports: true,
             },
           ],
