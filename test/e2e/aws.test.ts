@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { DescribeInstancesCommand, EC2Client, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
-import { cli, LOG_LEVEL, serviceSpec, startWorker, waitFor, workloadProcesses } from '../support/harness';
+import { LOG_LEVEL, serviceSpec, startWorker, waitFor, workloadProcesses } from '../support/harness';
 import { playedVmProvider, runningOnPlayedVm, triedOffers, useE2eInstallation } from '../support/e2e';
 import { MOTO_CREDENTIALS, startMoto, type MotoServer } from '../support/moto';
 import { VmPlayer } from '../support/vm-player';
@@ -98,8 +98,7 @@ const runningOn = (name: string, not?: string) => runningOnPlayedVm(e2e, player,
 
 test('a service placed on AWS runs under the played VM, and stop terminates the instance', async () => {
   const name = 'aws-svc';
-  try {
-    await e2e.apply(awsSpec(name));
+  await e2e.withWorkload(awsSpec(name), async () => {
     const s = await runningOn(name);
     expect(s.provider).toBe('aws');
     expect(s.region).toBe(REGION);
@@ -109,7 +108,7 @@ test('a service placed on AWS runs under the played VM, and stop terminates the 
     expect(await instanceState(id)).toBe('running');
     await waitFor(() => workloadProcesses(name).length === 1, 'the workload process', 30_000);
 
-    const r = await cli(['stop', name, '--json'], e2e.env);
+    const r = await e2e.cli(['stop', name, '--json']);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ phase: 'STOPPED', workflowStatus: 'COMPLETED' });
     expect(await instanceState(id)).toMatch(/^(shutting-down|terminated)$/);
@@ -119,15 +118,12 @@ test('a service placed on AWS runs under the played VM, and stop terminates the 
       30_000,
     );
     await waitFor(() => workloadProcesses(name).length === 0, 'the workload to end', 30_000);
-  } finally {
-    await cli(['stop', name], e2e.env);
-  }
+  });
 });
 
 test('an instance AWS takes away is lost, and the workload is placed again on a new instance', async () => {
   const name = 'aws-lost';
-  try {
-    await e2e.apply(awsSpec(name));
+  await e2e.withWorkload(awsSpec(name), async () => {
     const first = await runningOn(name);
     const old = first.instanceId!;
     await ec2.send(new TerminateInstancesCommand({ InstanceIds: [old] }));
@@ -141,22 +137,19 @@ test('an instance AWS takes away is lost, and the workload is placed again on a 
     expect(player.running()).toEqual([second.instanceId]);
     await waitFor(() => workloadProcesses(name).length === 1, 'one workload process', 30_000);
 
-    const r = await cli(['stop', name, '--json'], e2e.env);
+    const r = await e2e.cli(['stop', name, '--json']);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ workflowStatus: 'COMPLETED' });
     await waitFor(() => player.running().length === 0, 'every VM to stop', 30_000);
     await waitFor(() => workloadProcesses(name).length === 0, 'the workload to end', 30_000);
-  } finally {
-    await cli(['stop', name], e2e.env);
-  }
+  });
 });
 
 test('a capacity error in the chosen zone moves the workload to the next zone and blocks that zone', async () => {
   const name = 'aws-capacity';
   proxy.clear();
   proxy.fail('RunInstances', { code: 'InsufficientInstanceCapacity', status: 500, times: 1 });
-  try {
-    await e2e.apply(awsSpec(name));
+  await e2e.withWorkload(awsSpec(name), async () => {
     const s = await runningOn(name);
     const timeline = s.status!.timeline;
     const tried = triedOffers(s);
@@ -171,92 +164,90 @@ test('a capacity error in the chosen zone moves the workload to the next zone an
     // The adapter did not retry the capacity error: one refused launch, then one in the next zone.
     expect(proxy.calls('RunInstances')).toHaveLength(2);
     expect(s.status?.attempts).toBe(2);
-  } finally {
-    await cli(['stop', name], e2e.env);
-  }
+  });
 });
 
 test('a spot interruption re-places the workload and blocks the interrupted zone', async () => {
   const name = 'aws-spot';
   proxy.clear();
-  try {
-    await e2e.apply(awsSpec(name, { spot: 'require' }));
-    const first = await runningOn(name);
-    expect(triedOffers(first)[0]).toMatch(/\(spot\)$/);
-    const old = first.instanceId!;
-    // EC2 reclaims the instance: moto terminates it, and the worker's view of it carries the
-    // state reason a spot interruption has (moto itself only knows user-initiated shutdowns).
-    proxy.rewrite('DescribeInstances', (xml) =>
-      xml.replace(/Client\.UserInitiatedShutdown/g, 'Server.SpotInstanceTermination'),
-    );
-    await ec2.send(new TerminateInstancesCommand({ InstanceIds: [old] }));
+  await e2e.withWorkload(
+    awsSpec(name, { spot: 'require' }),
+    async () => {
+      const first = await runningOn(name);
+      expect(triedOffers(first)[0]).toMatch(/\(spot\)$/);
+      const old = first.instanceId!;
+      // EC2 reclaims the instance: moto terminates it, and the worker's view of it carries the
+      // state reason a spot interruption has (moto itself only knows user-initiated shutdowns).
+      proxy.rewrite('DescribeInstances', (xml) =>
+        xml.replace(/Client\.UserInitiatedShutdown/g, 'Server.SpotInstanceTermination'),
+      );
+      await ec2.send(new TerminateInstancesCommand({ InstanceIds: [old] }));
 
-    const second = await runningOn(name, old);
-    const timeline = second.status!.timeline;
-    expect(timeline.find((e) => e.type === 'lost')?.message).toMatch(
-      new RegExp(`lost ${old} .*provider reports the instance preempted`),
-    );
-    const blocked = timeline.filter((e) => e.type === 'blocked').map((e) => e.message);
-    expect(blocked).toEqual([
-      expect.stringMatching(new RegExp(`^aws/${REGION}/${first.zone} blocked .* after a preemption$`)),
-    ]);
-    expect(second.zone).not.toBe(first.zone);
-    expect(second.status?.recoveries).toBe(1);
-    expect(second.status?.restarts).toBe(0);
-    await waitFor(() => player.alive(old).length === 0, 'the interrupted VM to stop', 30_000);
-    expect(player.running()).toEqual([second.instanceId]);
-  } finally {
-    proxy.clear();
-    await cli(['stop', name], e2e.env);
-  }
+      const second = await runningOn(name, old);
+      const timeline = second.status!.timeline;
+      expect(timeline.find((e) => e.type === 'lost')?.message).toMatch(
+        new RegExp(`lost ${old} .*provider reports the instance preempted`),
+      );
+      const blocked = timeline.filter((e) => e.type === 'blocked').map((e) => e.message);
+      expect(blocked).toEqual([
+        expect.stringMatching(new RegExp(`^aws/${REGION}/${first.zone} blocked .* after a preemption$`)),
+      ]);
+      expect(second.zone).not.toBe(first.zone);
+      expect(second.status?.recoveries).toBe(1);
+      expect(second.status?.restarts).toBe(0);
+      await waitFor(() => player.alive(old).length === 0, 'the interrupted VM to stop', 30_000);
+      expect(player.running()).toEqual([second.instanceId]);
+    },
+    () => proxy.clear(),
+  );
 });
 
 test('a quota error in one region moves the workload to the next region and blocks the whole region', async () => {
   const name = 'aws-quota';
   proxy.clear();
   proxy.fail('RunInstances', { code: 'VcpuLimitExceeded', status: 400, region: REGION });
-  try {
-    await e2e.apply(awsSpec(name, { regions: [REGION, OTHER_REGION] }));
-    const s = await runningOn(name);
-    expect(s.region).toBe(OTHER_REGION);
-    const tried = triedOffers(s);
-    // The cheapest offer is in REGION; after its quota error, no other zone of REGION is tried.
-    expect(tried).toHaveLength(2);
-    expect(tried[0]).toMatch(new RegExp(`^aws/${REGION}/`));
-    expect(tried[1]).toMatch(new RegExp(`^aws/${OTHER_REGION}/`));
-    const timeline = s.status!.timeline;
-    expect(timeline.find((e) => e.type === 'provision-failed')?.message).toMatch(
-      /QuotaError: .*VcpuLimitExceeded|QuotaError/,
-    );
-    expect(timeline.find((e) => e.type === 'blocked')?.message).toMatch(
-      new RegExp(`^aws/${REGION} blocked .* after QuotaError$`),
-    );
-    expect(proxy.calls('RunInstances').map((c) => c.region)).toEqual([REGION, OTHER_REGION]);
-  } finally {
-    proxy.clear();
-    await cli(['stop', name], e2e.env);
-  }
+  await e2e.withWorkload(
+    awsSpec(name, { regions: [REGION, OTHER_REGION] }),
+    async () => {
+      const s = await runningOn(name);
+      expect(s.region).toBe(OTHER_REGION);
+      const tried = triedOffers(s);
+      // The cheapest offer is in REGION; after its quota error, no other zone of REGION is tried.
+      expect(tried).toHaveLength(2);
+      expect(tried[0]).toMatch(new RegExp(`^aws/${REGION}/`));
+      expect(tried[1]).toMatch(new RegExp(`^aws/${OTHER_REGION}/`));
+      const timeline = s.status!.timeline;
+      expect(timeline.find((e) => e.type === 'provision-failed')?.message).toMatch(
+        /QuotaError: .*VcpuLimitExceeded|QuotaError/,
+      );
+      expect(timeline.find((e) => e.type === 'blocked')?.message).toMatch(
+        new RegExp(`^aws/${REGION} blocked .* after QuotaError$`),
+      );
+      expect(proxy.calls('RunInstances').map((c) => c.region)).toEqual([REGION, OTHER_REGION]);
+    },
+    () => proxy.clear(),
+  );
 });
 
 test('refused credentials disable AWS for the workload, which runs on the next provider', async () => {
   const name = 'aws-auth';
   proxy.clear();
   proxy.fail('RunInstances', { code: 'UnauthorizedOperation', status: 403 });
-  try {
-    await e2e.apply(awsSpec(name, { providers: ['aws', 'local'], regions: [REGION, 'lab-t4'] }));
-    const s = await runningOn(name);
-    expect(s.provider).toBe('local');
-    const tried = triedOffers(s);
-    expect(tried[0]).toMatch(/^aws\//);
-    expect(tried.slice(1).every((t) => t.startsWith('local/'))).toBe(true);
-    const timeline = s.status!.timeline;
-    expect(timeline.find((e) => e.type === 'provision-failed')?.message).toMatch(/AuthError/);
-    expect(timeline.find((e) => e.type === 'blocked')?.message).toMatch(/^aws blocked .* after AuthError$/);
-    expect(proxy.calls('RunInstances')).toHaveLength(1);
-  } finally {
-    proxy.clear();
-    await cli(['stop', name], e2e.env);
-  }
+  await e2e.withWorkload(
+    awsSpec(name, { providers: ['aws', 'local'], regions: [REGION, 'lab-t4'] }),
+    async () => {
+      const s = await runningOn(name);
+      expect(s.provider).toBe('local');
+      const tried = triedOffers(s);
+      expect(tried[0]).toMatch(/^aws\//);
+      expect(tried.slice(1).every((t) => t.startsWith('local/'))).toBe(true);
+      const timeline = s.status!.timeline;
+      expect(timeline.find((e) => e.type === 'provision-failed')?.message).toMatch(/AuthError/);
+      expect(timeline.find((e) => e.type === 'blocked')?.message).toMatch(/^aws blocked .* after AuthError$/);
+      expect(proxy.calls('RunInstances')).toHaveLength(1);
+    },
+    () => proxy.clear(),
+  );
 });
 
 test('a worker killed after RunInstances took effect but before provision completed leaves exactly one instance', async () => {
@@ -264,20 +255,24 @@ test('a worker killed after RunInstances took effect but before provision comple
   proxy.clear();
   // The launch reaches EC2, but its answer never reaches the worker, which is then killed.
   proxy.withholdResponse('RunInstances', 1);
-  try {
-    await e2e.apply(awsSpec(name));
-    await waitFor(async () => (await taggedInstances(name)).length === 1, 'the launch to reach EC2', 60_000);
-    await e2e.worker.kill('SIGKILL');
-    e2e.worker = await startWorker(e2e.env);
+  await e2e.withWorkload(
+    awsSpec(name),
+    async () => {
+      await waitFor(
+        async () => (await taggedInstances(name)).length === 1,
+        'the launch to reach EC2',
+        60_000,
+      );
+      await e2e.worker.kill('SIGKILL');
+      e2e.worker = await startWorker(e2e.env);
 
-    const s = await runningOn(name);
-    const instances = await taggedInstances(name);
-    expect(instances).toEqual([{ id: s.instanceId, state: 'running' }]);
-    expect(s.status?.attempts).toBe(1);
-    expect(proxy.calls('RunInstances')).toHaveLength(1);
-    expect(player.running()).toContain(s.instanceId);
-  } finally {
-    proxy.clear();
-    await cli(['stop', name], e2e.env);
-  }
+      const s = await runningOn(name);
+      const instances = await taggedInstances(name);
+      expect(instances).toEqual([{ id: s.instanceId, state: 'running' }]);
+      expect(s.status?.attempts).toBe(1);
+      expect(proxy.calls('RunInstances')).toHaveLength(1);
+      expect(player.running()).toContain(s.instanceId);
+    },
+    () => proxy.clear(),
+  );
 });

@@ -1,4 +1,4 @@
-import { agentsOf, cli, serviceSpec } from '../support/harness';
+import { agentsOf, serviceSpec } from '../support/harness';
 import { useE2eInstallation } from '../support/e2e';
 
 const e2e = useE2eInstallation({
@@ -21,12 +21,12 @@ test('a full pool is passed over: the second workload goes to the next cheapest 
   expect(second.pool).toBe('large');
   const placed = second.status!.timeline.find((e) => e.type === 'placed');
   expect(placed?.message).toMatch(/chose local\/large/);
-  await cli(['stop', 'cap-first'], e2e.env);
-  await cli(['stop', 'cap-second'], e2e.env);
+  await e2e.cli(['stop', 'cap-first']);
+  await e2e.cli(['stop', 'cap-second']);
 });
 
 test('with every pool down the workload waits (PENDING, no offer) and runs once a pool comes back', async () => {
-  for (const p of ['small', 'large']) expect((await cli(['pool', 'down', p], e2e.env)).code).toBe(0);
+  for (const p of ['small', 'large']) expect((await e2e.cli(['pool', 'down', p])).code).toBe(0);
   try {
     await apply('cap-wait', { recovery: { maxRestarts: 1, cooldown: '2s' } }, false);
     const waiting = await e2e.waitStatus(
@@ -42,10 +42,10 @@ test('with every pool down the workload waits (PENDING, no offer) and runs once 
     );
     expect(agentsOf('cap-wait')).toHaveLength(0);
   } finally {
-    await cli(['pool', 'up', 'large'], e2e.env);
+    await e2e.cli(['pool', 'up', 'large']);
   }
   const s = await e2e.waitRunning('cap-wait', { timeoutMs: 30_000 });
   expect(s.pool).toBe('large');
   expect(agentsOf('cap-wait')).toHaveLength(1);
-  await cli(['pool', 'up', 'small'], e2e.env);
+  await e2e.cli(['pool', 'up', 'small']);
 });

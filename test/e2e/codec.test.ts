@@ -74,7 +74,7 @@ test("a secret in the spec's env reaches the workload, and Temporal's history ho
     expect(bad.stderr).toMatch(/DRIFTLESS_CODEC_KEY: expected 32 random bytes/);
     expect(bad.stderr).not.toContain('not-a-key');
   } finally {
-    expect((await cli(['stop', name], e2e.env)).code).toBe(0);
+    expect((await e2e.cli(['stop', name])).code).toBe(0);
   }
   await waitFor(() => workloadProcesses(name).length === 0, 'the workload to stop', 30_000);
 });

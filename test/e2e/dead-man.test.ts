@@ -5,15 +5,7 @@
  */
 import { join } from 'node:path';
 import { freePort, startDevServer, type DevServer } from '../../src/client/services/dev-server';
-import {
-  agentsOf,
-  cli,
-  serviceSpec,
-  sleep,
-  startWorker,
-  waitFor,
-  workloadProcesses,
-} from '../support/harness';
+import { agentsOf, serviceSpec, sleep, startWorker, waitFor, workloadProcesses } from '../support/harness';
 import { useE2eInstallation } from '../support/e2e';
 
 const TIMEOUT_S = 4;
@@ -52,7 +44,7 @@ test('the workload survives a control-plane silence shorter than the timeout', a
   expect(workloadProcesses(name)).toHaveLength(1);
   expect(agentsOf(name)).toHaveLength(1);
   e2e.worker = await startWorker(e2e.env);
-  expect((await cli(['stop', name], e2e.env)).code).toBe(0);
+  expect((await e2e.cli(['stop', name])).code).toBe(0);
   await waitFor(() => workloadProcesses(name).length === 0, 'the workload to stop', 30_000);
 });
 

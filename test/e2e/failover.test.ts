@@ -1,4 +1,4 @@
-import { agentsOf, cli, serviceSpec, waitFor, workloadProcesses, type StatusJson } from '../support/harness';
+import { agentsOf, serviceSpec, waitFor, workloadProcesses, type StatusJson } from '../support/harness';
 import { useE2eInstallation } from '../support/e2e';
 
 // Real dev server, real worker process, real agent processes on three local pools.
@@ -53,7 +53,7 @@ test('SIGKILL of the agent re-places the workload on another pool within heartbe
 
 test('marking a pool down moves the workload running there to another pool', async () => {
   const before = await applyRunning('svc-outage');
-  const down = await cli(['pool', 'down', before.pool!], e2e.env);
+  const down = await e2e.cli(['pool', 'down', before.pool!]);
   expect(down.code).toBe(0);
   expect(down.stdout).toContain(before.instanceId!);
   try {
@@ -66,6 +66,6 @@ test('marking a pool down moves the workload running there to another pool', asy
     expect(agentsOf('svc-outage')).toHaveLength(1);
     expect(workloadProcesses('svc-outage')).toHaveLength(1);
   } finally {
-    await cli(['pool', 'up', before.pool!], e2e.env);
+    await e2e.cli(['pool', 'up', before.pool!]);
   }
 });

@@ -5,7 +5,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import {
-  cli,
   LOG_LEVEL,
   serviceSpec,
   sleep,
@@ -68,9 +67,27 @@ const events = (t: Timeline, type: string) => t.filter((e) => e.type === type).m
 /** The workload RUNNING on an instance other than `not`; waits for it. */
 const runningOn = (name: string, not?: string) => runningOnPlayedVm(e2e, player, name, not);
 
+/**
+ * Applies `spec` to a fake reset to a clean state (then given `inject`'s faults) and hands the
+ * workload, once RUNNING, to `body`; stops it at the end, after lifting any outage.
+ */
+async function runOnGcp(
+  spec: { name: string },
+  body: (running: StatusJson) => Promise<void>,
+  inject?: () => void,
+): Promise<void> {
+  fake.reset();
+  inject?.();
+  await e2e.withWorkload(
+    spec,
+    async () => body(await runningOn(spec.name)),
+    () => fake.outage(false),
+  );
+}
+
 /** Stops the workload and checks that nothing it ran is left. */
 async function stopAndCheck(name: string): Promise<void> {
-  const r = await cli(['stop', name, '--json'], e2e.env);
+  const r = await e2e.cli(['stop', name, '--json']);
   expect(r.code).toBe(0);
   await waitFor(() => player.running().length === 0, 'every played VM to stop', 30_000);
   await waitFor(() => workloadProcesses(name).length === 0, 'the workload to end', 30_000);
@@ -78,10 +95,7 @@ async function stopAndCheck(name: string): Promise<void> {
 
 test('a service placed on GCP runs on the played VM, and stop deletes the instance', async () => {
   const name = 'gcp-svc';
-  fake.reset();
-  try {
-    await e2e.apply(gcpSpec(name));
-    const s = await runningOn(name);
+  await runOnGcp(gcpSpec(name), async (s) => {
     expect(s).toMatchObject({ provider: 'gcp', region: REGION, instanceType: 'g2-standard-4' });
     expect(s.zone).toMatch(/^us-central1-[abc]$/);
     const id = s.instanceId!;
@@ -94,7 +108,7 @@ test('a service placed on GCP runs on the played VM, and stop deletes the instan
     await waitFor(() => workloadProcesses(name).length === 1, 'the workload process', 30_000);
     expect(player.list()[0]?.output()).not.toMatch(/error/i);
 
-    const r = await cli(['stop', name, '--json'], e2e.env);
+    const r = await e2e.cli(['stop', name, '--json']);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ phase: 'STOPPED', workflowStatus: 'COMPLETED' });
     expect(fake.calls('instances.delete').map((c) => c.path)).toEqual([
@@ -103,9 +117,7 @@ test('a service placed on GCP runs on the played VM, and stop deletes the instan
     await waitFor(() => fake.instance(s.zone!, id) === undefined, 'the instance to be deleted', 10_000);
     await waitFor(() => player.alive(id).length === 0, 'the played VM to stop', 30_000);
     await waitFor(() => workloadProcesses(name).length === 0, 'the workload to end', 30_000);
-  } finally {
-    await cli(['stop', name], e2e.env);
-  }
+  });
 });
 
 const exhausted: Array<[string, (f: FakeGce) => void]> = [
@@ -123,42 +135,37 @@ test.each(exhausted)(
   'ZONE_RESOURCE_POOL_EXHAUSTED %s moves the workload to the next zone and blocks the first',
   async (how, inject) => {
     const name = `gcp-zrpe-${how.includes('operation') ? 'op' : 'http'}`;
-    fake.reset();
-    inject(fake);
-    try {
-      await e2e.apply(gcpSpec(name));
-      const s = await runningOn(name);
-      const offers = triedOffers(s);
-      expect(offers).toHaveLength(2);
-      const [first, second] = offers.map((o) => /^gcp\/us-central1\/(us-central1-[a-z]) /.exec(o)?.[1]);
-      expect(first).toBeDefined();
-      expect(second).toBeDefined();
-      expect(second).not.toBe(first);
-      expect(s.zone).toBe(second);
-      const timeline = s.status!.timeline;
-      expect(events(timeline, 'provision-failed')).toEqual([
-        expect.stringMatching(/CapacityError: .*ZONE_RESOURCE_POOL_EXHAUSTED/),
-      ]);
-      expect(events(timeline, 'blocked')).toEqual([
-        expect.stringMatching(new RegExp(`^gcp/${REGION}/${first} blocked .* after CapacityError$`)),
-      ]);
-      // The adapter did not retry the capacity error: one refused create, then one in the next zone.
-      expect(fake.calls('instances.insert').map((c) => c.zone)).toEqual([first, second]);
-      expect(s.status?.attempts).toBe(2);
-      expect(player.running()).toEqual([s.instanceId]);
-      await stopAndCheck(name);
-    } finally {
-      await cli(['stop', name], e2e.env);
-    }
+    await runOnGcp(
+      gcpSpec(name),
+      async (s) => {
+        const offers = triedOffers(s);
+        expect(offers).toHaveLength(2);
+        const [first, second] = offers.map((o) => /^gcp\/us-central1\/(us-central1-[a-z]) /.exec(o)?.[1]);
+        expect(first).toBeDefined();
+        expect(second).toBeDefined();
+        expect(second).not.toBe(first);
+        expect(s.zone).toBe(second);
+        const timeline = s.status!.timeline;
+        expect(events(timeline, 'provision-failed')).toEqual([
+          expect.stringMatching(/CapacityError: .*ZONE_RESOURCE_POOL_EXHAUSTED/),
+        ]);
+        expect(events(timeline, 'blocked')).toEqual([
+          expect.stringMatching(new RegExp(`^gcp/${REGION}/${first} blocked .* after CapacityError$`)),
+        ]);
+        // The adapter did not retry the capacity error: one refused create, then one in the next zone.
+        expect(fake.calls('instances.insert').map((c) => c.zone)).toEqual([first, second]);
+        expect(s.status?.attempts).toBe(2);
+        expect(player.running()).toEqual([s.instanceId]);
+        await stopAndCheck(name);
+      },
+      () => inject(fake),
+    );
   },
 );
 
 test('a preempted spot instance is lost, and the workload is placed again in another zone', async () => {
   const name = 'gcp-spot';
-  fake.reset();
-  try {
-    await e2e.apply(gcpSpec(name, { spot: 'require' }));
-    const first = await runningOn(name);
+  await runOnGcp(gcpSpec(name, { spot: 'require' }), async (first) => {
     expect(triedOffers(first)[0]).toMatch(/\(spot\)$/);
     const old = first.instanceId!;
     expect(fake.instance(first.zone!, old)?.scheduling).toMatchObject({
@@ -185,9 +192,7 @@ test('a preempted spot instance is lost, and the workload is placed again in ano
     expect(player.running()).toEqual([second.instanceId]);
     await waitFor(() => workloadProcesses(name).length === 1, 'one workload process', 30_000);
     await stopAndCheck(name);
-  } finally {
-    await cli(['stop', name], e2e.env);
-  }
+  });
 });
 
 /** Bash in the VM, the agent and the workload: what a played VM runs while it lives. */
@@ -195,10 +200,7 @@ const vmIsUp = (id: string) => player.running().includes(id) && player.alive(id)
 
 test('Compute Engine not answering does not disturb a workload whose VM runs on', async () => {
   const name = 'gcp-api-down';
-  fake.reset();
-  try {
-    await e2e.apply(gcpSpec(name));
-    const first = await runningOn(name);
+  await runOnGcp(gcpSpec(name), async (first) => {
     await waitFor(() => workloadProcesses(name).length === 1, 'the workload process', 30_000);
     await fake.outage('unavailable');
     const since = fake.calls('instances.get').length;
@@ -212,18 +214,12 @@ test('Compute Engine not answering does not disturb a workload whose VM runs on'
     expect(workloadProcesses(name)).toHaveLength(1);
     await fake.outage(false);
     await stopAndCheck(name);
-  } finally {
-    await fake.outage(false);
-    await cli(['stop', name], e2e.env);
-  }
+  });
 });
 
 test('a VM lost while Compute Engine does not answer is deleted once it answers, and the workload placed again', async () => {
   const name = 'gcp-lost-in-outage';
-  fake.reset();
-  try {
-    await e2e.apply(gcpSpec(name));
-    const first = await runningOn(name);
+  await runOnGcp(gcpSpec(name), async (first) => {
     const old = first.instanceId!;
     await fake.outage('unavailable');
     // Each failing delete takes a while to fail, as it does when GCE is down: the few tries the
@@ -255,18 +251,12 @@ test('a VM lost while Compute Engine does not answer is deleted once it answers,
     ]);
     expect(player.running()).toEqual([second.instanceId]);
     await stopAndCheck(name);
-  } finally {
-    await fake.outage(false);
-    await cli(['stop', name], e2e.env);
-  }
+  });
 });
 
 test('an outage of GCP after its zone took the VM moves the workload to the local pool', async () => {
   const name = 'gcp-outage';
-  fake.reset();
-  try {
-    await e2e.apply(gcpSpec(name, { providers: ['gcp', 'local'], regions: [REGION, POOL] }));
-    const first = await runningOn(name);
+  await runOnGcp(gcpSpec(name, { providers: ['gcp', 'local'], regions: [REGION, POOL] }), async (first) => {
     expect(first.provider).toBe('gcp');
     const old = first.instanceId!;
 
@@ -317,8 +307,5 @@ test('an outage of GCP after its zone took the VM moves the workload to the loca
     expect(player.running()).toEqual([]);
     await waitFor(() => workloadProcesses(name).length === 1, 'the workload on the local pool', 30_000);
     await stopAndCheck(name);
-  } finally {
-    await fake.outage(false);
-    await cli(['stop', name], e2e.env);
-  }
+  });
 });

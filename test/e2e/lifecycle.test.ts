@@ -3,7 +3,6 @@ import { promisify } from 'node:util';
 import { WorkflowFailedError } from '@temporalio/client';
 import {
   agentsOf,
-  cli,
   serviceSpec,
   temporalAddress,
   workloadProcesses,
@@ -16,6 +15,12 @@ import { ensureTemporalCli } from '../../src/client/services/dev-server';
 const e2e = useE2eInstallation({
   pools: [{ name: 'pool-1' }, { name: 'pool-2', pricePerGpuHour: 2 }],
   client: true,
+});
+
+/** How many agents and workload processes of the workload are alive. */
+const processesOf = (name: string) => ({
+  agents: agentsOf(name).length,
+  workloads: workloadProcesses(name).length,
 });
 
 function jobSpec(name: string, script: string, extra: Record<string, unknown> = {}) {
@@ -36,8 +41,7 @@ test('a job that exits 0 completes its workflow and leaves no process', async ()
     phase: 'SUCCEEDED',
     exitCode: 0,
   });
-  expect(agentsOf(name)).toHaveLength(0);
-  expect(workloadProcesses(name)).toHaveLength(0);
+  expect(processesOf(name)).toEqual({ agents: 0, workloads: 0 });
 });
 
 test('a job that exits 1 is restarted up to maxRestarts, then the workflow fails with the exit code', async () => {
@@ -46,7 +50,7 @@ test('a job that exits 1 is restarted up to maxRestarts, then the workflow fails
     e2e,
     jobSpec(name, 'process.exit(1)', { recovery: { maxRestarts: 2, cooldown: '1m' } }),
   );
-  const r = await cli(['apply', file, '--wait', '--json'], e2e.env);
+  const r = await e2e.cli(['apply', file, '--wait', '--json']);
   expect(r.code).toBe(3);
   const view = JSON.parse(r.stdout) as StatusJson;
   expect(view.workflowStatus).toBe('FAILED');
@@ -61,20 +65,17 @@ test('a job that exits 1 is restarted up to maxRestarts, then the workflow fails
   expect(cause.details?.[0]).toMatchObject({ exitCode: 1, restarts: 2 });
   // Three runs in all: the first and two restarts.
   expect(view.status?.timeline.filter((e) => e.type === 'exited')).toHaveLength(3);
-  expect(agentsOf(name)).toHaveLength(0);
-  expect(workloadProcesses(name)).toHaveLength(0);
+  expect(processesOf(name)).toEqual({ agents: 0, workloads: 0 });
 });
 
 test('stop terminates the instance: no agent or workload process is left', async () => {
   const name = 'svc-stop';
   await e2e.apply(serviceSpec(name), '--wait');
-  expect(agentsOf(name)).toHaveLength(1);
-  expect(workloadProcesses(name)).toHaveLength(1);
-  const r = await cli(['stop', name, '--json'], e2e.env);
+  expect(processesOf(name)).toEqual({ agents: 1, workloads: 1 });
+  const r = await e2e.cli(['stop', name, '--json']);
   expect(r.code).toBe(0);
   expect(JSON.parse(r.stdout)).toMatchObject({ phase: 'STOPPED', workflowStatus: 'COMPLETED' });
-  expect(agentsOf(name)).toHaveLength(0);
-  expect(workloadProcesses(name)).toHaveLength(0);
+  expect(processesOf(name)).toEqual({ agents: 0, workloads: 0 });
 });
 
 test('cancelling the workflow with the Temporal CLI terminates the instance and leaves no process', async () => {
@@ -94,26 +95,25 @@ test('cancelling the workflow with the Temporal CLI terminates the instance and 
     timeoutMs: 30_000,
   });
   expect(s.workflowStatus).toBe('CANCELLED');
-  expect(agentsOf(name)).toHaveLength(0);
-  expect(workloadProcesses(name)).toHaveLength(0);
+  expect(processesOf(name)).toEqual({ agents: 0, workloads: 0 });
 });
 
 test('applying a running workload again with the same spec is a no-op; another kind is refused (exit 2) and changes nothing', async () => {
   const name = 'svc-twice';
   const file = await writeSpec(e2e, serviceSpec(name));
-  expect((await cli(['apply', file, '--wait'], e2e.env)).code).toBe(0);
+  expect((await e2e.cli(['apply', file, '--wait'])).code).toBe(0);
   try {
-    const again = await cli(['apply', file, '--json'], e2e.env);
+    const again = await e2e.cli(['apply', file, '--json']);
     expect(again.code).toBe(0);
     expect(JSON.parse(again.stdout)).toMatchObject({ outcome: 'unchanged' });
     const before = await e2e.status(name);
     const changed = await writeSpec(e2e, { ...serviceSpec(name), kind: 'job' });
-    const r = await cli(['apply', changed], e2e.env);
+    const r = await e2e.cli(['apply', changed]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/refused: spec\.kind: a service cannot become a job; stop it and apply again/);
     expect(agentsOf(name)).toHaveLength(1);
     expect((await e2e.status(name)).instanceId).toBe(before.instanceId);
   } finally {
-    await cli(['stop', name], e2e.env);
+    await e2e.cli(['stop', name]);
   }
 });

@@ -10,7 +10,6 @@ import { statusQuery } from '../../src/workflows/messages';
 import type { WorkloadInput } from '../../src/workflows/types';
 import {
   agentsOf,
-  cli,
   serviceSpec,
   sleep,
   waitFor,
@@ -91,7 +90,7 @@ test('a service migrates between pools make-before-break: a probe every 100 ms n
   try {
     await migrateUnderProbe(name);
   } finally {
-    await cli(['stop', name], e2e.env);
+    await e2e.cli(['stop', name]);
   }
 });
 
@@ -128,7 +127,7 @@ async function migrateUnderProbe(name: string): Promise<void> {
   })();
   try {
     await sleep(1000);
-    const r = await cli(['migrate', name, '--to', 'local/lab-b', '--json'], e2e.env);
+    const r = await e2e.cli(['migrate', name, '--to', 'local/lab-b', '--json']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const moved = JSON.parse(r.stdout) as { from: string; to: string; instanceId: string; tookMs: number };
@@ -171,18 +170,18 @@ test('a migration to a target the spec forbids, or to nowhere, is refused and ch
   await e2e.apply(httpService(name));
   const before = await runningAt(name, 'lab-a');
   try {
-    const forbidden = await cli(['migrate', name, '--to', 'local/lab-c'], e2e.env);
+    const forbidden = await e2e.cli(['migrate', name, '--to', 'local/lab-c']);
     expect(forbidden.code).toBe(2);
     expect(forbidden.stderr).toMatch(
       /refused: no offer at local\/lab-c fits the spec of mig-refuse: region lab-c/,
     );
-    const unknown = await cli(['migrate', name, '--to', 'gcp/us-central1'], e2e.env);
+    const unknown = await e2e.cli(['migrate', name, '--to', 'gcp/us-central1']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/refused: no offer at gcp\/us-central1 fits/);
-    const here = await cli(['migrate', name, '--to', 'local/lab-a'], e2e.env);
+    const here = await e2e.cli(['migrate', name, '--to', 'local/lab-a']);
     expect(here.code).toBe(2);
     expect(here.stderr).toMatch(/already runs at local\/lab-a/);
-    const bad = await cli(['migrate', name, '--to', 'local//x'], e2e.env);
+    const bad = await e2e.cli(['migrate', name, '--to', 'local//x']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/expected a target such as/);
 
@@ -191,7 +190,7 @@ test('a migration to a target the spec forbids, or to nowhere, is refused and ch
     expect(after.status?.timeline.map((e) => e.type)).not.toContain('migrating');
     expect(agentsOf(name)).toHaveLength(1);
   } finally {
-    await cli(['stop', name], e2e.env);
+    await e2e.cli(['stop', name]);
   }
 });
 
@@ -222,7 +221,7 @@ test('apply with a changed spec updates the running service in place of a new wo
     const again = await e2e.apply(httpService(name, { env: { GREETING: 'two' } }), '--json');
     expect(JSON.parse(again.stdout)).toMatchObject({ outcome: 'unchanged' });
   } finally {
-    await cli(['stop', name], e2e.env);
+    await e2e.cli(['stop', name]);
   }
 });
 
@@ -244,7 +243,7 @@ test('a service forced to continue-as-new every few events keeps running, with n
     expect(await httpGet(later.endpoint!)).toMatch(new RegExp(`^${first.instanceId}`));
     expect(later.status?.timeline.map((e) => e.type)).toContain('continued');
   } finally {
-    await cli(['stop', name], e2e.env);
+    await e2e.cli(['stop', name]);
   }
   await waitFor(() => workloadProcesses(name).length === 0, 'the workload to stop', 30_000);
 });
@@ -257,7 +256,7 @@ test('a workload waiting for capacity continues as new while it waits, and runs 
       recovery: { maxRestarts: 2, cooldown: '1s', drain: '1s' },
     }),
   );
-  expect((await cli(['pool', 'down', 'lab-c'], e2e.env)).code).toBe(0);
+  expect((await e2e.cli(['pool', 'down', 'lab-c'])).code).toBe(0);
   try {
     await startWorkload({ spec, continueAsNewAfterEvents: 30 });
     // The only pool is down: every placement fails and waits, run after run.
@@ -268,13 +267,13 @@ test('a workload waiting for capacity continues as new while it waits, and runs 
     );
     expect(agentsOf(name)).toEqual([]);
 
-    expect((await cli(['pool', 'up', 'lab-c'], e2e.env)).code).toBe(0);
+    expect((await e2e.cli(['pool', 'up', 'lab-c'])).code).toBe(0);
     const running = await runningAt(name, 'lab-c');
     expect(running.status?.restarts).toBe(0);
     expect(workloadProcesses(name)).toHaveLength(1);
   } finally {
-    await cli(['pool', 'up', 'lab-c'], e2e.env);
-    await cli(['stop', name], e2e.env);
+    await e2e.cli(['pool', 'up', 'lab-c']);
+    await e2e.cli(['stop', name]);
   }
   await waitFor(() => workloadProcesses(name).length === 0, 'the workload to stop', 30_000);
 });
@@ -285,7 +284,7 @@ test('cancelling the workflow while the old instance drains ends both instances'
   await e2e.apply(spec);
   try {
     const before = await runningAt(name, 'lab-a');
-    const r = await cli(['migrate', name, '--to', 'local/lab-b', '--json'], e2e.env);
+    const r = await e2e.cli(['migrate', name, '--to', 'local/lab-b', '--json']);
     expect(r.code).toBe(0);
     // Switched: the new instance serves, the old one drains for a minute.
     expect(agentsOf(name)).toHaveLength(2);
@@ -300,6 +299,6 @@ test('cancelling the workflow while the old instance drains ends both instances'
       ]),
     );
   } finally {
-    await cli(['stop', name], e2e.env);
+    await e2e.cli(['stop', name]);
   }
 });

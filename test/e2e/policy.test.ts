@@ -8,7 +8,6 @@ import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   agentsOf,
-  cli,
   serviceSpec,
   sleep,
   waitFor,
@@ -73,7 +72,7 @@ test('hedged provisioning keeps the offer ready first and terminates the other',
     await waitFor(() => agentsOf(name).length === 1, 'only the kept instance', 30_000);
     expect(workloadProcesses(name)).toHaveLength(1);
   } finally {
-    await cli(['stop', name], e2e.env);
+    await e2e.cli(['stop', name]);
   }
 });
 
@@ -93,7 +92,7 @@ test('a hedged instance still booting when another is ready is terminated, not l
     // Nothing is left in flight for reconcile to keep.
     expect(s.status?.inflight ?? []).toEqual([]);
   } finally {
-    await cli(['stop', name], e2e.env);
+    await e2e.cli(['stop', name]);
   }
 });
 
@@ -190,6 +189,6 @@ test('one failed HTTP check never recovers a service; failureThreshold checks in
   } finally {
     await rm(sick, { force: true });
     await rm(blip, { force: true });
-    await cli(['stop', name], e2e.env);
+    await e2e.cli(['stop', name]);
   }
 });

@@ -5,7 +5,6 @@
  */
 import {
   agentsOf,
-  cli,
   cliJson,
   serviceSpec,
   waitFor,
@@ -55,7 +54,7 @@ test('gc keeps the instance an open workflow claims', async () => {
     );
     expect(workloadProcesses(name)).toHaveLength(1);
   } finally {
-    await cli(['stop', name], e2e.env);
+    await e2e.cli(['stop', name]);
   }
 });
 
@@ -97,7 +96,7 @@ test('the instance of a workflow terminated hard is removed by the next reconcil
 });
 
 test('gc prints a table for people', async () => {
-  const r = await cli(['gc', '--grace', '0s'], e2e.env);
+  const r = await e2e.cli(['gc', '--grace', '0s']);
   expect(r.code).toBe(0);
   expect(r.stdout).toMatch(/owned instance\(s\) seen; 0 terminated/);
 });

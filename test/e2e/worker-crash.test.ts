@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { agentsOf, cli, serviceSpec, startWorker, waitFor, workloadProcesses } from '../support/harness';
+import { agentsOf, serviceSpec, startWorker, waitFor, workloadProcesses } from '../support/harness';
 import { useE2eInstallation } from '../support/e2e';
 
 // No worker of the file's own: each test starts (and kills) its own.
@@ -45,7 +45,7 @@ test('killing the worker while provision is in flight, then starting a new one, 
     expect(instanceRecords(name)).toHaveLength(1);
     expect(agentsOf(name)).toHaveLength(1);
     expect(workloadProcesses(name)).toHaveLength(1);
-    const stopped = await cli(['stop', name], e2e.env);
+    const stopped = await e2e.cli(['stop', name]);
     expect(stopped.code).toBe(0);
     expect(agentsOf(name)).toHaveLength(0);
     expect(workloadProcesses(name)).toHaveLength(0);
@@ -78,7 +78,7 @@ test('stop while provision is in flight ends the workflow STOPPED and leaves no 
   try {
     await e2e.apply(serviceSpec(name));
     await provisionInFlight(name);
-    const r = await cli(['stop', name, '--json'], e2e.env);
+    const r = await e2e.cli(['stop', name, '--json']);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ phase: 'STOPPED', workflowStatus: 'COMPLETED' });
     await waitFor(() => agentsOf(name).length === 0, 'no agent', 10_000);

@@ -419,43 +419,50 @@ describe('syntax forms', () => {
     expect(reason(spec(), cpuOffer())).toBeUndefined();
   });
 
-  test('cpu as a number means at least that many', () => {
-    const s = spec({ cpu: 16 });
-    expect(reason(s, cpuOffer({ vcpus: 16 }))).toBeUndefined();
-    expect(reason(s, cpuOffer({ vcpus: 96 }))).toBeUndefined();
-    expect(reason(s, cpuOffer({ vcpus: 8 }))).toBe('8 vCPUs, 16.. requested');
+  // A cpu or memory request against CPU offers of several sizes: the rejection reason of each
+  // size (undefined: it fits).
+  type Reasons = Record<number, string | undefined>;
+  const cpu: Array<[string, Resources['cpu'], Reasons]> = [
+    [
+      'cpu as a number means at least that many',
+      16,
+      { 16: undefined, 96: undefined, 8: '8 vCPUs, 16.. requested' },
+    ],
+    [
+      'cpu as "8..32" bounds both sides',
+      '8..32',
+      { 32: undefined, 4: '4 vCPUs, 8..32 requested', 64: '64 vCPUs, 8..32 requested' },
+    ],
+    ['cpu as "..16" is an upper bound', '..16', { 2: undefined, 32: '32 vCPUs, ..16 requested' }],
+  ];
+  const memory: Array<[string, Resources['memory'], Reasons]> = [
+    [
+      'memory as a size means at least that much',
+      '64GB',
+      { 64: undefined, 32: '32GB memory, 64GB.. requested' },
+    ],
+    [
+      'memory as a number of GB means at least that much',
+      128,
+      { 256: undefined, 64: '64GB memory, 128GB.. requested' },
+    ],
+    [
+      'memory as "64GB..256GB" bounds both sides',
+      '64GB..256GB',
+      { 64: undefined, 256: undefined, 512: '512GB memory, 64GB..256GB requested' },
+    ],
+  ];
+
+  /** Each size's reason for `s`, with the size made into an offer by `offerOf`. */
+  const reasonsBySize = (s: WorkloadSpec, sizes: Reasons, offerOf: (n: number) => Partial<Offer>) =>
+    Object.fromEntries(Object.keys(sizes).map((n) => [n, reason(s, cpuOffer(offerOf(Number(n))))]));
+
+  test.each(cpu)('%s', (_, request, reasons) => {
+    expect(reasonsBySize(spec({ cpu: request }), reasons, (vcpus) => ({ vcpus }))).toEqual(reasons);
   });
 
-  test('cpu as "8..32" bounds both sides', () => {
-    const s = spec({ cpu: '8..32' });
-    expect(reason(s, cpuOffer({ vcpus: 32 }))).toBeUndefined();
-    expect(reason(s, cpuOffer({ vcpus: 4 }))).toBe('4 vCPUs, 8..32 requested');
-    expect(reason(s, cpuOffer({ vcpus: 64 }))).toBe('64 vCPUs, 8..32 requested');
-  });
-
-  test('cpu as "..16" is an upper bound', () => {
-    const s = spec({ cpu: '..16' });
-    expect(reason(s, cpuOffer({ vcpus: 2 }))).toBeUndefined();
-    expect(reason(s, cpuOffer({ vcpus: 32 }))).toBe('32 vCPUs, ..16 requested');
-  });
-
-  test('memory as a size means at least that much', () => {
-    const s = spec({ memory: '64GB' });
-    expect(reason(s, cpuOffer({ memoryGb: 64 }))).toBeUndefined();
-    expect(reason(s, cpuOffer({ memoryGb: 32 }))).toBe('32GB memory, 64GB.. requested');
-  });
-
-  test('memory as a number of GB means at least that much', () => {
-    const s = spec({ memory: 128 });
-    expect(reason(s, cpuOffer({ memoryGb: 256 }))).toBeUndefined();
-    expect(reason(s, cpuOffer({ memoryGb: 64 }))).toBe('64GB memory, 128GB.. requested');
-  });
-
-  test('memory as "64GB..256GB" bounds both sides', () => {
-    const s = spec({ memory: '64GB..256GB' });
-    expect(reason(s, cpuOffer({ memoryGb: 64 }))).toBeUndefined();
-    expect(reason(s, cpuOffer({ memoryGb: 256 }))).toBeUndefined();
-    expect(reason(s, cpuOffer({ memoryGb: 512 }))).toBe('512GB memory, 64GB..256GB requested');
+  test.each(memory)('%s', (_, request, reasons) => {
+    expect(reasonsBySize(spec({ memory: request }), reasons, (memoryGb) => ({ memoryGb }))).toEqual(reasons);
   });
 
   test('placement lists are allow lists; {allow, deny} combine, deny winning', () => {
@@ -518,6 +525,16 @@ describe('syntax forms', () => {
   });
 });
 
+/** An 8xA100 (40GB) and a 1xL4, beside offer()'s 8xH100: alternatives for the ranking tests. */
+const a100 = offer({ instanceType: 'p4d.24xlarge', gpuType: 'A100', gpuMemoryGb: 40, pricePerHour: 32 });
+const l4 = offer({
+  instanceType: 'g6.xlarge',
+  gpuType: 'L4',
+  gpuCount: 1,
+  gpuMemoryGb: 24,
+  pricePerHour: 0.8,
+});
+
 describe('rankOffers', () => {
   test('fitting offers cheapest first, each marked with candidate 0 without alternatives', () => {
     const offers = [
@@ -576,14 +593,6 @@ describe('rankOffers', () => {
   });
 
   const h100 = offer({ instanceType: 'p5.48xlarge', pricePerHour: 98 });
-  const a100 = offer({ instanceType: 'p4d.24xlarge', gpuType: 'A100', gpuMemoryGb: 40, pricePerHour: 32 });
-  const l4 = offer({
-    instanceType: 'g6.xlarge',
-    gpuType: 'L4',
-    gpuCount: 1,
-    gpuMemoryGb: 24,
-    pricePerHour: 0.8,
-  });
 
   test('ordered ranks by alternative first: an expensive offer of alternative 1 before a cheap one of 2', () => {
     const s = spec({ ordered: [{ gpu: 'H100:8' }, { gpu: 'A100:8' }] });
@@ -745,15 +754,7 @@ describe('rankOffers', () => {
 describe('nearestMisses', () => {
   const h100a = offer({ zone: 'us-east-1a', pricePerHour: 98 });
   const h100b = offer({ zone: 'us-east-1b', pricePerHour: 90 });
-  const a100 = offer({ instanceType: 'p4d.24xlarge', gpuType: 'A100', gpuMemoryGb: 40, pricePerHour: 32 });
-  const l4 = offer({
-    instanceType: 'g6.xlarge',
-    gpuType: 'L4',
-    gpuCount: 1,
-    gpuMemoryGb: 24,
-    vcpus: 4,
-    pricePerHour: 0.8,
-  });
+  const l4Small = { ...l4, vcpus: 4 };
   const t4 = offer({
     instanceType: 'g4dn.xlarge',
     gpuType: 'T4',
@@ -766,11 +767,11 @@ describe('nearestMisses', () => {
 
   test('a spec asking for an unknown GPU: the nearest misses fail on the GPU type only', () => {
     const s = spec({ gpu: 'Z999:1' });
-    const catalog = [h100a, a100, l4, t4];
+    const catalog = [h100a, a100, l4Small, t4];
     expect(rankOffers(s, catalog, [], NOW).ranked).toEqual([]);
     expect(nearestMisses(s, catalog, [], NOW, 2)).toEqual([
       { offer: t4, reasons: ['gpu T4 not in [Z999]'] },
-      { offer: l4, reasons: ['gpu L4 not in [Z999]'] },
+      { offer: l4Small, reasons: ['gpu L4 not in [Z999]'] },
     ]);
   });
 
@@ -778,12 +779,12 @@ describe('nearestMisses', () => {
     const s = spec({ gpu: 'H100:8', cpu: 256 }, { regions: ['eu-*'], maxPricePerHour: 95 });
     const region = 'region us-east-1 not in [eu-*]';
     const gcpH100 = { ...h100a, provider: 'gcp', instanceType: 'a3-highgpu-8g' };
-    expect(nearestMisses(s, [gcpH100, h100b, a100, l4], [], NOW)).toEqual([
+    expect(nearestMisses(s, [gcpH100, h100b, a100, l4Small], [], NOW)).toEqual([
       { offer: h100b, reasons: ['192 vCPUs, 256.. requested', region] },
       { offer: a100, reasons: ['gpu A100 not in [H100]', '192 vCPUs, 256.. requested', region] },
       { offer: gcpH100, reasons: ['192 vCPUs, 256.. requested', region, 'price 98/h over max 95/h'] },
       {
-        offer: l4,
+        offer: l4Small,
         reasons: ['gpu L4 not in [H100]', '1 GPUs, 8 requested', '4 vCPUs, 256.. requested', region],
       },
     ]);
@@ -829,7 +830,7 @@ describe('nearestMisses', () => {
     const s = spec({ gpu: 'H100:8' });
     const until = NOW + 30 * 60_000;
     const blocks = [block({ region: 'us-east-1', zone: 'us-east-1a', until }), block({ until: NOW - 1 })];
-    const l4b = { ...l4, zone: 'us-east-1b' };
+    const l4b = { ...l4Small, zone: 'us-east-1b' };
     expect(nearestMisses(s, [h100a, l4b], blocks, NOW)).toEqual([
       { offer: h100a, reasons: [`zone us-east-1a blocked until ${hhmm(until)} after CapacityError`] },
       { offer: l4b, reasons: ['gpu L4 not in [H100]', '1 GPUs, 8 requested'] },
@@ -843,8 +844,8 @@ describe('nearestMisses', () => {
         { gpu: 'L4', placement: { regions: ['eu-*'] } },
       ],
     });
-    expect(nearestMisses(s, [l4], [], NOW)).toEqual([
-      { offer: l4, reasons: ['region us-east-1 not in [eu-*]'] },
+    expect(nearestMisses(s, [l4Small], [], NOW)).toEqual([
+      { offer: l4Small, reasons: ['region us-east-1 not in [eu-*]'] },
     ]);
   });
 });

@@ -97,6 +97,11 @@ export class E2eInstallation implements Omit<TestEnv, 'cleanup'> {
     return this.currentClient;
   }
 
+  /** Runs the CLI in the installation's environment. */
+  cli(args: string[], timeoutMs?: number): Promise<CliResult> {
+    return cli(args, this.env, timeoutMs);
+  }
+
   /** `status NAME --json`. */
   status(name: string): Promise<StatusJson> {
     return cliJson<StatusJson>(['status', name], this.env);
@@ -136,6 +141,24 @@ export class E2eInstallation implements Omit<TestEnv, 'cleanup'> {
       `${name} RUNNING${elsewhere}`,
       wait,
     );
+  }
+
+  /**
+   * Applies `spec` and runs `body`; whatever happens, then runs `cleanup` (lifting injected
+   * faults, say) and stops the workload, so the next test finds nothing of it.
+   */
+  async withWorkload(
+    spec: { name: string },
+    body: () => Promise<void>,
+    cleanup?: () => unknown,
+  ): Promise<void> {
+    try {
+      await this.apply(spec);
+      await body();
+    } finally {
+      await cleanup?.();
+      await this.cli(['stop', spec.name]);
+    }
   }
 
   /** The workload is stopped at the teardown, before the worker, whatever became of the test. */
