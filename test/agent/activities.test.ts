@@ -27,6 +27,10 @@ function run<A, R>(fn: (a: A) => Promise<R>, arg: A, env = new MockActivityEnvir
   return env.run(fn, arg) as Promise<R>;
 }
 
+/** Starts `node -e script ...args` as workload w. */
+const startNode = (acts: ReturnType<typeof createAgentActivities>, script: string, ...args: string[]) =>
+  run(acts.startWorkload, { workload: 'w', command: ['node', '-e', script, ...args], env: {} });
+
 const marker = () => `agent-test-${Math.random().toString(16).slice(2)}`;
 
 test('startWorkload runs the command, writes its output to workload.log and returns the exit code on supervise', async () => {
@@ -54,11 +58,7 @@ test('startWorkload is idempotent: a retried start returns the running workload 
 
 test('superviseWorkload heartbeats while the workload runs', async () => {
   const acts = createAgentActivities(runner);
-  await run(acts.startWorkload, {
-    workload: 'w',
-    command: ['node', '-e', 'setTimeout(() => {}, 1200)'],
-    env: {},
-  });
+  await startNode(acts, 'setTimeout(() => {}, 1200)');
   const env = new MockActivityEnvironment();
   let beats = 0;
   env.on('heartbeat', () => beats++);
@@ -71,11 +71,7 @@ test('cancelling superviseWorkload stops the workload process group and raises C
   const acts = createAgentActivities(runner);
   // The workload starts a child of its own: stopping must reach it too.
   const script = `require('child_process').spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', '${m}-child'], { stdio: 'ignore' }); setInterval(() => {}, 1000)`;
-  await run(acts.startWorkload, {
-    workload: 'w',
-    command: ['node', '-e', script, m],
-    env: {},
-  });
+  await startNode(acts, script, m);
   await waitFor(() => processesWith(`${m}-child`).length === 1, 'the grandchild', 30_000);
   const env = new MockActivityEnvironment();
   const supervising = run(acts.superviseWorkload, { heartbeatIntervalMs: 200 }, env);
@@ -88,11 +84,7 @@ test('cancelling superviseWorkload stops the workload process group and raises C
 
 test('a workload that ends because the instance shuts down is reported as the instance going away, not an exit', async () => {
   const acts = createAgentActivities(runner);
-  await run(acts.startWorkload, {
-    workload: 'w',
-    command: ['node', '-e', 'setInterval(() => {}, 1000)'],
-    env: {},
-  });
+  await startNode(acts, 'setInterval(() => {}, 1000)');
   // Caught at once: it may reject while the workload is still being stopped below.
   const supervising = run(acts.superviseWorkload, { heartbeatIntervalMs: 200 }).catch((e: unknown) => e);
   runner.beginShutdown();
@@ -116,11 +108,7 @@ test('a command that cannot be started is reported as exit code 127 with the rea
 test('the agent status file records readiness and the workload identity for the provider', async () => {
   runner.writeStatus(true);
   const acts = createAgentActivities(runner);
-  const started = await run(acts.startWorkload, {
-    workload: 'w',
-    command: ['node', '-e', 'setInterval(() => {}, 1000)'],
-    env: {},
-  });
+  const started = await startNode(acts, 'setInterval(() => {}, 1000)');
   const file = join(dir, 'agent.json');
   expect(existsSync(file)).toBe(true);
   const status = JSON.parse(readFileSync(file, 'utf8')) as { ready: boolean; workload: { pid: number } };

@@ -21,18 +21,22 @@ const run = (instances: OwnedInstance[], claims: Record<string, Claim>) =>
     decide({ instances, claims, now: NOW, graceMs: GRACE }).map((v) => [v.instance.id, [v.action, v.reason]]),
   );
 
+/** The verdict on one old instance, attempt `attempt` of workflow w, given w's claim. */
+const verdictOn = (id: string, attempt: number, claim: Claim) =>
+  run([inst(id, { workflowId: 'w', attempt }, OLD)], { w: claim })[id];
+
 test('the current instance of an open workflow is kept', () => {
-  const r = run([inst('i-1', { workflowId: 'w', attempt: 3 }, OLD)], {
-    w: { kind: 'open', current: 'i-1', attempts: 3 },
-  });
-  expect(r['i-1']).toEqual(['keep', 'current instance of w']);
+  expect(verdictOn('i-1', 3, { kind: 'open', current: 'i-1', attempts: 3 })).toEqual([
+    'keep',
+    'current instance of w',
+  ]);
 });
 
 test('a workflow that does not say what it has in flight: its latest attempt is kept even before it is current', () => {
-  const r = run([inst('i-2', { workflowId: 'w', attempt: 4 }, OLD)], {
-    w: { kind: 'open', current: 'i-1', attempts: 4 },
-  });
-  expect(r['i-2']).toEqual(['keep', 'attempt 4 of w is in flight']);
+  expect(verdictOn('i-2', 4, { kind: 'open', current: 'i-1', attempts: 4 })).toEqual([
+    'keep',
+    'attempt 4 of w is in flight',
+  ]);
 });
 
 test('the attempts a workflow has in flight are kept, whichever they are; a settled latest attempt is not', () => {
@@ -53,10 +57,10 @@ test('the attempts a workflow has in flight are kept, whichever they are; a sett
 });
 
 test("an open workflow's earlier attempt that is not current is terminated", () => {
-  const r = run([inst('i-0', { workflowId: 'w', attempt: 1 }, OLD)], {
-    w: { kind: 'open', current: 'i-1', attempts: 3 },
-  });
-  expect(r['i-0']).toEqual(['terminate', 'attempt 1 of w is over (now at attempt 3)']);
+  expect(verdictOn('i-0', 1, { kind: 'open', current: 'i-1', attempts: 3 })).toEqual([
+    'terminate',
+    'attempt 1 of w is over (now at attempt 3)',
+  ]);
 });
 
 test('instances of closed, terminated or unknown workflows are terminated, naming why', () => {
@@ -78,10 +82,10 @@ test('instances of closed, terminated or unknown workflows are terminated, namin
 });
 
 test('an open workflow whose state cannot be read keeps all its instances', () => {
-  const r = run([inst('i-0', { workflowId: 'w', attempt: 1 }, OLD)], {
-    w: { kind: 'unknown', reason: 'query timed out' },
-  });
-  expect(r['i-0']).toEqual(['keep', 'w is open but unreadable (query timed out)']);
+  expect(verdictOn('i-0', 1, { kind: 'unknown', reason: 'query timed out' })).toEqual([
+    'keep',
+    'w is open but unreadable (query timed out)',
+  ]);
 });
 
 test('unclaimed instances younger than the grace period are kept; at the grace period they go', () => {

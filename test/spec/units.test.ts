@@ -10,24 +10,15 @@ describe('parseDuration', () => {
     ['1.5s', 1_500],
     ['2m30s', 150_000],
     ['1h0m5s', 3_605_000],
-  ])('converts the unit string %j to %d milliseconds', (text, ms) => {
-    expect(parseDuration(text)).toBe(ms);
-  });
-
-  test.each([
+    // Without a unit, a string or a plain number counts seconds.
     ['30', 30_000],
     ['0', 0],
     ['1.5', 1_500],
-  ])('reads the unit-less string %j as seconds (%d ms)', (text, ms) => {
-    expect(parseDuration(text)).toBe(ms);
-  });
-
-  test.each([
     [30, 30_000],
     [0, 0],
     [0.25, 250],
-  ])('reads the plain number %d as seconds (%d ms)', (n, ms) => {
-    expect(parseDuration(n)).toBe(ms);
+  ])('converts %j to %d milliseconds (no unit: seconds)', (input, ms) => {
+    expect(parseDuration(input)).toBe(ms);
   });
 
   test('ignores whitespace around the whole duration', () => {

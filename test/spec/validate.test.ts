@@ -470,6 +470,16 @@ describe('a valid spec is parsed to its normalised form', () => {
     2,
   );
 
+  // The spec's documented defaults, written out once for the tests below.
+  const DEFAULT_HEALTH = { heartbeatTimeout: 15_000, startupGrace: 120_000 };
+  const DEFAULT_RECOVERY = {
+    maxRestarts: 3,
+    cooldown: 300_000,
+    restartExitCodes: [],
+    backoff: { initial: 1000, max: 60_000 },
+    drain: 5000,
+  };
+
   test('a YAML spec and the same spec written as JSON parse to equal output', () => {
     const fromYaml = specOf(parseSpecText(FULL_YAML));
     const fromJson = specOf(parseSpecText(FULL_JSON));
@@ -489,13 +499,7 @@ describe('a valid spec is parsed to its normalised form', () => {
       },
       placement: { providers: { allow: ['local', 'lambda'] }, spot: 'never', hedge: 1 },
       health: { heartbeatTimeout: 30_000, startupGrace: 600_000 },
-      recovery: {
-        maxRestarts: 5,
-        cooldown: 5_400_000,
-        restartExitCodes: [],
-        backoff: { initial: 1000, max: 60_000 },
-        drain: 5000,
-      },
+      recovery: { ...DEFAULT_RECOVERY, maxRestarts: 5, cooldown: 5_400_000 },
     });
   });
 
@@ -507,14 +511,8 @@ describe('a valid spec is parsed to its normalised form', () => {
       env: {},
       resources: {},
       placement: { spot: 'never', hedge: 1 },
-      health: { heartbeatTimeout: 15_000, startupGrace: 120_000 },
-      recovery: {
-        maxRestarts: 3,
-        cooldown: 300_000,
-        restartExitCodes: [],
-        backoff: { initial: 1000, max: 60_000 },
-        drain: 5000,
-      },
+      health: DEFAULT_HEALTH,
+      recovery: DEFAULT_RECOVERY,
     });
   });
 
@@ -522,26 +520,14 @@ describe('a valid spec is parsed to its normalised form', () => {
     const spec = specOf(
       parseSpecText(withYaml('health:', '  heartbeatTimeout: 45s', 'recovery:', '  cooldown: 1m')),
     );
-    expect(spec.health).toEqual({ heartbeatTimeout: 45_000, startupGrace: 120_000 });
-    expect(spec.recovery).toEqual({
-      maxRestarts: 3,
-      cooldown: 60_000,
-      restartExitCodes: [],
-      backoff: { initial: 1000, max: 60_000 },
-      drain: 5000,
-    });
+    expect(spec.health).toEqual({ ...DEFAULT_HEALTH, heartbeatTimeout: 45_000 });
+    expect(spec.recovery).toEqual({ ...DEFAULT_RECOVERY, cooldown: 60_000 });
   });
 
   test('an empty health or recovery mapping gets all of its defaults', () => {
     const spec = specOf(parseSpecText(withYaml('health: {}', 'recovery: {}')));
-    expect(spec.health).toEqual({ heartbeatTimeout: 15_000, startupGrace: 120_000 });
-    expect(spec.recovery).toEqual({
-      maxRestarts: 3,
-      cooldown: 300_000,
-      restartExitCodes: [],
-      backoff: { initial: 1000, max: 60_000 },
-      drain: 5000,
-    });
+    expect(spec.health).toEqual(DEFAULT_HEALTH);
+    expect(spec.recovery).toEqual(DEFAULT_RECOVERY);
   });
 
   test('a GPU type given as a string becomes a one-element list, and the count defaults to 1', () => {
