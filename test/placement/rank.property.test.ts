@@ -475,6 +475,15 @@ function hintsOf(spec: WorkloadSpec): Hints {
 const worldArb = specArb.chain((spec) =>
   fc.record({ spec: fc.constant(spec), offers: catalogArb(hintsOf(spec)), blocks: blocksArb }),
 );
+type World = typeof worldArb extends fc.Arbitrary<infer W> ? W : never;
+
+/** Asserts `check` of generated worlds (a spec, a catalog, blocks), given the spec's alternatives too. */
+function forEveryWorld(check: (w: World & { alts: Alternative[] }) => void): void {
+  fc.assert(
+    fc.property(worldArb, (w) => check({ ...w, alts: alternativesOf(w.spec) })),
+    params,
+  );
+}
 
 // ---------------------------------------------------------------------------------------------
 
@@ -490,112 +499,91 @@ describe('rankOffers properties', () => {
   });
 
   test('(a) the top ranked offer has the key of the oracle’s best feasible offer (alternative if ordered, then price)', () => {
-    fc.assert(
-      fc.property(worldArb, ({ spec, offers, blocks }) => {
-        const alts = alternativesOf(spec);
-        const ordered = isOrdered(spec);
-        const key = (alt: number, o: Offer): [number, number] => [ordered ? alt : 0, o.pricePerHour];
-        let best: [number, number] | undefined;
-        for (const o of offers) {
-          const i = firstFit(alts, o, blocks);
-          if (i < 0) continue;
-          const k = key(i, o);
-          if (!best || k[0] < best[0] || (k[0] === best[0] && k[1] < best[1])) best = k;
-        }
-        const { ranked } = rankOffers(spec, offers, blocks, NOW);
-        if (!best) expect(ranked).toEqual([]);
-        else expect(ranked.length > 0 && key(ranked[0]!.candidate, ranked[0]!)).toEqual(best);
-      }),
-      params,
-    );
+    forEveryWorld(({ spec, offers, blocks, alts }) => {
+      const ordered = isOrdered(spec);
+      const key = (alt: number, o: Offer): [number, number] => [ordered ? alt : 0, o.pricePerHour];
+      let best: [number, number] | undefined;
+      for (const o of offers) {
+        const i = firstFit(alts, o, blocks);
+        if (i < 0) continue;
+        const k = key(i, o);
+        if (!best || k[0] < best[0] || (k[0] === best[0] && k[1] < best[1])) best = k;
+      }
+      const { ranked } = rankOffers(spec, offers, blocks, NOW);
+      if (!best) expect(ranked).toEqual([]);
+      else expect(ranked.length > 0 && key(ranked[0]!.candidate, ranked[0]!)).toEqual(best);
+    });
   });
 
   test('exactly the offers fitting some alternative are ranked; under ordered, each with the first one it fits', () => {
-    fc.assert(
-      fc.property(worldArb, ({ spec, offers, blocks }) => {
-        const alts = alternativesOf(spec);
-        const { ranked, rejected } = rankOffers(spec, offers, blocks, NOW);
-        expect(sortedCanon(ranked)).toEqual(
-          sortedCanon(offers.filter((o) => firstFit(alts, o, blocks) >= 0)),
-        );
-        expect(sortedCanon(rejected.map((r) => r.offer))).toEqual(
-          sortedCanon(offers.filter((o) => firstFit(alts, o, blocks) < 0)),
-        );
-        if (isOrdered(spec)) for (const o of ranked) expect(o.candidate).toBe(firstFit(alts, o, blocks));
-      }),
-      params,
-    );
+    forEveryWorld(({ spec, offers, blocks, alts }) => {
+      const { ranked, rejected } = rankOffers(spec, offers, blocks, NOW);
+      expect(sortedCanon(ranked)).toEqual(sortedCanon(offers.filter((o) => firstFit(alts, o, blocks) >= 0)));
+      expect(sortedCanon(rejected.map((r) => r.offer))).toEqual(
+        sortedCanon(offers.filter((o) => firstFit(alts, o, blocks) < 0)),
+      );
+      if (isOrdered(spec)) for (const o of ranked) expect(o.candidate).toBe(firstFit(alts, o, blocks));
+    });
   });
 
   test('(b) no ranked offer violates a constraint of the alternative it claims', () => {
-    fc.assert(
-      fc.property(worldArb, ({ spec, offers, blocks }) => {
-        const alts = alternativesOf(spec);
-        for (const o of rankOffers(spec, offers, blocks, NOW).ranked) {
-          expect(Number.isInteger(o.candidate) && o.candidate >= 0 && o.candidate < alts.length).toBe(true);
-          expect(violations(alts[o.candidate]!, o, blocks, NOW)).toEqual([]);
-        }
-      }),
-      params,
-    );
+    forEveryWorld(({ spec, offers, blocks, alts }) => {
+      for (const o of rankOffers(spec, offers, blocks, NOW).ranked) {
+        expect(Number.isInteger(o.candidate) && o.candidate >= 0 && o.candidate < alts.length).toBe(true);
+        expect(violations(alts[o.candidate]!, o, blocks, NOW)).toEqual([]);
+      }
+    });
   });
 
   test('(c) every input offer is in exactly one of ranked/rejected, and every rejection gives a true reason per alternative', () => {
-    fc.assert(
-      fc.property(worldArb, ({ spec, offers, blocks }) => {
-        const alts = alternativesOf(spec);
-        const { ranked, rejected } = rankOffers(spec, offers, blocks, NOW);
-        expect(ranked.length + rejected.length).toBe(offers.length);
-        expect(sortedCanon([...ranked, ...rejected.map((r) => r.offer)])).toEqual(sortedCanon(offers));
-        // Rejected entries carry the input object itself, each at most once.
-        expect(new Set(rejected.map((r) => r.offer)).size).toBe(rejected.length);
-        const problems: string[] = [];
-        for (const r of rejected) {
-          const what = `${offerLabel(r.offer)}: ${JSON.stringify(r.reason)}`;
-          if (!offers.includes(r.offer)) problems.push(`${what} is not an input offer`);
-          if (typeof r.reason !== 'string' || r.reason.trim() === '') {
-            problems.push(`${what} has no reason`);
+    forEveryWorld(({ spec, offers, blocks, alts }) => {
+      const { ranked, rejected } = rankOffers(spec, offers, blocks, NOW);
+      expect(ranked.length + rejected.length).toBe(offers.length);
+      expect(sortedCanon([...ranked, ...rejected.map((r) => r.offer)])).toEqual(sortedCanon(offers));
+      // Rejected entries carry the input object itself, each at most once.
+      expect(new Set(rejected.map((r) => r.offer)).size).toBe(rejected.length);
+      const problems: string[] = [];
+      for (const r of rejected) {
+        const what = `${offerLabel(r.offer)}: ${JSON.stringify(r.reason)}`;
+        if (!offers.includes(r.offer)) problems.push(`${what} is not an input offer`);
+        if (typeof r.reason !== 'string' || r.reason.trim() === '') {
+          problems.push(`${what} has no reason`);
+          continue;
+        }
+        // "alternative 1: ...; alternative 2: ..." with several alternatives, else the reason alone.
+        let parts = [r.reason];
+        if (alts.length > 1) {
+          parts = r.reason.split('; ');
+          const labels = parts.map((p) => p.slice(0, p.indexOf(': ')));
+          if (labels.join() !== alts.map((_, i) => `alternative ${i + 1}`).join()) {
+            problems.push(`${what} does not give one reason per alternative`);
             continue;
           }
-          // "alternative 1: ...; alternative 2: ..." with several alternatives, else the reason alone.
-          let parts = [r.reason];
-          if (alts.length > 1) {
-            parts = r.reason.split('; ');
-            const labels = parts.map((p) => p.slice(0, p.indexOf(': ')));
-            if (labels.join() !== alts.map((_, i) => `alternative ${i + 1}`).join()) {
-              problems.push(`${what} does not give one reason per alternative`);
-              continue;
-            }
-            parts = parts.map((p) => p.slice(p.indexOf(': ') + 2));
-          }
-          // Each names a constraint that the offer really breaks in that alternative.
-          parts.forEach((part, i) => {
-            const broken = violations(alts[i]!, r.offer, blocks, NOW);
-            const named = constraintOf(part);
-            if (named === undefined || !broken.includes(named)) {
-              problems.push(
-                `${what}: alternative ${i + 1} says ${named ?? part}, breaks [${broken.join(', ')}]`,
-              );
-            }
-          });
+          parts = parts.map((p) => p.slice(p.indexOf(': ') + 2));
         }
-        expect(problems).toEqual([]);
-      }),
-      params,
-    );
+        // Each names a constraint that the offer really breaks in that alternative.
+        parts.forEach((part, i) => {
+          const broken = violations(alts[i]!, r.offer, blocks, NOW);
+          const named = constraintOf(part);
+          if (named === undefined || !broken.includes(named)) {
+            problems.push(
+              `${what}: alternative ${i + 1} says ${named ?? part}, breaks [${broken.join(', ')}]`,
+            );
+          }
+        });
+      }
+      expect(problems).toEqual([]);
+    });
   });
 
   test('(d) ranked is sorted by (alternative if ordered), price, GPU count, label', () => {
-    fc.assert(
-      fc.property(worldArb, ({ spec, offers, blocks }) => {
-        const { ranked } = rankOffers(spec, offers, blocks, NOW);
-        const ordered = isOrdered(spec);
-        for (let i = 1; i < ranked.length; i++) {
-          expect(compareRanked(ordered, ranked[i - 1]!, ranked[i]!)).toBeLessThanOrEqual(0);
-        }
-      }),
-      params,
-    );
+    forEveryWorld(({ spec, offers, blocks }) => {
+      const { ranked } = rankOffers(spec, offers, blocks, NOW);
+      const ordered = isOrdered(spec);
+      for (let i = 1; i < ranked.length; i++) {
+        expect(compareRanked(ordered, ranked[i - 1]!, ranked[i]!)).toBeLessThanOrEqual(0);
+      }
+    });
   });
 
   test('the ranking does not depend on the order of the catalog (offers with distinct labels)', () => {
@@ -620,47 +608,43 @@ describe('rankOffers properties', () => {
   });
 
   test('nearestMisses: one per provider and GPU model, the closest of each, with the reasons of its closest alternative, fewest first then cheapest', () => {
-    fc.assert(
-      fc.property(worldArb, ({ spec, offers, blocks }) => {
-        const alts = alternativesOf(spec);
-        const wantsGpu = alts.some((a) => a.gpu);
-        const group = (o: Offer) => `${o.provider}|${o.gpuType ?? ''}`;
-        const broken = new Map(offers.map((o) => [o, alts.map((a) => violations(a, o, blocks, NOW).sort())]));
-        const fewest = (o: Offer) => Math.min(...broken.get(o)!.map((v) => v.length));
-        // A machine without GPUs counts as one constraint further off for a GPU request.
-        const score = (o: Offer) => fewest(o) + (wantsGpu && o.gpuCount === 0 ? 1 : 0);
-        const before = (p: Offer, q: Offer) =>
-          score(p) < score(q) || (score(p) === score(q) && p.pricePerHour <= q.pricePerHour);
+    forEveryWorld(({ spec, offers, blocks, alts }) => {
+      const wantsGpu = alts.some((a) => a.gpu);
+      const group = (o: Offer) => `${o.provider}|${o.gpuType ?? ''}`;
+      const broken = new Map(offers.map((o) => [o, alts.map((a) => violations(a, o, blocks, NOW).sort())]));
+      const fewest = (o: Offer) => Math.min(...broken.get(o)!.map((v) => v.length));
+      // A machine without GPUs counts as one constraint further off for a GPU request.
+      const score = (o: Offer) => fewest(o) + (wantsGpu && o.gpuCount === 0 ? 1 : 0);
+      const before = (p: Offer, q: Offer) =>
+        score(p) < score(q) || (score(p) === score(q) && p.pricePerHour <= q.pricePerHour);
 
-        const misses = nearestMisses(spec, offers, blocks, NOW, offers.length);
-        const groups = new Set(offers.map(group));
-        expect(misses.map((m) => group(m.offer)).sort()).toEqual([...groups].sort());
-        const problems: string[] = [];
-        misses.forEach((m, i) => {
-          const what = `${offerLabel(m.offer)} ${JSON.stringify(m.reasons)}`;
-          if (!broken.has(m.offer)) return problems.push(`${what} is not an input offer`);
-          // Every reason of one closest alternative, each naming the constraint it breaks.
-          const named = m.reasons.map((r) => constraintOf(r) ?? r).sort();
-          if (m.reasons.length !== fewest(m.offer))
-            problems.push(`${what}: closest misses by ${fewest(m.offer)}`);
-          if (!broken.get(m.offer)!.some((v) => v.join() === named.join())) {
-            problems.push(`${what}: alternatives break ${JSON.stringify(broken.get(m.offer))}`);
+      const misses = nearestMisses(spec, offers, blocks, NOW, offers.length);
+      const groups = new Set(offers.map(group));
+      expect(misses.map((m) => group(m.offer)).sort()).toEqual([...groups].sort());
+      const problems: string[] = [];
+      misses.forEach((m, i) => {
+        const what = `${offerLabel(m.offer)} ${JSON.stringify(m.reasons)}`;
+        if (!broken.has(m.offer)) return problems.push(`${what} is not an input offer`);
+        // Every reason of one closest alternative, each naming the constraint it breaks.
+        const named = m.reasons.map((r) => constraintOf(r) ?? r).sort();
+        if (m.reasons.length !== fewest(m.offer))
+          problems.push(`${what}: closest misses by ${fewest(m.offer)}`);
+        if (!broken.get(m.offer)!.some((v) => v.join() === named.join())) {
+          problems.push(`${what}: alternatives break ${JSON.stringify(broken.get(m.offer))}`);
+        }
+        // No other offer of its group is closer, or as close and cheaper.
+        for (const o of offers) {
+          if (group(o) === group(m.offer) && !before(m.offer, o)) {
+            problems.push(`${what}: ${offerLabel(o)} ${o.pricePerHour}/h is nearer`);
           }
-          // No other offer of its group is closer, or as close and cheaper.
-          for (const o of offers) {
-            if (group(o) === group(m.offer) && !before(m.offer, o)) {
-              problems.push(`${what}: ${offerLabel(o)} ${o.pricePerHour}/h is nearer`);
-            }
-          }
-          if (i > 0 && !before(misses[i - 1]!.offer, m.offer)) problems.push(`${what} is out of order`);
-        });
-        expect(problems).toEqual([]);
-        // The limit keeps the first ones.
-        const limit = Math.max(1, Math.floor(groups.size / 2));
-        expect(nearestMisses(spec, offers, blocks, NOW, limit)).toEqual(misses.slice(0, limit));
-      }),
-      params,
-    );
+        }
+        if (i > 0 && !before(misses[i - 1]!.offer, m.offer)) problems.push(`${what} is out of order`);
+      });
+      expect(problems).toEqual([]);
+      // The limit keeps the first ones.
+      const limit = Math.max(1, Math.floor(groups.size / 2));
+      expect(nearestMisses(spec, offers, blocks, NOW, limit)).toEqual(misses.slice(0, limit));
+    });
   });
 });
 
