@@ -111,6 +111,21 @@ export function createActivities(deps: ActivityDeps) {
     return p;
   };
 
+  /** The instance's state, or undefined (logged as `failed`) when the provider could not tell: one failed call decides nothing. */
+  const describeOrNot = async (
+    p: Provider,
+    ref: InstanceRef,
+    signal: AbortSignal,
+    failed: string,
+  ): Promise<InstanceState | undefined> => {
+    try {
+      return await p.describe(ref, signal);
+    } catch (err) {
+      log.warn({ instanceId: ref.id, err: (err as Error).message }, failed);
+      return undefined;
+    }
+  };
+
   return {
     /** Ranks every configured provider's offers for the spec; a provider that fails to answer is skipped. */
     async place({ spec, blocks, target, avoid }: PlaceInput): Promise<PlaceResult> {
@@ -198,12 +213,7 @@ export function createActivities(deps: ActivityDeps) {
       const p = provider(ref.provider);
       const deadline = now() + timeoutMs;
       for (;;) {
-        let state: InstanceState | undefined;
-        try {
-          state = await p.describe(ref, ctx.cancellationSignal);
-        } catch (err) {
-          log.warn({ instanceId: ref.id, err: (err as Error).message }, 'describe failed while waiting');
-        }
+        const state = await describeOrNot(p, ref, ctx.cancellationSignal, 'describe failed while waiting');
         if (state === 'running') return;
         if (state && !ALIVE.includes(state)) {
           throw ApplicationFailure.create({
@@ -237,12 +247,7 @@ export function createActivities(deps: ActivityDeps) {
       const p = provider(ref.provider);
       let misses = 0;
       for (;;) {
-        let state: InstanceState | undefined;
-        try {
-          state = await p.describe(ref, ctx.cancellationSignal);
-        } catch (err) {
-          log.warn({ instanceId: ref.id, err: (err as Error).message }, 'describe failed; not counted');
-        }
+        const state = await describeOrNot(p, ref, ctx.cancellationSignal, 'describe failed; not counted');
         if (state && !ALIVE.includes(state)) {
           if (++misses >= threshold) return { state };
         } else if (state) {

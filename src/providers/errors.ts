@@ -6,7 +6,8 @@ import type { FailureScope, Location } from './types';
  * blocks; `retryable` says whether the same call may succeed if simply repeated.
  */
 export abstract class ProviderError extends Error {
-  abstract readonly retryable: boolean;
+  /** Whether the same call may succeed if simply repeated: only for transient errors. */
+  readonly retryable: boolean = false;
   constructor(
     message: string,
     readonly location: Location,
@@ -22,7 +23,6 @@ export abstract class ProviderError extends Error {
 /** No capacity for this shape in this zone right now; try elsewhere. */
 export class CapacityError extends ProviderError {
   override readonly name = FailureType.Capacity;
-  readonly retryable = false;
   constructor(message: string, location: Location, code?: string) {
     super(message, location, code, 'zone');
   }
@@ -31,7 +31,6 @@ export class CapacityError extends ProviderError {
 /** An account limit in this region (unless scoped otherwise); other regions may still work. */
 export class QuotaError extends ProviderError {
   override readonly name = FailureType.Quota;
-  readonly retryable = false;
   constructor(message: string, location: Location, code?: string, scope: FailureScope = 'region') {
     super(message, location, code, scope);
   }
@@ -40,25 +39,22 @@ export class QuotaError extends ProviderError {
 /** Throttling, a 5xx or a dropped connection: the same call may work if repeated. */
 export class TransientProviderError extends ProviderError {
   override readonly name = FailureType.Transient;
-  readonly retryable = true;
+  override readonly retryable = true;
 }
 
 /** The provider (or, for a local pool, the pool) is down; block it (or the given scope) for a cooldown. */
 export class ProviderUnavailableError extends ProviderError {
   override readonly name = FailureType.ProviderUnavailable;
-  readonly retryable = false;
 }
 
 /** The request itself is wrong; repeating it anywhere will not help. Surfaced to the user. */
 export class InvalidRequestError extends ProviderError {
   override readonly name = FailureType.InvalidRequest;
-  readonly retryable = false;
 }
 
 /** Credentials are missing, expired or lack a permission. Surfaced to the user. */
 export class AuthError extends ProviderError {
   override readonly name = FailureType.Auth;
-  readonly retryable = false;
 }
 
 /** Refuses a provision carrying another installation's owner mark (reconcile would not see it). */

@@ -1,76 +1,43 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { toFailure } from '../../src/activities';
 import { FailureType } from '../../src/common/names';
-import {
-  AuthError,
-  CapacityError,
-  InvalidRequestError,
-  ProviderError,
-  ProviderUnavailableError,
-  QuotaError,
-  TransientProviderError,
-} from '../../src/providers/errors';
-import type { FailureScope, Location } from '../../src/providers/types';
+import * as errors from '../../src/providers/errors';
+import type { FailureScope, Location } from '../../src/common/offer';
 
 const loc: Location = { provider: 'aws', region: 'us-east-1', zone: 'us-east-1a' };
 
+type ErrorClass = new (message: string, location: Location, code?: string) => errors.ProviderError;
+
 interface Case {
   cls: string;
-  make: () => ProviderError;
+  make: () => errors.ProviderError;
   type: string;
   scope: FailureScope;
   retryable: boolean;
 }
 
-const cases: Case[] = [
-  {
-    cls: 'CapacityError',
-    make: () => new CapacityError('no p4d capacity', loc, 'InsufficientInstanceCapacity'),
-    type: FailureType.Capacity,
-    scope: 'zone',
-    retryable: false,
-  },
-  {
-    cls: 'QuotaError',
-    make: () => new QuotaError('vCPU limit', loc, 'VcpuLimitExceeded'),
-    type: FailureType.Quota,
-    scope: 'region',
-    retryable: false,
-  },
-  {
-    cls: 'TransientProviderError',
-    make: () => new TransientProviderError('throttled', loc, 'RequestLimitExceeded'),
-    type: FailureType.Transient,
-    scope: 'provider',
-    retryable: true,
-  },
-  {
-    cls: 'ProviderUnavailableError',
-    make: () => new ProviderUnavailableError('pool down', loc, 'PoolDown'),
-    type: FailureType.ProviderUnavailable,
-    scope: 'provider',
-    retryable: false,
-  },
-  {
-    cls: 'InvalidRequestError',
-    make: () => new InvalidRequestError('bad instance type', loc, 'InvalidParameterValue'),
-    type: FailureType.InvalidRequest,
-    scope: 'provider',
-    retryable: false,
-  },
-  {
-    cls: 'AuthError',
-    make: () => new AuthError('expired token', loc, 'ExpiredToken'),
-    type: FailureType.Auth,
-    scope: 'provider',
-    retryable: false,
-  },
-];
+/** Each class with the FailureType it carries, a code its provider might give, its scope and retryability. */
+const cases: Case[] = (
+  [
+    [errors.CapacityError, FailureType.Capacity, 'InsufficientInstanceCapacity', 'zone', false],
+    [errors.QuotaError, FailureType.Quota, 'VcpuLimitExceeded', 'region', false],
+    [errors.TransientProviderError, FailureType.Transient, 'RequestLimitExceeded', 'provider', true],
+    [errors.ProviderUnavailableError, FailureType.ProviderUnavailable, 'PoolDown', 'provider', false],
+    [errors.InvalidRequestError, FailureType.InvalidRequest, 'InvalidParameterValue', 'provider', false],
+    [errors.AuthError, FailureType.Auth, 'ExpiredToken', 'provider', false],
+  ] as Array<[ErrorClass, string, string, FailureScope, boolean]>
+).map(([cls, type, code, scope, retryable]) => ({
+  cls: cls.name,
+  make: () => new cls(`${cls.name} at ${code}`, loc, code),
+  type,
+  scope,
+  retryable,
+}));
 
 describe('provider error classes', () => {
   test.each(cases)('$cls has name $type (a FailureType), scope $scope and retryable $retryable', (c) => {
     const err = c.make();
-    expect(err).toBeInstanceOf(ProviderError);
+    expect(err).toBeInstanceOf(errors.ProviderError);
     expect(err).toBeInstanceOf(Error);
     expect(err.constructor.name).toBe(c.cls);
     expect(err.name).toBe(c.cls);
@@ -82,8 +49,8 @@ describe('provider error classes', () => {
   });
 
   test('QuotaError and ProviderUnavailableError accept a narrower scope', () => {
-    expect(new QuotaError('m', loc, undefined, 'zone').scope).toBe('zone');
-    expect(new ProviderUnavailableError('m', loc, undefined, 'region').scope).toBe('region');
+    expect(new errors.QuotaError('m', loc, undefined, 'zone').scope).toBe('zone');
+    expect(new errors.ProviderUnavailableError('m', loc, undefined, 'region').scope).toBe('region');
   });
 
   test('only TransientProviderError is retryable', () => {
@@ -110,13 +77,13 @@ describe('toFailure', () => {
   );
 
   test('carries a narrowed scope into the details', () => {
-    const af = toFailure(new QuotaError('zonal quota', loc, 'Q', 'zone')) as ApplicationFailure;
+    const af = toFailure(new errors.QuotaError('zonal quota', loc, 'Q', 'zone')) as ApplicationFailure;
     expect(af.details?.[0]).toMatchObject({ scope: 'zone' });
   });
 
   test('leaves code undefined in the details when the provider gave none', () => {
     const af = toFailure(
-      new CapacityError('full', { provider: 'local', region: 'lab-a' }),
+      new errors.CapacityError('full', { provider: 'local', region: 'lab-a' }),
     ) as ApplicationFailure;
     expect(af.details?.[0]).toEqual({ scope: 'zone', location: { provider: 'local', region: 'lab-a' } });
     expect(af.details?.[0]).toHaveProperty('code', undefined);
@@ -141,12 +108,13 @@ describe('toFailure', () => {
 });
 
 test('for a cleanup (terminate, release), an unanswering provider is retried; an auth error is not', () => {
-  const down = toFailure(new ProviderUnavailableError('EC2 did not answer', loc), { cleanup: true });
+  const down = toFailure(new errors.ProviderUnavailableError('EC2 did not answer', loc), { cleanup: true });
   expect(down).toBeInstanceOf(ApplicationFailure);
   expect((down as ApplicationFailure).nonRetryable).toBe(false);
   expect(
-    (toFailure(new ProviderUnavailableError('EC2 did not answer', loc)) as ApplicationFailure).nonRetryable,
+    (toFailure(new errors.ProviderUnavailableError('EC2 did not answer', loc)) as ApplicationFailure)
+      .nonRetryable,
   ).toBe(true);
-  const auth = toFailure(new AuthError('expired', loc, 'AuthFailure'), { cleanup: true });
+  const auth = toFailure(new errors.AuthError('expired', loc, 'AuthFailure'), { cleanup: true });
   expect((auth as ApplicationFailure).nonRetryable).toBe(true);
 });

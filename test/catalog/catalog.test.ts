@@ -8,7 +8,7 @@ import {
   loadCatalog,
   packageRoot,
 } from '../../src/catalog/catalog';
-import type { Offer } from '../../src/providers/types';
+import type { Offer } from '../../src/common/offer';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const AWS_HEADER =

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { catalogFromCsv } from '../../src/catalog/catalog';
 import { GCP_BUILT_IN_GPUS, gcpShape } from '../../src/catalog/gcp-shapes';
-import type { Offer } from '../../src/providers/types';
+import type { Offer } from '../../src/common/offer';
 
 const text = readFileSync(path.join(__dirname, '..', '..', 'data', 'catalog', 'gcp.csv'), 'utf8');
 const { offers, anomalies, rows } = catalogFromCsv('gcp', text);

@@ -1,6 +1,6 @@
 import { offersFromRows } from '../../src/catalog/offers';
 import { parseSkypilotCsv } from '../../src/catalog/skypilot-csv';
-import type { Offer } from '../../src/providers/types';
+import type { Offer } from '../../src/common/offer';
 
 const AWS_HEADER =
   'InstanceType,AcceleratorName,AcceleratorCount,vCPUs,MemoryGiB,GpuInfo,Price,SpotPrice,Region,AvailabilityZone';
@@ -23,26 +23,28 @@ const gcp = (lines: string[]) => offersOf('gcp', GCP_HEADER, lines);
 const find = (offers: Offer[], spot: boolean, more: Partial<Offer> = {}) =>
   offers.filter((o) => o.spot === spot && Object.entries(more).every(([k, v]) => o[k as keyof Offer] === v));
 
+/** The on-demand and the spot offer of one machine at provider/region/zone, in that order. */
+function bothPrices(
+  where: string,
+  machine: Omit<Offer, 'provider' | 'region' | 'zone' | 'spot' | 'pricePerHour'>,
+  onDemand: number,
+  spot: number,
+): Offer[] {
+  const [provider = '', region = '', zone = ''] = where.split('/');
+  return [
+    { provider, region, zone, ...machine, spot: false, pricePerHour: onDemand },
+    { provider, region, zone, ...machine, spot: true, pricePerHour: spot },
+  ];
+}
+
 describe('offersFromRows: machine rows priced whole (AWS)', () => {
   it('gives one on-demand and one spot offer for a row with both prices', () => {
     const { offers, anomalies } = aws([
       `p4d.24xlarge,A100,8.0,96.0,1152.0,${P4D},32.7726,10.5438,us-east-1,use1-az2`,
     ]);
-    const base = {
-      provider: 'aws',
-      region: 'us-east-1',
-      zone: 'use1-az2',
-      instanceType: 'p4d.24xlarge',
-      gpuType: 'A100',
-      gpuCount: 8,
-      gpuMemoryGb: 40,
-      vcpus: 96,
-      memoryGb: 1152,
-    };
-    expect(offers).toEqual([
-      { ...base, spot: false, pricePerHour: 32.7726 },
-      { ...base, spot: true, pricePerHour: 10.5438 },
-    ]);
+    const machine = { instanceType: 'p4d.24xlarge', vcpus: 96, memoryGb: 1152 };
+    const gpus = { gpuType: 'A100', gpuCount: 8, gpuMemoryGb: 40 };
+    expect(offers).toEqual(bothPrices('aws/us-east-1/use1-az2', { ...machine, ...gpus }, 32.7726, 10.5438));
     expect(anomalies).toEqual([]);
   });
 
@@ -210,21 +212,11 @@ describe('offersFromRows: GCP hosts + accelerator rows', () => {
       `,,,A100,1,${A100},us-central1,us-central1-a,2.93391,1.1472`,
       `,,,A100,8,${A100},us-central1,us-central1-a,23.47126,9.1776`,
     ]);
-    const base = {
-      provider: 'gcp',
-      region: 'us-central1',
-      zone: 'us-central1-a',
-      instanceType: 'a2-highgpu-8g',
-      gpuType: 'A100',
-      gpuCount: 8,
-      gpuMemoryGb: 40,
-      vcpus: 96,
-      memoryGb: 680,
-    };
-    expect(offers).toEqual([
-      { ...base, spot: false, pricePerHour: 29.38708 },
-      { ...base, spot: true, pricePerHour: 11.54364 },
-    ]);
+    const machine = { instanceType: 'a2-highgpu-8g', vcpus: 96, memoryGb: 680 };
+    const gpus = { gpuType: 'A100', gpuCount: 8, gpuMemoryGb: 40 };
+    expect(offers).toEqual(
+      bothPrices('gcp/us-central1/us-central1-a', { ...machine, ...gpus }, 29.38708, 11.54364),
+    );
     // The count-1 row is not used by an 8-GPU host but the zone's A100 rows are used, so no anomaly.
     expect(anomalies).toEqual([]);
   });

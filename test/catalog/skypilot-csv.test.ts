@@ -25,28 +25,33 @@ describe('parseCsv', () => {
     expect(records.map((r) => r.line)).toEqual([1, 2, 3, 4]);
   });
 
-  it('skips # comment lines and blank lines but counts them for line numbers', () => {
-    const { records } = parseCsv('# source\n\n#x,y\nh1,h2\r\n   \r\n# between\r\nv1,v2\r\n\r\n');
-    expect(records).toEqual([
-      { line: 4, fields: ['h1', 'h2'] },
-      { line: 7, fields: ['v1', 'v2'] },
-    ]);
-  });
-
-  it('treats # as a comment only at the start of a line, not inside a quoted field or later on a line', () => {
-    const { records } = parseCsv('a,"x\n# not a comment",b#c\nd,e\n');
-    expect(records).toEqual([
-      { line: 1, fields: ['a', 'x\n# not a comment', 'b#c'] },
-      { line: 3, fields: ['d', 'e'] },
-    ]);
-  });
-
-  it('keeps a CRLF inside a quoted field and numbers the following record after it', () => {
-    const { records } = parseCsv('"one\r\ntwo",x\r\ny,z\r\n');
-    expect(records).toEqual([
-      { line: 1, fields: ['one\r\ntwo', 'x'] },
-      { line: 3, fields: ['y', 'z'] },
-    ]);
+  it.each<[string, string, Array<[number, string[]]>]>([
+    [
+      'skips # comment lines and blank lines but counts them for line numbers',
+      '# source\n\n#x,y\nh1,h2\r\n   \r\n# between\r\nv1,v2\r\n\r\n',
+      [
+        [4, ['h1', 'h2']],
+        [7, ['v1', 'v2']],
+      ],
+    ],
+    [
+      'treats # as a comment only at the start of a line, not inside a quoted field or later on a line',
+      'a,"x\n# not a comment",b#c\nd,e\n',
+      [
+        [1, ['a', 'x\n# not a comment', 'b#c']],
+        [3, ['d', 'e']],
+      ],
+    ],
+    [
+      'keeps a CRLF inside a quoted field and numbers the following record after it',
+      '"one\r\ntwo",x\r\ny,z\r\n',
+      [
+        [1, ['one\r\ntwo', 'x']],
+        [3, ['y', 'z']],
+      ],
+    ],
+  ])('%s', (_what, text, expected) => {
+    expect(parseCsv(text).records).toEqual(expected.map(([line, fields]) => ({ line, fields })));
   });
 
   it('returns empty trailing fields and drops a byte-order mark', () => {

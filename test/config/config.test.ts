@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, realpath, rm, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_TASK_QUEUE } from '../../src/common/names';
-import { ConfigError, DEFAULT_CONFIG_FILE, loadConfig } from '../../src/config/config';
+import { ConfigError, DEFAULT_CONFIG_FILE, loadConfig, type Config } from '../../src/config/config';
 
 const FULL_FILE = `
 temporal:
@@ -243,44 +243,40 @@ describe('loadConfig precedence: flag > env > file > default', () => {
     path = await write('full.yaml', FULL_FILE);
   });
 
+  /** The settings these tests resolve from three places. */
+  const resolved = (c: Config) => ({
+    address: c.temporal.address,
+    namespace: c.temporal.namespace,
+    taskQueue: c.temporal.taskQueue,
+    stateDir: c.stateDir,
+  });
+  const ENV = {
+    TEMPORAL_ADDRESS: 'env-host:7233',
+    TEMPORAL_NAMESPACE: 'env-ns',
+    DRIFTLESS_TASK_QUEUE: 'env-queue',
+    DRIFTLESS_STATE_DIR: '/srv/env-state',
+  };
+
   test('env beats the file for address, namespace, task queue, state dir and owner', async () => {
-    const c = await loadConfig(
-      { configPath: path },
-      {
-        TEMPORAL_ADDRESS: 'env-host:7233',
-        TEMPORAL_NAMESPACE: 'env-ns',
-        DRIFTLESS_TASK_QUEUE: 'env-queue',
-        DRIFTLESS_STATE_DIR: '/srv/env-state',
-        DRIFTLESS_OWNER: 'env-owner',
-      },
-    );
-    expect(c.temporal.address).toBe('env-host:7233');
-    expect(c.temporal.namespace).toBe('env-ns');
-    expect(c.temporal.taskQueue).toBe('env-queue');
-    expect(c.stateDir).toBe('/srv/env-state');
+    const c = await loadConfig({ configPath: path }, { ...ENV, DRIFTLESS_OWNER: 'env-owner' });
+    expect(resolved(c)).toEqual({
+      address: 'env-host:7233',
+      namespace: 'env-ns',
+      taskQueue: 'env-queue',
+      stateDir: '/srv/env-state',
+    });
     expect(c.owner).toBe('env-owner');
   });
 
   test('flags beat env for address, namespace, task queue and state dir', async () => {
-    const c = await loadConfig(
-      {
-        configPath: path,
-        temporalAddress: 'flag-host:7233',
-        namespace: 'flag-ns',
-        taskQueue: 'flag-queue',
-        stateDir: '/srv/flag-state',
-      },
-      {
-        TEMPORAL_ADDRESS: 'env-host:7233',
-        TEMPORAL_NAMESPACE: 'env-ns',
-        DRIFTLESS_TASK_QUEUE: 'env-queue',
-        DRIFTLESS_STATE_DIR: '/srv/env-state',
-      },
-    );
-    expect(c.temporal.address).toBe('flag-host:7233');
-    expect(c.temporal.namespace).toBe('flag-ns');
-    expect(c.temporal.taskQueue).toBe('flag-queue');
-    expect(c.stateDir).toBe('/srv/flag-state');
+    const flags = { temporalAddress: 'flag-host:7233', namespace: 'flag-ns', taskQueue: 'flag-queue' };
+    const c = await loadConfig({ configPath: path, ...flags, stateDir: '/srv/flag-state' }, ENV);
+    expect(resolved(c)).toEqual({
+      address: 'flag-host:7233',
+      namespace: 'flag-ns',
+      taskQueue: 'flag-queue',
+      stateDir: '/srv/flag-state',
+    });
   });
 
   test('flags beat the default when there is no file and no env', async () => {

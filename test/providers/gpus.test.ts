@@ -5,44 +5,40 @@ const DGX_A100 = Array.from({ length: 8 }, () => 'NVIDIA A100-SXM4-80GB, 81920')
 const T4 = 'Tesla T4, 15360\n';
 
 describe('parseNvidiaSmi', () => {
-  test('8x A100-SXM4-80GB: reports the model A100-80GB (as the catalogs name it), counts 8 and converts 81920 MiB to 80 GB', () => {
-    expect(parseNvidiaSmi(DGX_A100)).toEqual({ type: 'A100-80GB', count: 8, memoryGb: 80 });
-  });
-
-  test('Tesla T4: drops the Tesla prefix and rounds 15360 MiB to 15 GB', () => {
-    expect(parseNvidiaSmi(T4)).toEqual({ type: 'T4', count: 1, memoryGb: 15 });
-  });
-
-  test('empty output means no GPUs', () => {
-    expect(parseNvidiaSmi('')).toEqual({ type: 'none', count: 0 });
-  });
-
-  test('output of only blank lines means no GPUs', () => {
-    expect(parseNvidiaSmi('\n  \n\n')).toEqual({ type: 'none', count: 0 });
-  });
-
-  test('Windows line endings and surrounding whitespace do not change the result', () => {
-    expect(parseNvidiaSmi('  NVIDIA H100 80GB HBM3 ,  81559 \r\n NVIDIA H100 80GB HBM3, 81559\r\n')).toEqual({
-      type: 'H100',
-      count: 2,
-      memoryGb: 80,
-    });
-  });
-
-  test('an unreadable memory column leaves memoryGb undefined', () => {
-    expect(parseNvidiaSmi('NVIDIA A10G, [N/A]\n')).toEqual({ type: 'A10G', count: 1, memoryGb: undefined });
+  test.each<[string, string, ReturnType<typeof parseNvidiaSmi>]>([
+    [
+      '8x A100-SXM4-80GB: reports the model A100-80GB (as the catalogs name it), counts 8 and converts 81920 MiB to 80 GB',
+      DGX_A100,
+      { type: 'A100-80GB', count: 8, memoryGb: 80 },
+    ],
+    [
+      'Tesla T4: drops the Tesla prefix and rounds 15360 MiB to 15 GB',
+      T4,
+      { type: 'T4', count: 1, memoryGb: 15 },
+    ],
+    ['empty output means no GPUs', '', { type: 'none', count: 0 }],
+    ['output of only blank lines means no GPUs', '\n  \n\n', { type: 'none', count: 0 }],
+    [
+      'Windows line endings and surrounding whitespace do not change the result',
+      '  NVIDIA H100 80GB HBM3 ,  81559 \r\n NVIDIA H100 80GB HBM3, 81559\r\n',
+      { type: 'H100', count: 2, memoryGb: 80 },
+    ],
+    [
+      'an unreadable memory column leaves memoryGb undefined',
+      'NVIDIA A10G, [N/A]\n',
+      { type: 'A10G', count: 1, memoryGb: undefined },
+    ],
+    [
+      'a workstation name becomes its model, with the RTX series kept',
+      'Quadro RTX 6000, 24576\n',
+      { type: 'RTX-6000', count: 1, memoryGb: 24 },
+    ],
+  ])('%s', (_what, output, expected) => {
+    expect(parseNvidiaSmi(output)).toEqual(expected);
   });
 
   test('a missing memory column leaves memoryGb undefined', () => {
     expect(parseNvidiaSmi('NVIDIA L4\n').memoryGb).toBeUndefined();
-  });
-
-  test('a workstation name becomes its model, with the RTX series kept', () => {
-    expect(parseNvidiaSmi('Quadro RTX 6000, 24576\n')).toEqual({
-      type: 'RTX-6000',
-      count: 1,
-      memoryGb: 24,
-    });
   });
 });
 

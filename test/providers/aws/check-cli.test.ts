@@ -6,6 +6,7 @@ import { cli } from '../../support/harness';
 import { startMoto, type MotoServer } from '../../support/moto';
 import { startFaultProxy, type FaultProxy } from './fault-proxy';
 import { IMAGE_NAME } from './helpers';
+import type { ProviderCheck } from '../../../src/providers/check';
 
 // `driftless check` as a user runs it: the real CLI, credentials from the environment (the SDK's
 // default chain), EC2 on loopback (moto, behind a proxy that can refuse the credentials).
@@ -50,17 +51,11 @@ async function check(endpoint: string) {
   });
 }
 
-type CheckJson = Array<{
-  provider: string;
-  ok: boolean;
-  regions: Array<{ region: string; ok: boolean; detail: string }>;
-}>;
-
 test('check reports a working AWS configuration: region answers, zones and image found, exit 0', async () => {
   proxy.clear();
   const r = await check(proxy.endpoint);
   expect(r.code).toBe(0);
-  const aws = (JSON.parse(r.stdout) as CheckJson).find((p) => p.provider === 'aws')!;
+  const aws = (JSON.parse(r.stdout) as ProviderCheck[]).find((p) => p.provider === 'aws')!;
   expect(aws.ok).toBe(true);
   expect(aws.regions).toEqual([expect.objectContaining({ region: 'us-east-1', ok: true })]);
   expect(aws.regions[0]!.detail).toMatch(/\d+ zones, image ami-/);
@@ -71,7 +66,7 @@ test('check reports refused credentials as an auth failure and exits 3', async (
   proxy.fail('DescribeRegions', { code: 'AuthFailure', status: 401 });
   const r = await check(proxy.endpoint);
   expect(r.code).toBe(3);
-  const aws = (JSON.parse(r.stdout) as CheckJson).find((p) => p.provider === 'aws')!;
+  const aws = (JSON.parse(r.stdout) as ProviderCheck[]).find((p) => p.provider === 'aws')!;
   expect(aws.ok).toBe(false);
   expect(aws.regions[0]).toMatchObject({ region: 'us-east-1', ok: false });
   expect(aws.regions[0]!.detail).toMatch(/AuthError AuthFailure/);
@@ -80,6 +75,6 @@ test('check reports refused credentials as an auth failure and exits 3', async (
 test('check reports an endpoint that does not answer and exits 3', async () => {
   const r = await check('http://127.0.0.1:1');
   expect(r.code).toBe(3);
-  const aws = (JSON.parse(r.stdout) as CheckJson).find((p) => p.provider === 'aws')!;
+  const aws = (JSON.parse(r.stdout) as ProviderCheck[]).find((p) => p.provider === 'aws')!;
   expect(aws.ok).toBe(false);
 });

@@ -1,5 +1,6 @@
-import { AwsProviderConfig, DEFAULT_AGENT_COMMAND } from '../../../src/providers/aws/config';
+import { AwsProviderConfig } from '../../../src/providers/aws/config';
 import { awsClientToken } from '../../../src/providers/aws/tags';
+import { SHARED_DEFAULTS } from '../cloud-settings';
 
 const minimal = {
   regions: ['us-east-1'],
@@ -15,11 +16,7 @@ describe('AwsProviderConfig', () => {
       rootDiskGb: 100,
       rootVolumeType: 'gp3',
       network: {},
-      agentCommand: DEFAULT_AGENT_COMMAND,
-      maxAttempts: 4,
-      retryDelay: 200,
-      maxRetryDelay: 2000,
-      callTimeout: 30_000,
+      ...SHARED_DEFAULTS,
     });
   });
 

@@ -4,21 +4,19 @@ import {
   EC2Client,
   type Instance,
 } from '@aws-sdk/client-ec2';
-import pino from 'pino';
 import { AwsProvider, type AwsProviderOptions } from '../../../src/providers/aws/aws-provider';
 import { AwsProviderConfig, type AwsProviderConfigInput } from '../../../src/providers/aws/config';
-import type { Offer, ProvisionRequest } from '../../../src/providers/types';
+import type { Offer } from '../../../src/providers/types';
 import { MOTO_CREDENTIALS, startMoto, type MotoServer } from '../../support/moto';
 import { startFaultProxy, type FaultProxy } from './fault-proxy';
-import { provisionRequest, type RequestOverrides } from '../../support/provision-request';
+import { OWNER, silentLogger, TEST_CLOUD_SETTINGS } from '../cloud-settings';
 
-export const OWNER = 'test-owner';
+export { OWNER, request, silentLogger } from '../cloud-settings';
+
 export const REGION = 'us-east-1';
 export const OTHER_REGION = 'us-west-2';
 /** An Ubuntu image name moto ships in every region, owned by "amazon". */
 export const IMAGE_NAME = 'ubuntu/images/hvm-ssd/ubuntu-xenial-16.04-amd64-server-*';
-
-export const silentLogger = pino({ level: 'silent' });
 
 /** Parsed config pointing at `endpoint`, with fast retries for tests. */
 export function awsConfig(endpoint: string, over: Partial<AwsProviderConfigInput> = {}): AwsProviderConfig {
@@ -26,9 +24,7 @@ export function awsConfig(endpoint: string, over: Partial<AwsProviderConfigInput
     regions: [REGION, OTHER_REGION],
     endpoint,
     images: { [REGION]: IMAGE_NAME, [OTHER_REGION]: IMAGE_NAME },
-    agentInstall: 'npm install -g https://example.com/driftless-0.1.0.tgz',
-    retryDelay: '10ms',
-    maxRetryDelay: '50ms',
+    ...TEST_CLOUD_SETTINGS,
     callTimeout: '15s',
     ...over,
   });
@@ -68,11 +64,6 @@ export function offer(over: Partial<Offer> = {}): Offer {
     pricePerHour: 1.006,
     ...over,
   };
-}
-
-/** A request with a fresh workflow id unless one is given. */
-export function request(o: Offer, over: RequestOverrides = {}): ProvisionRequest {
-  return provisionRequest(o, OWNER, over);
 }
 
 /** Instances (any state) carrying these tag values. */

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { cli } from '../../support/harness';
 import { GCE_HTTP_ERRORS, startFakeGce, type FakeGce } from '../../support/gcp-server';
+import type { ProviderCheck } from '../../../src/providers/check';
 
 // `driftless check` as a user runs it: the real CLI, a config file with providers.gcp pointing
 // at the fake Compute Engine on loopback (no credentials sent).
@@ -35,18 +36,11 @@ async function check(endpoint: string) {
   return cli(['check', '--json'], { ...process.env, DRIFTLESS_CONFIG: file });
 }
 
-type CheckJson = Array<{
-  provider: string;
-  ok: boolean;
-  detail: string;
-  regions: Array<{ region: string; zone?: string; ok: boolean; detail: string }>;
-}>;
-
 test('check reports a working GCP configuration: each zone UP, exit 0', async () => {
   fake.reset();
   const r = await check(fake.endpoint);
   expect(r.code).toBe(0);
-  const gcp = (JSON.parse(r.stdout) as CheckJson).find((p) => p.provider === 'gcp')!;
+  const gcp = (JSON.parse(r.stdout) as ProviderCheck[]).find((p) => p.provider === 'gcp')!;
   expect(gcp).toMatchObject({ ok: true, detail: 'project test-project, credentials valid' });
   expect(gcp.regions).toEqual([
     { region: 'us-central1', zone: 'us-central1-a', ok: true, detail: 'zone UP' },
@@ -60,7 +54,7 @@ test('check reports refused credentials as an auth failure and exits 3', async (
   fake.failHttp('zones.get', { ...GCE_HTTP_ERRORS.unauthorized, times: 10 });
   const r = await check(fake.endpoint);
   expect(r.code).toBe(3);
-  const gcp = (JSON.parse(r.stdout) as CheckJson).find((p) => p.provider === 'gcp')!;
+  const gcp = (JSON.parse(r.stdout) as ProviderCheck[]).find((p) => p.provider === 'gcp')!;
   expect(gcp.ok).toBe(false);
   expect(gcp.detail).toMatch(/credentials invalid/);
   expect(gcp.regions[0]!.detail).toMatch(/^AuthError required: /);
@@ -69,7 +63,7 @@ test('check reports refused credentials as an auth failure and exits 3', async (
 test('check reports an endpoint that does not answer and exits 3', async () => {
   const r = await check('http://127.0.0.1:1');
   expect(r.code).toBe(3);
-  const gcp = (JSON.parse(r.stdout) as CheckJson).find((p) => p.provider === 'gcp')!;
+  const gcp = (JSON.parse(r.stdout) as ProviderCheck[]).find((p) => p.provider === 'gcp')!;
   expect(gcp.ok).toBe(false);
   expect(gcp.regions[0]!.detail).toMatch(/^ProviderUnavailableError NetworkError/);
 });

@@ -1,5 +1,5 @@
 import { DEFAULT_GCP_IMAGE, GcpProviderConfig, regionOfZone } from '../../../src/providers/gcp/config';
-import { DEFAULT_AGENT_COMMAND } from '../../../src/providers/boot-script';
+import { SHARED_DEFAULTS } from '../cloud-settings';
 import { INSTANCE_NAME, gceInstanceName, gceRequestId, labelValue } from '../../../src/providers/gcp/names';
 
 const minimal = { project: 'my-project-1', zones: ['us-central1-a'], agentInstall: '' };
@@ -13,11 +13,7 @@ describe('GcpProviderConfig', () => {
       bootDiskGb: 100,
       bootDiskType: 'pd-balanced',
       externalIp: true,
-      agentCommand: DEFAULT_AGENT_COMMAND,
-      maxAttempts: 4,
-      retryDelay: 200,
-      maxRetryDelay: 2000,
-      callTimeout: 30_000,
+      ...SHARED_DEFAULTS,
       operationTimeout: 600_000,
     });
   });

@@ -1,16 +1,14 @@
-import pino from 'pino';
 import { GcpProviderConfig, type GcpProviderConfigInput } from '../../../src/providers/gcp/config';
 import { GcpProvider, type GcpProviderOptions } from '../../../src/providers/gcp/gcp-provider';
-import type { Offer, ProvisionRequest } from '../../../src/providers/types';
+import type { Offer } from '../../../src/providers/types';
 import { startFakeGce, type FakeGce, type FakeGceOptions } from '../../support/gcp-server';
-import { provisionRequest, type RequestOverrides } from '../../support/provision-request';
+import { OWNER, silentLogger, TEST_CLOUD_SETTINGS } from '../cloud-settings';
 
-export const OWNER = 'test-owner';
+export { OWNER, request, silentLogger } from '../cloud-settings';
+
 export const PROJECT = 'test-project';
 export const ZONE = 'us-central1-a';
 export const OTHER_ZONE = 'us-east1-b';
-
-export const silentLogger = pino({ level: 'silent' });
 
 /** Parsed config pointing at the fake, with no credentials and fast retries for tests. */
 export function gcpConfig(endpoint: string, over: Partial<GcpProviderConfigInput> = {}): GcpProviderConfig {
@@ -19,9 +17,7 @@ export function gcpConfig(endpoint: string, over: Partial<GcpProviderConfigInput
     zones: [ZONE, 'us-central1-b', OTHER_ZONE],
     endpoint,
     credentials: 'none',
-    agentInstall: 'npm install -g https://example.com/driftless-0.1.0.tgz',
-    retryDelay: '10ms',
-    maxRetryDelay: '50ms',
+    ...TEST_CLOUD_SETTINGS,
     callTimeout: '5s',
     ...over,
   });
@@ -65,11 +61,6 @@ export function offer(over: Partial<Offer> = {}): Offer {
     pricePerHour: 0.73,
     ...over,
   };
-}
-
-/** A request with a fresh workflow id unless one is given. */
-export function request(o: Offer, over: RequestOverrides = {}): ProvisionRequest {
-  return provisionRequest(o, OWNER, over);
 }
 
 /** Waits until `cond` holds, polling every 10 ms, for at most `ms`. */

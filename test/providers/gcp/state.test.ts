@@ -7,27 +7,26 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { goneStateOf, instanceStateOf, isSpot } from '../../../src/providers/gcp/state';
+import type { InstanceState } from '../../../src/providers/types';
 import { startupScript } from '../../../src/providers/gcp/startup-script';
 import { userDataScript } from '../../../src/providers/aws/user-data';
 
 const run = promisify(execFile);
 
 describe('instanceStateOf', () => {
-  test.each([
-    ['PROVISIONING', false, 'pending'],
-    ['STAGING', false, 'pending'],
-    ['REPAIRING', false, 'pending'],
-    ['RUNNING', false, 'running'],
-    ['RUNNING', true, 'running'],
-    ['STOPPING', false, 'stopped'],
-    ['STOPPED', false, 'stopped'],
-    ['SUSPENDING', false, 'stopped'],
-    ['SUSPENDED', false, 'stopped'],
-    ['TERMINATED', false, 'stopped'],
-    ['TERMINATED', true, 'preempted'],
-    ['STOPPING', true, 'preempted'],
-    ['SOMETHING_NEW', false, 'pending'],
-  ] as const)('%s (ended by GCE: %s) is %s', (status, byProvider, state) => {
+  /** Each provider state, whether GCE itself ended the instance, and the GCE statuses that map to it. */
+  const byState: Array<[InstanceState, boolean, string[]]> = [
+    ['pending', false, ['PROVISIONING', 'STAGING', 'REPAIRING', 'SOMETHING_NEW']],
+    ['running', false, ['RUNNING']],
+    ['running', true, ['RUNNING']],
+    ['stopped', false, ['STOPPING', 'STOPPED', 'SUSPENDING', 'SUSPENDED', 'TERMINATED']],
+    ['preempted', true, ['TERMINATED', 'STOPPING']],
+  ];
+  test.each(
+    byState.flatMap(([state, byProvider, statuses]) =>
+      statuses.map((status) => [status, byProvider, state] as const),
+    ),
+  )('%s (ended by GCE: %s) is %s', (status, byProvider, state) => {
     expect(instanceStateOf({ status }, byProvider)).toBe(state);
   });
 
