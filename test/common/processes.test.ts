@@ -11,6 +11,21 @@ function exitSignal(child: ReturnType<typeof spawnDetached>['child']): Promise<N
   });
 }
 
+/**
+ * A detached group leader that starts one child of its own (running `childScript`) in its
+ * group; resolves once the child's pid is known.
+ */
+async function leaderWithChild(childScript: string) {
+  const { child, identity } = spawnDetached(
+    `const c=require('child_process').spawn(process.execPath,['-e',${JSON.stringify(childScript)}],{stdio:'ignore'});` +
+      `console.log('child '+c.pid);setInterval(()=>{},1000)`,
+  );
+  const line = await new Promise<string>((resolve) =>
+    child.stdout!.on('data', (d: Buffer) => resolve(d.toString().trim())),
+  );
+  return { child, identity, childPid: Number(line.split(' ')[1]) };
+}
+
 describe('identify', () => {
   test('returns the pid and a numeric start time for a live process', () => {
     const { identity } = spawnDetached('setInterval(()=>{},1000)');
@@ -52,15 +67,8 @@ describe('isAlive', () => {
 
 describe('groupMembers', () => {
   test('lists the leader and the children that share its process group', async () => {
-    const { child, identity } = spawnDetached(
-      `const c=require('child_process').spawn(process.execPath,['-e','setInterval(()=>{},1000)'],{stdio:'ignore'});` +
-        `console.log('child '+c.pid);setInterval(()=>{},1000)`,
-    );
-    const line = await new Promise<string>((resolve) =>
-      child.stdout!.on('data', (d: Buffer) => resolve(d.toString().trim())),
-    );
-    const grandchild = Number(line.split(' ')[1]);
-    expect(groupMembers(identity.pid).sort()).toEqual([identity.pid, grandchild].sort());
+    const { identity, childPid } = await leaderWithChild('setInterval(()=>{},1000)');
+    expect(groupMembers(identity.pid).sort()).toEqual([identity.pid, childPid].sort());
   });
 });
 
@@ -91,14 +99,10 @@ describe('killGroup', () => {
   });
 
   test('kills the children in the group as well as the leader', async () => {
-    const { child, identity } = spawnDetached(
-      `const c=require('child_process').spawn(process.execPath,['-e',"process.on('SIGTERM',()=>{});setInterval(()=>{},1000)"],{stdio:'ignore'});` +
-        `console.log('child '+c.pid);setInterval(()=>{},1000)`,
+    const { identity, childPid } = await leaderWithChild(
+      "process.on('SIGTERM',()=>{});setInterval(()=>{},1000)",
     );
-    const line = await new Promise<string>((resolve) =>
-      child.stdout!.on('data', (d: Buffer) => resolve(d.toString().trim())),
-    );
-    const grandchild = identify(Number(line.split(' ')[1]));
+    const grandchild = identify(childPid);
     expect(isAlive(grandchild)).toBe(true);
     await killGroup(identity, 300);
     expect(isAlive(identity)).toBe(false);
@@ -107,14 +111,8 @@ describe('killGroup', () => {
   });
 
   test('still reaches group members that outlived their killed leader', async () => {
-    const { child, identity } = spawnDetached(
-      `const c=require('child_process').spawn(process.execPath,['-e','setInterval(()=>{},1000)'],{stdio:'ignore'});` +
-        `console.log('child '+c.pid);setInterval(()=>{},1000)`,
-    );
-    const line = await new Promise<string>((resolve) =>
-      child.stdout!.on('data', (d: Buffer) => resolve(d.toString().trim())),
-    );
-    const orphan = identify(Number(line.split(' ')[1]));
+    const { child, identity, childPid } = await leaderWithChild('setInterval(()=>{},1000)');
+    const orphan = identify(childPid);
     const leaderGone = exitSignal(child);
     process.kill(identity.pid, 'SIGKILL'); // the leader only, not the group
     await leaderGone;
