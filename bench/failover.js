@@ -8,7 +8,8 @@ const { spawn } = require('node:child_process');
 const { mkdtempSync, rmSync, writeFileSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { join, resolve } = require('node:path');
-const { freePort, startDevServer } = require('../dist/client/services/dev-server');
+const { startDevServer } = require('../dist/client/services/dev-server');
+const { freePort } = require('../dist/common/free-port');
 const { pidsWhere } = require('../dist/common/processes');
 
 const root = resolve(__dirname, '..');

@@ -12,7 +12,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { freePort, startDevServer, type DevServer } from '../../src/client/services/dev-server';
+import { startDevServer, type DevServer } from '../../src/client/services/dev-server';
+import { freePort } from '../../src/common/free-port';
 import { scanProcesses } from '../../src/common/processes';
 import { statusQuery } from '../../src/workflows/messages';
 import type { ReconcileReport } from '../../src/workflows/reconcile';

@@ -4,7 +4,8 @@
  * agents stop their workloads and exit; a shorter silence changes nothing.
  */
 import { join } from 'node:path';
-import { freePort, startDevServer, type DevServer } from '../../src/client/services/dev-server';
+import { startDevServer, type DevServer } from '../../src/client/services/dev-server';
+import { freePort } from '../../src/common/free-port';
 import { agentsOf, serviceSpec, sleep, startWorker, waitFor, workloadProcesses } from '../support/harness';
 import { useE2eInstallation } from '../support/e2e';
 

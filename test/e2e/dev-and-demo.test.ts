@@ -5,7 +5,7 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import { AesGcmCodec, newCodecKey, parseCodecKey } from '../../src/codec/aes-gcm';
 import { payloadToJson } from '../../src/codec/payload-json';
 import { SEARCH_ATTRIBUTES } from '../../src/common/names';
-import { freePort } from '../../src/client/services/dev-server';
+import { freePort } from '../../src/common/free-port';
 import { CLI, processesWith, processesWithEnv, waitFor } from '../support/harness';
 import { useE2eInstallation } from '../support/e2e';
 

@@ -13,7 +13,7 @@ import {
 } from '../support/harness';
 import { useE2eInstallation } from '../support/e2e';
 import type { ReconcileReport } from '../../src/workflows/reconcile';
-import { reconcileScheduleId } from '../../src/client/services/reconcile';
+import { reconcileScheduleId } from '../../src/reconcile/schedule';
 
 const e2e = useE2eInstallation({
   pools: [{ name: 'pool-a' }],

@@ -1,7 +1,8 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, startDevServer, type DevServer } from '../../src/client/services/dev-server';
+import { startDevServer, type DevServer } from '../../src/client/services/dev-server';
+import { freePort } from '../../src/common/free-port';
 import { identify, isAlive, type ProcessIdentity } from '../../src/common/processes';
 import { ENV_PREFIX, killProcessesUnder } from './harness';
 

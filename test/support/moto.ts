@@ -10,7 +10,7 @@ import { mkdir, rename, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort } from '../../src/client/services/dev-server';
+import { freePort } from '../../src/common/free-port';
 
 /** The moto version installed when none is found. */
 export const MOTO_VERSION = '5.2.5';
