@@ -40,6 +40,16 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },
+  // Size guards (issue 10): a file a reader can hold in mind; workflow steps short enough to
+  // follow without the rest of the workflow open beside them.
+  {
+    files: ['src/**/*.ts'],
+    rules: { 'max-lines': ['error', { max: 400 }] },
+  },
+  {
+    files: ['src/workflows/**/*.ts'],
+    rules: { 'max-lines-per-function': ['error', { max: 80 }] },
+  },
   {
     files: ['src/**/*.ts'],
     ignores: ['src/client/**'],

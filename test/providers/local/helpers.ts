@@ -3,13 +3,13 @@
  * end whatever it started (by process group) and leave nothing behind.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { LocalProviderConfig } from '../../../src/providers/local/config';
 import { LocalProvider } from '../../../src/providers/local/local-provider';
-import { identify, isAlive, type ProcessIdentity } from '../../../src/common/processes';
+import { identify, isAlive, pidsWhere, type ProcessIdentity } from '../../../src/common/processes';
 import type { InstanceOwner, Offer, ProvisionRequest } from '../../../src/providers/types';
 
 /** Marks every process these tests start, so leaks are easy to spot in `ps`. */
@@ -40,18 +40,7 @@ export async function waitFor(check: () => boolean | Promise<boolean>, what: str
 
 /** Live (non-zombie) pids whose command line contains `needle`. */
 export function pidsWithArg(needle: string): number[] {
-  const out: number[] = [];
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    const pid = Number(e);
-    try {
-      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-      if (argv.includes(needle) && identify(pid)) out.push(pid);
-    } catch {
-      /* exited while we looked */
-    }
-  }
-  return out;
+  return pidsWhere((p) => p.argv.includes(needle));
 }
 
 /** Process-group leaders (and lone processes) a test started; killed in `cleanup`. */
