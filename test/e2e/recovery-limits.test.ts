@@ -2,6 +2,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import {
   agentsOf,
   serviceSpec,
+  startWorker,
   waitFor,
   workloadProcesses,
   writeSpec,
@@ -88,15 +89,22 @@ test('a service whose running instances keep being lost fails once the losses pa
   expect(processesOf(name)).toEqual({ agents: 0, workloads: 0 });
 });
 
-/** Signals the workload's agent; resolves with how long until that workload process was gone. */
+/**
+ * Signals the workload's agent while no worker runs (so nothing but the agent can stop the
+ * workload); resolves with how long until that workload process was gone.
+ */
 async function signalAgent(name: string, signal: NodeJS.Signals, timeoutMs: number): Promise<number> {
   expect(processesOf(name)).toEqual({ agents: 1, workloads: 1 });
   const [workload] = workloadProcesses(name);
-  process.kill(agentsOf(name)[0]!, signal);
-  const sentAt = Date.now();
-  // The workflow re-places the workload after the loss; what counts is that this process went.
-  await waitFor(() => !workloadProcesses(name).includes(workload!), 'the workload to stop', timeoutMs, 100);
-  return Date.now() - sentAt;
+  await e2e.worker.kill('SIGKILL');
+  try {
+    process.kill(agentsOf(name)[0]!, signal);
+    const sentAt = Date.now();
+    await waitFor(() => !workloadProcesses(name).includes(workload!), 'the workload to stop', timeoutMs, 100);
+    return Date.now() - sentAt;
+  } finally {
+    e2e.worker = await startWorker(e2e.env);
+  }
 }
 
 test('SIGTERM to a local agent stops its workload, even one that ignores SIGTERM, within the 5 s grace', async () => {
