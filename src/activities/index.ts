@@ -1,5 +1,5 @@
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { FailureType } from '../common/names';
 import type { Logger } from '../logger';
 import { boundForMove, fittingLocations, gatherOffers, reasonsByLocation } from '../placement/place';
@@ -159,6 +159,9 @@ export function createActivities(deps: ActivityDeps) {
           signal: ctx.cancellationSignal,
         });
       } catch (err) {
+        // Given up because it was cancelled (a hedge loser, a stop): a cancellation, not a
+        // failure of the location, which the workflow would block.
+        if (ctx.cancellationSignal.aborted) throw new CancelledFailure('provision cancelled');
         throw toFailure(err);
       } finally {
         clearInterval(beat);

@@ -44,19 +44,19 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<vo
     shutdownGraceTime: '5s',
   });
   runner.writeStatus(true);
-  let stopping = false;
+  /** Settles once the workload has stopped (SIGTERM, then SIGKILL after the grace). */
+  let stopped: Promise<void> | undefined;
   const shutdown = (why: string, then?: () => Promise<void>) => {
-    if (stopping) return;
-    stopping = true;
+    if (stopped) return;
     runner.beginShutdown();
     logger.info({ reason: why }, 'agent stopping');
-    void runner
-      .stop(5000)
+    stopped = runner
+      .stop(AGENT_STOP_GRACE_MS)
       .then(then)
-      .finally(() => worker.shutdown());
+      .finally(() => shutdownWorker(worker));
   };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
+  // SIGHUP too: a closed terminal or session must not leave the workload running on its own.
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => shutdown(sig));
 
   const deadMan =
     deadManTimeoutMs === undefined
@@ -83,8 +83,26 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<vo
   try {
     await worker.run();
   } finally {
+    // However the worker ended (the SDK's runtime also shuts it down on SIGTERM and SIGINT, and
+    // may finish first), the workload is stopped before the agent exits: it runs in a process
+    // group of its own, which nothing else ends.
+    shutdown('the agent is exiting');
+    await stopped;
     deadMan?.stop();
     await connection.close();
+  }
+}
+
+/** How long the workload gets after SIGTERM when the agent itself is stopped. */
+const AGENT_STOP_GRACE_MS = 5000;
+
+/** Shuts the worker down unless it already is (a second shutdown throws). */
+function shutdownWorker(worker: Worker): void {
+  if (worker.getState() !== 'RUNNING') return;
+  try {
+    worker.shutdown();
+  } catch {
+    /* it began to stop meanwhile */
   }
 }
 

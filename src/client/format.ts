@@ -49,6 +49,10 @@ export function formatStatus(v: WorkloadView): string {
   }
   if (s) {
     lines.push(`  attempts ${s.attempts}  restarts ${s.restarts}  recoveries ${s.recoveries}`);
+    // Against recovery.maxStartFailures and maxRecoveries (within recoveryWindow).
+    const failedStarts = s.failedStarts?.length ?? 0;
+    const losses = s.recentLosses?.length ?? 0;
+    if (failedStarts || losses) lines.push(`  failed starts in a row ${failedStarts}  recent losses ${losses}`);
     if (s.blocks.length)
       lines.push(
         '  blocked:',

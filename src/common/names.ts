@@ -48,6 +48,10 @@ export const FailureType = {
   InstanceNotReady: 'InstanceNotReady',
   /** A migration or spec update could not be carried out (the update's failure). */
   MigrationFailed: 'MigrationFailed',
+  /** Starts failed (never ready, never started) recovery.maxStartFailures times in a row. */
+  StartFailed: 'StartFailedError',
+  /** Running instances were lost more than recovery.maxRecoveries times within the window. */
+  TooManyRecoveries: 'TooManyRecoveriesError',
   /** The workload failed more often than its recovery policy allows. */
   WorkloadFailed: 'WorkloadFailedError',
 } as const;

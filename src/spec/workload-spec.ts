@@ -327,6 +327,18 @@ export const RecoveryPolicy = z.strictObject(
       .default({ initial: 1000, max: 60_000 }),
     /** After a make-before-break switch, the old instance serves this long before it is terminated. @default 5s */
     drain: duration().default(5000),
+    // The three below have no schema default, so a spec's hash (and `apply`'s "unchanged") is
+    // the same as before they existed; the workflow applies the defaults (RECOVERY_DEFAULTS).
+    /**
+     * Consecutive starts that never reached a healthy RUNNING (the instance never became ready,
+     * the agent never started the workload, it never answered its HTTP check) before the
+     * workflow fails instead of provisioning again. @default 3
+     */
+    maxStartFailures: intFrom(1, 1000, 'an integer from 1 to 1000').optional(),
+    /** Losses of a running instance within `recoveryWindow` before the workflow fails. @default 10 */
+    maxRecoveries: nonNegativeInt.optional(),
+    /** The window `maxRecoveries` counts losses in. @default 1h */
+    recoveryWindow: duration(1000).optional(),
   },
   { error: expected('an object') },
 );

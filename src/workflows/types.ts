@@ -97,8 +97,15 @@ export interface WorkloadStatus {
   attempts: number;
   /** Restarts after the workload failed (counted against recovery.maxRestarts). */
   restarts: number;
-  /** Re-placements after an instance was lost (outage, preemption, dead agent). */
+  /** Re-placements after an instance was lost (outage, preemption, dead agent) or never started. */
   recoveries: number;
+  /**
+   * What went wrong at each start since the workload last reached RUNNING (an instance that never
+   * became ready or never started the workload); at recovery.maxStartFailures the workflow fails.
+   */
+  failedStarts?: string[];
+  /** Losses of a running instance within recovery.recoveryWindow (against maxRecoveries); `at` in ms. */
+  recentLosses?: Array<{ at: number; reason: string }>;
   blocks: Block[];
   /** The last placement: chosen offer first, then the rest, and the offers passed over. */
   lastPlacement?: {

@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { DescribeInstancesCommand, EC2Client, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
-import { LOG_LEVEL, serviceSpec, startWorker, waitFor, workloadProcesses } from '../support/harness';
+import { LOG_LEVEL, serviceSpec, sleep, startWorker, waitFor, workloadProcesses } from '../support/harness';
 import { playedVmProvider, runningOnPlayedVm, triedOffers, useE2eInstallation } from '../support/e2e';
 import { MOTO_CREDENTIALS, startMoto, type MotoServer } from '../support/moto';
 import { VmPlayer } from '../support/vm-player';
@@ -275,4 +275,62 @@ test('a worker killed after RunInstances took effect but before provision comple
     },
     () => proxy.clear(),
   );
+});
+
+/** Instances of the workload that still run (or are about to): what would be billed. */
+async function billed(workload: string): Promise<string[]> {
+  return (await taggedInstances(workload))
+    .filter((i) => i.state !== 'terminated' && i.state !== 'shutting-down')
+    .map((i) => i.id);
+}
+
+/** How long RunInstances is held before it reaches EC2 (moto) in the slow-provision tests. */
+const SLOW_LAUNCH_MS = 8_000;
+
+test('a stop during a slow provision leaves no instance once the workflow completes', async () => {
+  const name = 'aws-slow-stop';
+  proxy.clear();
+  proxy.delay('RunInstances', SLOW_LAUNCH_MS, 1);
+  try {
+    await e2e.apply(awsSpec(name));
+    await waitFor(() => proxy.calls('RunInstances').length === 1, 'RunInstances to be sent', 60_000);
+    const sentAt = Date.now();
+    const r = await e2e.cli(['stop', name, '--json']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ workflowStatus: 'COMPLETED' });
+    // The held launch reaches EC2 whatever its caller did meanwhile; look once it has.
+    await sleep(Math.max(0, sentAt + SLOW_LAUNCH_MS + 3_000 - Date.now()));
+    expect(await billed(name)).toEqual([]);
+  } finally {
+    proxy.clear();
+  }
+});
+
+test('a hedge of three where two launches are slow: the losers are ended once their launches land, the winner runs', async () => {
+  const name = 'aws-hedge-slow';
+  proxy.clear();
+  // The first two launches of the hedge are slow; the third wins.
+  proxy.delay('RunInstances', SLOW_LAUNCH_MS, 2);
+  await e2e.withWorkload(
+    awsSpec(name, { hedge: 3 }),
+    async () => {
+      const s = await runningOn(name);
+      expect(s.status?.attempts).toBe(3);
+      const firstSentAt = Date.now();
+      await sleep(SLOW_LAUNCH_MS + 3_000);
+      // Each loser's launch landed and was ended by its id; the losers' zones are not blocked.
+      await waitFor(
+        async () => {
+          const left = await billed(name);
+          return left.length === 1 && left[0] === s.instanceId;
+        },
+        `only ${s.instanceId} to be left (losers ended ${Date.now() - firstSentAt} ms in)`,
+        30_000,
+      );
+      const now = await e2e.status(name);
+      expect(now.status?.blocks ?? []).toEqual([]);
+    },
+    () => proxy.clear(),
+  );
+  expect(await billed(name)).toEqual([]);
 });

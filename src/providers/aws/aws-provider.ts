@@ -184,7 +184,10 @@ export class AwsProvider implements Provider {
         );
         return existing;
       }
-      const res = await this.api.once(ctx, (abortSignal) =>
+      // Once sent, the create is not aborted by a cancellation (it would land at EC2 all the
+      // same): it runs to its answer, so the cancelled provision returns the instance, which
+      // the workflow then terminates by its id. Only the deadline bounds it.
+      const res = await this.api.once({ location }, (abortSignal) =>
         this.api.client(offer.region).send(new RunInstancesCommand(input), { abortSignal }),
       );
       const launched = res.Instances?.[0];

@@ -3,7 +3,13 @@
  * hedging), wait until the provider says it runs, and start the workload on it. A failure
  * blocks its location and moves on to the next offer; nothing fitting waits and places again.
  */
-import { ApplicationFailure, CancellationScope, condition, isCancellation } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  isCancellation,
+  patched,
+} from '@temporalio/workflow';
 import { FailureType } from '../../common/names';
 import type { PlaceResult } from '../../activities';
 import { blockCovers, offerLabel } from '../../placement/rank';
@@ -14,8 +20,14 @@ import type { CurrentPlacement } from '../types';
 import { agentOf, place } from './proxies';
 import { provisionOne, type Attempted } from './provision';
 import { httpCheck, raceAgent } from './race';
+import { clearFailedStarts, failIfStartsExhausted, recordFailedStart } from './limits';
 import { endInstance } from './recovery';
 import type { WorkloadState } from './state';
+
+/** Patch: the workflow's own cancellation during a hedge goes on up instead of reading as a failed offer. */
+const PATCH_HEDGE_CANCELLATION = 'hedge-cancellation';
+/** Patch: hedge losers are released while the winner starts its workload, not before. */
+const PATCH_RELEASE_LOSERS_BESIDE = 'release-losers-beside';
 
 /** What acquiring an instance produced: where, and the workload started on it. */
 export interface Acquired {
@@ -145,11 +157,22 @@ async function tryOffers(
     remaining = remaining.filter((x) => !group.includes(x));
     const r = await provisionHedged(state, group, o);
     if (r.kind === 'stop') return 'stop';
-    if (r.kind === 'failed') continue;
+    if (r.kind === 'failed') {
+      if (!o.quiet) failIfStartsExhausted(state);
+      continue;
+    }
     if (!o.quiet) state.setPhase('STARTING');
-    const got = await startOn(state, r, placing);
+    let got: Awaited<ReturnType<typeof startOn>>;
+    try {
+      got = await startOn(state, r, placing, o);
+    } finally {
+      await r.losersEnded;
+    }
     if (got === 'stop') return 'stop';
-    if (got === 'failed') break; // place again: the ranking may have changed
+    if (got === 'failed') {
+      if (!o.quiet) failIfStartsExhausted(state);
+      break; // place again: the ranking may have changed
+    }
     return got;
   }
   return 'none';
@@ -179,26 +202,52 @@ async function provisionHedged(state: WorkloadState, offers: Offer[], o: Acquire
   const scopes = offers.map(() => new CancellationScope());
   const runs = offers.map((offer, i) =>
     scopes[i]!.run(() => provisionOne(state, offer, o)).then(
-      (r) => ({ i, r }),
+      (r): { i: number; r: Attempted; cancelled?: unknown } => ({ i, r }),
       (err: unknown) => {
-        if (isCancellation(err)) return { i, r: { kind: 'failed' } as Attempted };
+        if (isCancellation(err)) return { i, r: { kind: 'failed' } as Attempted, cancelled: err };
         throw err;
       },
     ),
   );
   const open = new Set(runs.map((_, i) => i));
   let winner: Attempted = { kind: 'failed' };
+  let workflowCancelled: unknown;
   while (open.size > 0) {
-    const { i, r } = await Promise.race([...open].map((k) => runs[k]!));
+    const { i, r, cancelled } = await Promise.race([...open].map((k) => runs[k]!));
     open.delete(i);
+    // A loser cancelled here is no failure; the workflow's own cancellation goes on up, once
+    // every run has released what it launched.
+    const byWorkflow = cancelled !== undefined && CancellationScope.current().consideredCancelled;
+    if (byWorkflow && patched(PATCH_HEDGE_CANCELLATION)) {
+      workflowCancelled = cancelled;
+      break;
+    }
     if (r.kind === 'failed') continue;
     winner = r;
     break;
   }
   for (const k of open) scopes[k]!.cancel();
-  const losers = await Promise.all([...open].map((k) => runs[k]!));
+  const losersEnded = endLosers(
+    state,
+    [...open].map((k) => runs[k]!),
+  );
+  if (workflowCancelled !== undefined) {
+    await losersEnded;
+    throw workflowCancelled;
+  }
+  // The winner's workload starts while the losers are released, not after.
+  if (winner.kind === 'ready' && open.size > 0 && patched(PATCH_RELEASE_LOSERS_BESIDE)) {
+    losersEnded.catch(() => undefined); // awaited by the caller once the start is done
+    return { ...winner, losersEnded };
+  }
+  await losersEnded;
+  return winner;
+}
+
+/** Waits for the cancelled hedge runs; a loser that got as far as ready before its cancellation landed is ended. */
+async function endLosers(state: WorkloadState, runs: Promise<{ r: Attempted }>[]): Promise<void> {
+  const losers = await Promise.all(runs);
   for (const { r } of losers) {
-    // A loser that got as far as ready before its cancellation landed is ended here.
     if (r.kind === 'ready') {
       await endInstance(state, r.instance, 'another hedged offer was ready first', true);
       state.settled(r.attempt);
@@ -207,7 +256,6 @@ async function provisionHedged(state: WorkloadState, offers: Offer[], o: Acquire
       });
     }
   }
-  return winner;
 }
 
 /** Starts the workload on a ready instance (and, for HTTP workloads, waits until it answers). */
@@ -215,6 +263,7 @@ async function startOn(
   state: WorkloadState,
   ready: Attempted & { kind: 'ready' },
   what: WorkloadSpec,
+  o: AcquireOptions,
 ): Promise<Acquired | 'stop' | 'failed'> {
   const { instance, offer, attempt } = ready;
   const location = `${offer.provider}/${offer.region}`;
@@ -242,6 +291,7 @@ async function startOn(
   const why = `instance ${instance.id} on ${location} never started the workload: ${started.reason}`;
   state.event('lost', why, where);
   state.block(offer, 'zone', 'a failed start');
+  if (!o.quiet) recordFailedStart(state, why);
   return 'failed';
 }
 
@@ -250,6 +300,7 @@ export function becomeCurrent(state: WorkloadState, a: Acquired): void {
   state.status.current = placementOf(a);
   state.live.delete(a.instance.id);
   state.settled(a.attempt);
+  clearFailedStarts(state);
   // Running again: what failed before (bad credentials, say) may since have been fixed.
   state.fatal.length = 0;
   state.fatalType = undefined;

@@ -3,21 +3,42 @@
  * request different), compensated by releasing whatever the attempt launched when it fails or
  * is cut short, then a wait until the provider says the instance runs.
  */
-import { CancellationScope, isCancellation, patched } from '@temporalio/workflow';
+import {
+  CancellationScope,
+  CancelledFailure,
+  condition,
+  isCancellation,
+  patched,
+} from '@temporalio/workflow';
 import { FailureType } from '../../common/names';
 import { offerLabel } from '../../placement/rank';
 import type { FailureScope, Instance, Offer } from '../../providers/types';
-import { provision, releaseAttempt, waitReady } from './proxies';
+import type { ProvisionInput } from '../../activities';
+import { provision, provisionToTheEnd, releaseAttempt, waitReady } from './proxies';
 import { failureScopeOf, failureTypeOf, messageOf } from './failures';
 import { raceAgent, unlessStopped, type AgentOutcome } from './race';
+import { recordFailedStart } from './limits';
 import { endInstance } from './recovery';
 import type { WorkloadState } from './state';
 
 /** Patch: an instance whose provisioning is cancelled while it boots (a hedge loser) is ended. */
 const PATCH_END_CANCELLED_BOOT = 'end-cancelled-boot';
+/**
+ * Patch: a cancelled provision (a stop, a hedge loser, the workflow's cancellation) is waited
+ * for to the end; what it still returned is terminated by its id; it is told as a cancellation,
+ * never as a failed location.
+ */
+const PATCH_PROVISION_TO_THE_END = 'provision-to-the-end';
 
 export type Attempted =
-  | { kind: 'ready'; instance: Instance; offer: Offer; attempt: number }
+  | {
+      kind: 'ready';
+      instance: Instance;
+      offer: Offer;
+      attempt: number;
+      /** Hedge losers still being released; awaited once the workload has started. */
+      losersEnded?: Promise<void>;
+    }
   | { kind: 'failed' }
   | { kind: 'stop' };
 
@@ -58,6 +79,9 @@ async function provisionAttempt(
   if (!o.quiet) state.setPhase('PROVISIONING');
   state.event('provisioning', `attempt ${attempt}: provisioning ${offerLabel(offer)}`, { location });
   const labels = { workload: state.spec.name, workflowId: state.workflowId, attempt };
+  if (patched(PATCH_PROVISION_TO_THE_END)) {
+    return provisionToTheEndOf(state, { offer, idempotencyKey, labels }, attempt, o);
+  }
   const release = () => releaseOf(state, offer, attempt);
   let instance: Instance | 'stop';
   try {
@@ -74,7 +98,65 @@ async function provisionAttempt(
     await release();
     return { kind: 'stop' };
   }
-  return bootOf(state, instance, offer, attempt);
+  return bootOf(state, instance, offer, attempt, o);
+}
+
+/** How a provision ended, and whether a stop or a cancellation came first. */
+interface ProvisionOutcome {
+  interrupted: boolean;
+  instance?: Instance;
+  error?: unknown;
+}
+
+/**
+ * Provisions unless a stop or a cancellation comes first; either way the activity is waited
+ * for until it has finished (WAIT_CANCELLATION_COMPLETED), so nothing it launched is missed.
+ */
+function provisionUnlessInterrupted(
+  state: WorkloadState,
+  request: ProvisionInput,
+): Promise<ProvisionOutcome> {
+  return CancellationScope.cancellable(async () => {
+    const scope = CancellationScope.current();
+    const main = provisionToTheEnd(request).then(
+      (instance): Omit<ProvisionOutcome, 'interrupted'> => ({ instance }),
+      (error: unknown): Omit<ProvisionOutcome, 'interrupted'> => ({ error }),
+    );
+    // A cancellation of the scope (a hedge loser, the workflow) rejects the condition: interrupted.
+    const interrupt = condition(() => state.stopped).then(
+      () => 'interrupted' as const,
+      () => 'interrupted' as const,
+    );
+    const first = await Promise.race([main, interrupt]);
+    // Requests the activity's cancellation if it runs on; ends the condition either way.
+    scope.cancel();
+    return { interrupted: first === 'interrupted', ...(await main) };
+  });
+}
+
+/** The attempt under the provision-to-the-end patch: see {@link PATCH_PROVISION_TO_THE_END}. */
+async function provisionToTheEndOf(
+  state: WorkloadState,
+  request: ProvisionInput,
+  attempt: number,
+  o: { quiet?: boolean },
+): Promise<Attempted> {
+  const { offer } = request;
+  const outer = CancellationScope.current();
+  const r = await provisionUnlessInterrupted(state, request);
+  const interrupted = r.interrupted || (r.error !== undefined && isCancellation(r.error));
+  if (!interrupted) {
+    if (r.error !== undefined) return provisionFailed(state, offer, attempt, r.error);
+    return bootOf(state, r.instance!, offer, attempt, o);
+  }
+  // Not wanted any more: what it launched must not outlive the attempt, found by id and by marks.
+  const why = outer.consideredCancelled
+    ? 'its provisioning was cancelled'
+    : 'a stop came during its provisioning';
+  if (r.instance) await endInstance(state, r.instance, why, true);
+  await releaseOf(state, offer, attempt);
+  if (outer.consideredCancelled) throw new CancelledFailure('provisioning cancelled');
+  return { kind: 'stop' };
 }
 
 /** Compensation: ends whatever the attempt launched, found by its marks; else leaves it to reconcile. */
@@ -123,6 +205,7 @@ async function bootOf(
   instance: Instance,
   offer: Offer,
   attempt: number,
+  o: { quiet?: boolean },
 ): Promise<Attempted> {
   const location = `${offer.provider}/${offer.region}`;
   state.event('provisioned', `instance ${instance.id} up on ${location}`, {
@@ -150,10 +233,9 @@ async function bootOf(
   if (ready.kind === 'done') return { kind: 'ready', instance, offer, attempt };
   await endInstance(state, instance, 'it never became ready', true);
   if (ready.kind === 'stop') return { kind: 'stop' };
-  state.event('lost', `instance ${instance.id} on ${location} never became ready: ${ready.reason}`, {
-    instanceId: instance.id,
-    location,
-  });
+  const why = `instance ${instance.id} on ${location} never became ready: ${ready.reason}`;
+  state.event('lost', why, { instanceId: instance.id, location });
   state.block(offer, 'zone', 'an instance that never became ready');
+  if (!o.quiet) recordFailedStart(state, why);
   return { kind: 'failed' };
 }

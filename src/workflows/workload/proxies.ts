@@ -2,7 +2,7 @@
  * The activities the workload workflow calls, each with the timeouts and retry policy its job
  * needs. Proxies only: the activities run in the worker (src/activities) and on the agents.
  */
-import { proxyActivities } from '@temporalio/workflow';
+import { ActivityCancellationType, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { ControlActivities } from '../../activities';
 import type { AgentActivities } from '../../agent/activities';
 import { FailureType, instanceTaskQueue } from '../../common/names';
@@ -24,7 +24,7 @@ export const { waitReady } = proxyActivities<ControlActivities>({
 });
 
 // Failures the workflow decides on are not retried by Temporal; transient ones are, a few times.
-export const { provision } = proxyActivities<ControlActivities>({
+const provisionOptions: ActivityOptions = {
   startToCloseTimeout: '15m',
   heartbeatTimeout: '10s',
   retry: {
@@ -39,6 +39,18 @@ export const { provision } = proxyActivities<ControlActivities>({
       FailureType.Auth,
     ],
   },
+};
+
+/** Before the provision-cancel patch: a cancellation resolves at once, the activity may run on. */
+export const { provision } = proxyActivities<ControlActivities>(provisionOptions);
+
+/**
+ * A cancelled provision is waited for until the activity has really finished, so the cleanup
+ * that follows sees everything it launched (and the instance it may still have returned).
+ */
+export const { provision: provisionToTheEnd } = proxyActivities<ControlActivities>({
+  ...provisionOptions,
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 });
 
 // Terminations and the compensation of a cut-short provision are retried for a few minutes;

@@ -15,11 +15,14 @@ import type { InstanceRef } from '../../providers/types';
 import type { CurrentPlacement, WorkloadResult } from '../types';
 import { terminate, terminateBriefly } from './proxies';
 import { messageOf } from './failures';
+import { failIfTooManyLosses, recordLoss } from './limits';
 import { refOf, type WorkloadState } from './state';
 import type { Supervised } from './supervise';
 
 /** Patch: cancelling the workflow also ends instances that are not current (booting, draining). */
 const PATCH_END_ALL_ON_CANCEL = 'end-all-on-cancel';
+/** Patch: a workflow that fails (an escaping activity failure, a limit) ends its instances first. */
+const PATCH_END_ALL_ON_FAILURE = 'end-all-on-failure';
 
 /** Terminates an instance; one that cannot be terminated is left to reconcile, never waited on forever. */
 export async function endInstance(
@@ -95,6 +98,25 @@ export async function endAllOnCancel(state: WorkloadState): Promise<void> {
   });
 }
 
+/**
+ * The workflow is failing: whatever it still has (the current instance, one draining, one
+ * booting) is ended before it closes, so a failure never leaves a machine billed.
+ */
+export async function endAllOnFailure(state: WorkloadState): Promise<void> {
+  const current = state.status.current;
+  const refs = [...(current ? [refOf(current)] : []), ...state.live.values()];
+  if (refs.length === 0 || !patched(PATCH_END_ALL_ON_FAILURE)) return;
+  await CancellationScope.nonCancellable(async () => {
+    for (const ref of refs) {
+      if (await endInstance(state, ref, 'the workflow failed')) {
+        state.event('terminated', `terminated ${ref.id} (the workflow failed)`, { instanceId: ref.id });
+      }
+    }
+    state.status.current = undefined;
+    state.currentPort = undefined;
+  });
+}
+
 /** Counts a failure of the workload and waits out the backoff; throws when the restarts are used up. */
 export async function restartAfter(
   state: WorkloadState,
@@ -154,6 +176,8 @@ export async function recover(
       state.event('lost', `lost ${instance.instanceId} on ${location}: ${ev.reason}`, where);
       await terminateCurrent(state, 'lost', true);
       state.block(instance, 'zone', ev.state === 'preempted' ? 'a preemption' : 'losing an instance');
+      recordLoss(state, `${instance.instanceId} on ${location}: ${ev.reason}`);
+      failIfTooManyLosses(state);
       return undefined;
     }
     case 'unhealthy': {

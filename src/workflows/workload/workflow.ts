@@ -23,7 +23,7 @@ import {
   validateApply,
   validateMigrate,
 } from './moves';
-import { endAllOnCancel, finishStopped, recover } from './recovery';
+import { endAllOnCancel, endAllOnFailure, finishStopped, recover } from './recovery';
 import { refOf, WorkloadState } from './state';
 import { supervise, type Supervision } from './supervise';
 
@@ -45,6 +45,7 @@ export async function workloadWorkflow(input: WorkloadInput): Promise<WorkloadRe
     return await run(state);
   } catch (err) {
     if (isCancellation(err)) await endAllOnCancel(state);
+    else await endAllOnFailure(state);
     throw err;
   } finally {
     failOpenMoves(state);

@@ -21,7 +21,8 @@ type Rule =
   | { kind: 'rewrite'; fn: (body: string) => string }
   | { kind: 'drop' }
   | { kind: 'withhold' }
-  | { kind: 'hang' };
+  | { kind: 'hang' }
+  | { kind: 'delay'; ms: number };
 
 interface Armed {
   rule: Rule;
@@ -51,6 +52,11 @@ export interface FaultProxy {
   withholdResponse(action: string, times?: number): void;
   /** Never answers `action` (until the proxy stops). */
   hang(action: string, times?: number): void;
+  /**
+   * Holds `action` for `ms` before passing it on to moto (a slow region): it takes effect then,
+   * whether or not its caller still waits, as a request already sent to EC2 does.
+   */
+  delay(action: string, ms: number, times?: number): void;
   /** Calls seen, optionally only those of one action. */
   calls(action?: string): RecordedCall[];
   /** Forgets rules and recorded calls. */
@@ -166,6 +172,9 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
           return forward(req, body, res, 'withhold');
         case 'hang':
           return;
+        case 'delay':
+          setTimeout(() => forward(req, body, res, 'answer'), rule.ms);
+          return;
       }
     });
   });
@@ -201,6 +210,9 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     },
     hang(action, times) {
       arm(action, { kind: 'hang' }, times);
+    },
+    delay(action, ms, times = 1) {
+      arm(action, { kind: 'delay', ms }, times);
     },
     calls(action) {
       return action === undefined ? [...seen] : seen.filter((c) => c.action === action);
