@@ -380,6 +380,25 @@ describe('listOwned', () => {
     expect(byId.get(a.id)!.labels!.workflowId).toMatch(/^workload-/);
   });
 
+  test("reports each instance's launch time (so the grace period applies) and its installation marks", async () => {
+    const p = makeProvider(aws.moto.endpoint);
+    const before = Date.now();
+    const a = await p.provision(
+      request(offer(), { labels: { namespace: 'prod', installation: 'inst-a', attempt: 2 } }),
+    );
+    const [owned] = await p.listOwned(OWNER);
+    expect(owned).toMatchObject({
+      id: a.id,
+      labels: { owner: OWNER, namespace: 'prod', installation: 'inst-a', attempt: 2 },
+    });
+    const launched = Date.parse(owned!.launchedAt!);
+    // EC2's LaunchTime has whole seconds.
+    expect(launched).toBeGreaterThanOrEqual(before - 2000);
+    expect(launched).toBeLessThanOrEqual(Date.now());
+    // The provision's answer carries it too: any worker can tell how young the instance is.
+    expect(a.launchedAt).toBe(owned!.launchedAt);
+  });
+
   test('lists nothing for an owner with no instances', async () => {
     const provider = makeProvider(aws.moto.endpoint);
     await provider.provision(request(offer()));
