@@ -89,6 +89,8 @@ describe('provision', () => {
     expect(ec2Inst.InstanceLifecycle).toBeUndefined();
     const expectedTags = {
       [AWS_TAGS.owner]: OWNER,
+      [AWS_TAGS.namespace]: req.labels.namespace,
+      [AWS_TAGS.installation]: req.labels.installation,
       [AWS_TAGS.workload]: 'train',
       [AWS_TAGS.workflowId]: req.labels.workflowId,
       [AWS_TAGS.attempt]: '3',
