@@ -7,6 +7,8 @@ import { createReconcileActivities } from './activities/reconcile';
 import type { Config } from './config/config';
 import { createLogger } from './logger';
 import { createProviders } from './providers/registry';
+import type { Installation } from './providers/types';
+import { storedInstallationId } from './reconcile/installation';
 import { ensureReconcileSchedule, reconcileScheduleId } from './reconcile/schedule';
 import { installRuntimeLogger } from './runtime';
 import { connectionOptions, dataConverterFromEnv } from './temporal-connection';
@@ -37,6 +39,15 @@ export async function createDriftlessWorker(
     (client ??= Connection.connect(connectionOptions(config.temporal)).then(
       (c) => new Client({ connection: c, namespace: config.temporal.namespace, dataConverter }),
     ));
+  const installation: Installation = {
+    namespace: config.temporal.namespace,
+    id:
+      config.installation ??
+      (await storedInstallationId(await queryClient(), {
+        owner: config.owner,
+        taskQueue: config.temporal.taskQueue,
+      })),
+  };
   const workflowSource = existsSync(WORKFLOW_BUNDLE)
     ? { workflowBundle: { codePath: WORKFLOW_BUNDLE } }
     : { workflowsPath: require.resolve('./workflows') };
@@ -51,13 +62,21 @@ export async function createDriftlessWorker(
         providers,
         logger,
         owner: config.owner,
+        installation,
         agentTemporal: {
           address: config.temporal.address,
           namespace: config.temporal.namespace,
           deadManTimeoutMs: config.agent.deadManTimeoutMs,
         },
       }),
-      ...createReconcileActivities({ providers, owner: config.owner, logger, client: queryClient }),
+      ...createReconcileActivities({
+        providers,
+        owner: config.owner,
+        installation,
+        listTimeoutMs: config.reconcile.listTimeoutMs,
+        logger,
+        client: queryClient,
+      }),
     },
     shutdownGraceTime: '5s',
   });
@@ -78,7 +97,12 @@ export async function createDriftlessWorker(
     );
   }
   logger.info(
-    { component: 'worker', address: config.temporal.address, taskQueue: config.temporal.taskQueue },
+    {
+      component: 'worker',
+      address: config.temporal.address,
+      taskQueue: config.temporal.taskQueue,
+      installation,
+    },
     'worker polling',
   );
   let running: Promise<void> | undefined;

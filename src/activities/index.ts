@@ -6,12 +6,14 @@ import { boundForMove, fittingLocations, gatherOffers, reasonsByLocation } from 
 import { rankOffers, type Block, type RankedOffer, type RejectedOffer } from '../placement/rank';
 import type { Target } from '../placement/target';
 import { ProviderError, ProviderUnavailableError } from '../providers/errors';
+import { isOfInstallation } from '../providers/types';
 import type {
   AgentSettings,
   Instance,
   InstanceOwner,
   InstanceRef,
   InstanceState,
+  Installation,
   Location,
   Offer,
   Provider,
@@ -25,6 +27,8 @@ export interface ActivityDeps {
   agentTemporal: AgentSettings;
   /** This installation's owner mark. */
   owner: string;
+  /** This installation's namespace and id, marked on every instance; compensation matches both. */
+  installation: Installation;
   /** Injected for tests. @default Date.now */
   now?: () => number;
 }
@@ -57,7 +61,8 @@ export const REJECTED_LIMIT = 100;
 export interface ProvisionInput {
   offer: Offer;
   idempotencyKey: string;
-  labels: Omit<InstanceOwner, 'owner'>;
+  /** The workflow's marks; the worker adds the owner, namespace and installation. */
+  labels: Omit<InstanceOwner, 'owner' | 'namespace' | 'installation'>;
 }
 
 export interface WatchInput {
@@ -154,7 +159,12 @@ export function createActivities(deps: ActivityDeps) {
         return await provider(offer.provider).provision({
           offer,
           idempotencyKey,
-          labels: { ...labels, owner: deps.owner },
+          labels: {
+            ...labels,
+            owner: deps.owner,
+            namespace: deps.installation.namespace,
+            installation: deps.installation.id,
+          },
           agent: deps.agentTemporal,
           signal: ctx.cancellationSignal,
         });
@@ -194,8 +204,12 @@ export function createActivities(deps: ActivityDeps) {
       const p = provider(name);
       try {
         const owned = await p.listOwned(deps.owner);
+        // The same workflow id and attempt in another installation's namespace is not ours.
         const mine = owned.filter(
-          (r) => r.labels?.workflowId === workflowId && r.labels?.attempt === attempt,
+          (r) =>
+            isOfInstallation(r.labels, deps.installation) &&
+            r.labels?.workflowId === workflowId &&
+            r.labels?.attempt === attempt,
         );
         await Promise.all(mine.map((r) => p.terminate(r)));
         if (mine.length)
@@ -209,12 +223,13 @@ export function createActivities(deps: ActivityDeps) {
     /**
      * Waits until the provider reports the instance running (for the local provider: its agent
      * polls). Fails with `InstanceNotReady` when it ends up anything but pending or running, or
-     * when `timeoutMs` passes.
+     * when `timeoutMs` has passed since the activity was first scheduled: a retry (after a
+     * worker died, say) continues the first try's clock rather than starting its own.
      */
     async waitReady({ ref, timeoutMs }: { ref: InstanceRef; timeoutMs: number }): Promise<void> {
       const ctx = Context.current();
       const p = provider(ref.provider);
-      const deadline = now() + timeoutMs;
+      const deadline = ctx.info.scheduledTimestampMs + timeoutMs;
       for (;;) {
         const state = await describeOrNot(p, ref, ctx.cancellationSignal, 'describe failed while waiting');
         if (state === 'running') return;

@@ -1,13 +1,20 @@
 import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Logger } from '../logger';
-import type { OwnedInstance, Provider } from '../providers/types';
+import type { Installation, OwnedInstance, Provider } from '../providers/types';
 import type { Claim } from '../reconcile/decide';
 import { statusQuery } from '../workflows/messages';
 
 export interface ReconcileDeps {
   providers: Map<string, Provider>;
   owner: string;
+  /** The namespace and id this installation marks its instances with; only those are reconciled. */
+  installation: Installation;
+  /**
+   * How long one provider may take to list what it owns; one that takes longer is reported as a
+   * provider error and its instances are left alone this time. @default 120000
+   */
+  listTimeoutMs?: number;
   logger: Logger;
   /** A Temporal client, made on first use (the worker's NativeConnection cannot query). */
   client: () => Promise<Client>;
@@ -27,21 +34,40 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 export function createReconcileActivities(deps: ReconcileDeps) {
   const log = deps.logger.child({ component: 'reconcile' });
   return {
-    /** Every instance this installation owns, on every provider; a provider that fails is reported. */
-    async listOwnedEverywhere(): Promise<{ instances: OwnedInstance[]; providerErrors: string[] }> {
+    /**
+     * Every instance carrying this installation's owner mark, on every provider, and which
+     * installation is asking (reconcile touches only instances of its namespace and id). Each
+     * provider has a deadline of its own: one that fails or hangs is reported, and the others are
+     * listed all the same. Heartbeats while any is still listing, naming those that are done.
+     */
+    async listOwnedEverywhere(): Promise<{
+      instances: OwnedInstance[];
+      providerErrors: string[];
+      installation: Installation;
+    }> {
+      const ctx = Context.current();
       const instances: OwnedInstance[] = [];
       const providerErrors: string[] = [];
-      await Promise.all(
-        [...deps.providers.values()].map(async (p) => {
-          try {
-            instances.push(...(await p.listOwned(deps.owner)));
-          } catch (err) {
-            providerErrors.push(`${p.name}: ${(err as Error).message}`);
-          }
-        }),
-      );
+      const done: string[] = [];
+      const limitMs = deps.listTimeoutMs ?? 120_000;
+      const beat = setInterval(() => ctx.heartbeat({ done }), 1000);
+      try {
+        await Promise.all(
+          [...deps.providers.values()].map(async (p) => {
+            try {
+              instances.push(...(await withTimeout(p.listOwned(deps.owner), limitMs, 'listing')));
+            } catch (err) {
+              providerErrors.push(`${p.name}: ${(err as Error).message}`);
+            }
+            done.push(p.name);
+            ctx.heartbeat({ done });
+          }),
+        );
+      } finally {
+        clearInterval(beat);
+      }
       log.info({ owned: instances.length, providerErrors }, 'listed owned instances');
-      return { instances, providerErrors };
+      return { instances, providerErrors, installation: deps.installation };
     },
 
     /** What each workflow says about the instances it uses. */
@@ -71,6 +97,7 @@ export function createReconcileActivities(deps: ReconcileDeps) {
             current: s.current?.instanceId,
             attempts: s.attempts,
             inflight: s.inflight,
+            live: s.live,
             abandoned: s.abandoned,
           };
         } catch (err) {

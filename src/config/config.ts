@@ -9,6 +9,8 @@ import { problemsFromZod, type SpecProblem } from '../spec/load';
 import { durationField } from '../common/duration-field';
 
 const OWNER_PATTERN = /^[a-z0-9][a-z0-9-]*$/;
+/** Fits an AWS tag, a GCE label value and a schedule id as it is. */
+const INSTALLATION_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
 const duration = durationField({ example: '"2s"' });
 
@@ -28,6 +30,11 @@ export const ReconcileConfig = z.strictObject({
   every: duration.default(5 * 60_000),
   /** Unclaimed instances younger than this are left alone. @default "5m" */
   grace: duration.default(5 * 60_000),
+  /**
+   * How long one provider may take to list what it owns; one that takes longer is reported and
+   * its instances are left alone this time, the others are reconciled. @default "2m"
+   */
+  listTimeout: duration.default(2 * 60_000),
 });
 
 export const AgentConfig = z.strictObject({
@@ -45,11 +52,22 @@ export const ConfigFile = z.strictObject({
     .string()
     .regex(/^[a-z0-9][a-z0-9-]*$/)
     .optional(),
+  /**
+   * This installation's id, marked on every instance beside the namespace: reconcile and
+   * compensation only touch instances with both. @default generated once and kept in Temporal
+   * (src/reconcile/installation.ts)
+   */
+  installation: z.string().regex(INSTALLATION_PATTERN).optional(),
   /** Where local pools keep instance records, logs and pool state. @default ~/.local/state/driftless */
   stateDir: z.string().optional(),
   /** SkyPilot-format catalogs (<provider>.csv or <provider>/vms.csv) that replace the bundled ones. */
   catalogDir: z.string().optional(),
-  reconcile: ReconcileConfig.default({ enabled: true, every: 5 * 60_000, grace: 5 * 60_000 }),
+  reconcile: ReconcileConfig.default({
+    enabled: true,
+    every: 5 * 60_000,
+    grace: 5 * 60_000,
+    listTimeout: 2 * 60_000,
+  }),
   agent: AgentConfig.default({ deadManTimeout: 10 * 60_000 }),
   /** One section per provider, by its name in the registry (src/providers/registry.ts). */
   providers: ProvidersConfigSchema.default({}),
@@ -68,11 +86,13 @@ export interface Config {
     tls?: { certPath?: string; keyPath?: string; caPath?: string; serverName?: string; enabled: boolean };
   };
   owner: string;
+  /** Set explicitly (`installation`, DRIFTLESS_INSTALLATION); else the worker gets the stored one. */
+  installation?: string;
   stateDir: string;
   /** Overrides the bundled AWS/GCP catalogs when set. */
   catalogDir?: string;
   providers: ProvidersConfig;
-  reconcile: { enabled: boolean; everyMs: number; graceMs: number };
+  reconcile: { enabled: boolean; everyMs: number; graceMs: number; listTimeoutMs: number };
   /** Settings handed to every agent at launch. */
   agent: {
     /** Undefined: the switch is off. */
@@ -190,6 +210,12 @@ export async function loadConfig(
   if (!OWNER_PATTERN.test(owner)) {
     throw new ConfigError(`DRIFTLESS_OWNER: expected lower-case letters, digits and dashes, got "${owner}"`);
   }
+  const installation = envValue(env, 'DRIFTLESS_INSTALLATION') ?? file.installation;
+  if (installation !== undefined && !INSTALLATION_PATTERN.test(installation)) {
+    throw new ConfigError(
+      `DRIFTLESS_INSTALLATION: expected up to 63 lower-case letters, digits and dashes, got "${installation}"`,
+    );
+  }
   return {
     source,
     temporal: {
@@ -208,12 +234,14 @@ export async function loadConfig(
       ...temporalSecurityFromEnv(env),
     },
     owner,
+    installation,
     stateDir,
     catalogDir,
     reconcile: {
       enabled: file.reconcile.enabled,
       everyMs: file.reconcile.every,
       graceMs: file.reconcile.grace,
+      listTimeoutMs: file.reconcile.listTimeout,
     },
     agent: {
       deadManTimeoutMs: file.agent.deadManTimeout === 'off' ? undefined : file.agent.deadManTimeout,

@@ -7,11 +7,16 @@ import type { Offer } from '../common/offer';
 import type { ProviderCheck } from './check';
 
 export type { FailureScope, Location, Offer } from '../common/offer';
+export { isOfInstallation, type Installation } from '../common/installation';
 
 /** Who an instance belongs to; stamped on it at launch (tags, labels, or the local state file). */
 export interface InstanceOwner {
-  /** This installation's id: reconcile only ever touches instances it owns. */
+  /** The owner mark providers list by: reconcile only ever looks at instances carrying it. */
   owner: string;
+  /** Temporal namespace of the installation that launched it. */
+  namespace: string;
+  /** Id of the installation that launched it. */
+  installation: string;
   workload: string;
   workflowId: string;
   attempt: number;
@@ -49,13 +54,16 @@ export interface InstanceRef {
   id: string;
   region: string;
   zone: string;
+  /**
+   * ISO time the provider launched it, when known: a provider whose listings lag behind a launch
+   * (EC2) takes "not found" shortly after it as "not visible yet", on whichever worker asks.
+   */
+  launchedAt?: string;
 }
 
 /** An instance found by its owner mark. */
 export interface OwnedInstance extends InstanceRef {
   labels?: Partial<InstanceOwner>;
-  /** ISO time it was launched, when the provider tells. */
-  launchedAt?: string;
 }
 
 export interface Instance extends InstanceRef {

@@ -2,6 +2,7 @@
  * Reconcile's decision, pure: which owned instances no open workflow claims. Everything it
  * needs (the instances, what each workflow says about itself, the time) is passed in.
  */
+import { isOfInstallation, type Installation } from '../common/installation';
 import type { OwnedInstance } from '../providers/types';
 
 /** What a workflow says about the instances it uses, as reconcile learnt it. */
@@ -16,6 +17,11 @@ export type Claim =
        * older versions: then every attempt from `attempts` on counts as in flight.
        */
       inflight?: number[];
+      /**
+       * Instances it launched or is draining that are not current and not yet ended (the old
+       * instance of a make-before-break move, a hedged one booting). Absent from older versions.
+       */
+      live?: string[];
       /** Instances and attempts it gave up ending: not claimed, whatever else says so. */
       abandoned?: { instances: string[]; attempts: number[] };
     }
@@ -37,11 +43,26 @@ export interface DecideInput {
   now: number;
   /** Unclaimed instances younger than this are kept: their workflow may not have recorded them yet. */
   graceMs: number;
+  /**
+   * The installation reconciling: an instance without both its namespace and id is another
+   * installation's (or predates these marks) and is never touched, whatever its workflow id says.
+   * Undefined only for a listing made by a worker of an older version: nothing is filtered.
+   */
+  installation: Installation | undefined;
 }
 
-export function decide({ instances, claims, now, graceMs }: DecideInput): Verdict[] {
+/** Whose an instance is, in words, for the report. */
+function whose(instance: OwnedInstance): string {
+  const l = instance.labels;
+  if (l?.namespace === undefined && l?.installation === undefined) return 'it names no installation';
+  return `it belongs to installation ${l.installation ?? '?'} in namespace ${l.namespace ?? '?'}`;
+}
+
+export function decide({ instances, claims, now, graceMs, installation }: DecideInput): Verdict[] {
   return instances.map((instance): Verdict => {
     const keep = (reason: string): Verdict => ({ instance, action: 'keep', reason });
+    if (installation && !isOfInstallation(instance.labels, installation))
+      return keep(`not ours: ${whose(instance)}`);
     const workflowId = instance.labels?.workflowId;
     let unclaimed: string;
     if (!workflowId) {
@@ -58,6 +79,9 @@ export function decide({ instances, claims, now, graceMs }: DecideInput): Verdic
             claim.abandoned?.attempts.includes(attempt) &&
             claim.current !== instance.id);
         if (!given && claim.current === instance.id) return keep(`current instance of ${workflowId}`);
+        if (!given && claim.live?.includes(instance.id)) {
+          return keep(`${workflowId} has it and will end it (draining or not yet current)`);
+        }
         if (given) {
           unclaimed = `${workflowId} could not end it and left it to reconcile`;
         } else if (attempt === undefined) {

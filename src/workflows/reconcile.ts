@@ -2,6 +2,7 @@ import { proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { ControlActivities } from '../activities';
 import type { ReconcileActivities } from '../activities/reconcile';
 import { decide } from '../reconcile/decide';
+import { isOfInstallation, type Installation } from '../common/installation';
 import type { InstanceRef } from '../providers/types';
 
 export interface ReconcileInput {
@@ -31,6 +32,8 @@ export interface ReconcileReport {
   failed: ReconciledInstance[];
   /** Providers that could not list their instances: whatever they hold was not looked at. */
   providerErrors: string[];
+  /** The installation that reconciled: only instances with its namespace and id are touched. */
+  installation?: Installation;
 }
 
 export const DEFAULT_RECONCILE_GRACE_MS = 5 * 60_000;
@@ -55,11 +58,14 @@ const { terminate } = proxyActivities<ControlActivities>({
 export async function reconcileWorkflow(input: ReconcileInput = {}): Promise<ReconcileReport> {
   const graceMs = input.graceMs ?? DEFAULT_RECONCILE_GRACE_MS;
   const dryRun = input.dryRun ?? false;
-  const { instances, providerErrors } = await listOwnedEverywhere();
-  const ids = [...new Set(instances.map((i) => i.labels?.workflowId).filter((x): x is string => !!x))];
+  const { instances, providerErrors, installation } = await listOwnedEverywhere();
+  // Another installation's workflow ids mean nothing in this namespace: not asked about. (A
+  // listing from a worker of an older version names no installation: nothing is filtered.)
+  const ours = installation ? instances.filter((i) => isOfInstallation(i.labels, installation)) : instances;
+  const ids = [...new Set(ours.map((i) => i.labels?.workflowId).filter((x): x is string => !!x))];
   // A reconcile never claims anything itself; its own id cannot appear, but skip it to be sure.
   const claims = await readClaims(ids.filter((id) => id !== workflowInfo().workflowId));
-  const verdicts = decide({ instances, claims, now: Date.now(), graceMs });
+  const verdicts = decide({ instances, claims, now: Date.now(), graceMs, installation });
   const entry = (v: (typeof verdicts)[number], error?: string): ReconciledInstance => ({
     provider: v.instance.provider,
     id: v.instance.id,
@@ -79,6 +85,7 @@ export async function reconcileWorkflow(input: ReconcileInput = {}): Promise<Rec
     terminated: [],
     failed: [],
     providerErrors,
+    installation,
   };
   const doomed = verdicts.filter((v) => v.action === 'terminate');
   if (dryRun) {
@@ -87,7 +94,7 @@ export async function reconcileWorkflow(input: ReconcileInput = {}): Promise<Rec
   }
   await Promise.all(
     doomed.map(async (v) => {
-      const { labels: _labels, launchedAt: _launched, ...ref } = v.instance;
+      const { labels: _labels, ...ref } = v.instance;
       try {
         await terminate(ref);
         report.terminated.push(entry(v));

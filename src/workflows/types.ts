@@ -126,6 +126,11 @@ export interface WorkloadStatus {
    * provision, a hedge or a move has in flight. Reconcile keeps their instances.
    */
   inflight?: number[];
+  /**
+   * Instances launched or draining that are neither current nor ended yet (the old instance of a
+   * make-before-break move, a hedged one booting): reconcile keeps them. Absent when there are none.
+   */
+  live?: string[];
   /** Instances and attempts the workflow could not end; reconcile treats them as unclaimed. */
   abandoned?: { instances: string[]; attempts: number[] };
   timeline: TimelineEvent[];

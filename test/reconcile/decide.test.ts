@@ -1,8 +1,11 @@
-import type { OwnedInstance } from '../../src/providers/types';
+import type { Installation, OwnedInstance } from '../../src/providers/types';
 import { decide, type Claim } from '../../src/reconcile/decide';
 
 const NOW = Date.parse('2026-11-29T12:00:00Z');
 const GRACE = 5 * 60_000;
+/** The installation reconciling; instances are marked as its own unless a test says otherwise. */
+const OURS: Installation = { namespace: 'prod', id: 'a1b2c3' };
+const MARKS = { namespace: OURS.namespace, installation: OURS.id };
 
 function inst(id: string, labels: OwnedInstance['labels'], ageMs?: number): OwnedInstance {
   return {
@@ -10,7 +13,7 @@ function inst(id: string, labels: OwnedInstance['labels'], ageMs?: number): Owne
     id,
     region: 'pool-a',
     zone: 'pool-a',
-    labels,
+    labels: labels && { ...MARKS, ...labels },
     launchedAt: ageMs === undefined ? undefined : new Date(NOW - ageMs).toISOString(),
   };
 }
@@ -18,7 +21,10 @@ function inst(id: string, labels: OwnedInstance['labels'], ageMs?: number): Owne
 const OLD = 60 * 60_000;
 const run = (instances: OwnedInstance[], claims: Record<string, Claim>) =>
   Object.fromEntries(
-    decide({ instances, claims, now: NOW, graceMs: GRACE }).map((v) => [v.instance.id, [v.action, v.reason]]),
+    decide({ instances, claims, now: NOW, graceMs: GRACE, installation: OURS }).map((v) => [
+      v.instance.id,
+      [v.action, v.reason],
+    ]),
   );
 
 /** The verdict on one old instance, attempt `attempt` of workflow w, given w's claim. */
@@ -124,4 +130,71 @@ test('what an open workflow abandoned (an instance or an attempt it could not en
   expect(r['i-released-attempt']).toEqual(['terminate', 'w could not end it and left it to reconcile']);
   // An abandoned attempt never takes the current instance with it.
   expect(r['i-kept']).toEqual(['keep', 'current instance of w']);
+});
+
+test("another installation's instances are never touched, though their workflow id is closed here; ours are", () => {
+  const gone: Record<string, Claim> = { w: { kind: 'closed', status: 'NOT_FOUND' } };
+  const r = run(
+    [
+      inst('other-namespace', { workflowId: 'w', attempt: 1, namespace: 'staging' }, OLD),
+      inst('other-installation', { workflowId: 'w', attempt: 1, installation: 'ffffff' }, OLD),
+      inst('unmarked', { workflowId: 'w', attempt: 1, namespace: undefined, installation: undefined }, OLD),
+      inst('no-labels', undefined, OLD),
+      inst('ours', { workflowId: 'w', attempt: 1 }, OLD),
+    ],
+    gone,
+  );
+  expect(r).toEqual({
+    'other-namespace': ['keep', 'not ours: it belongs to installation a1b2c3 in namespace staging'],
+    'other-installation': ['keep', 'not ours: it belongs to installation ffffff in namespace prod'],
+    unmarked: ['keep', 'not ours: it names no installation'],
+    'no-labels': ['keep', 'not ours: it names no installation'],
+    ours: ['terminate', 'w is not found'],
+  });
+});
+
+test('the namespace and the id must both match: the same id in another namespace is not ours', () => {
+  const r = run([inst('i-1', { workflowId: 'w', attempt: 1, namespace: 'default' }, OLD)], {});
+  expect(r['i-1']?.[0]).toBe('keep');
+});
+
+test('a listing that names no installation (a worker of an older version) filters nothing', () => {
+  const verdicts = decide({
+    instances: [inst('i-1', { workflowId: 'w', attempt: 1, namespace: 'x', installation: 'y' }, OLD)],
+    claims: {},
+    now: NOW,
+    graceMs: GRACE,
+    installation: undefined,
+  });
+  expect(verdicts.map((v) => v.action)).toEqual(['terminate']);
+});
+
+test('the instances an open workflow has live (draining after a move, booting in a hedge) are kept', () => {
+  const r = run(
+    [
+      inst('i-draining', { workflowId: 'w', attempt: 2 }, OLD),
+      inst('i-current', { workflowId: 'w', attempt: 3 }, OLD),
+      inst('i-ended', { workflowId: 'w', attempt: 1 }, OLD),
+    ],
+    { w: { kind: 'open', current: 'i-current', attempts: 3, inflight: [], live: ['i-draining'] } },
+  );
+  expect(r).toEqual({
+    'i-draining': ['keep', 'w has it and will end it (draining or not yet current)'],
+    'i-current': ['keep', 'current instance of w'],
+    'i-ended': ['terminate', 'attempt 1 of w is over (now at attempt 3)'],
+  });
+});
+
+test('an abandoned instance goes even when the workflow still lists it as live', () => {
+  const r = run([inst('i-1', { workflowId: 'w', attempt: 2 }, OLD)], {
+    w: {
+      kind: 'open',
+      current: 'i-9',
+      attempts: 3,
+      inflight: [],
+      live: ['i-1'],
+      abandoned: { instances: ['i-1'], attempts: [] },
+    },
+  });
+  expect(r['i-1']).toEqual(['terminate', 'w could not end it and left it to reconcile']);
 });

@@ -13,7 +13,15 @@ let seq = 0;
  */
 export function provisionRequest(o: Offer, owner: string, over: RequestOverrides = {}): ProvisionRequest {
   const workflowId = over.labels?.workflowId ?? `workload-t${process.pid}-${++seq}`;
-  const labels: InstanceOwner = { owner, workload: 'train', workflowId, attempt: 1, ...over.labels };
+  const labels: InstanceOwner = {
+    owner,
+    namespace: 'default',
+    installation: 'test-installation',
+    workload: 'train',
+    workflowId,
+    attempt: 1,
+    ...over.labels,
+  };
   return {
     offer: o,
     idempotencyKey: `${labels.workflowId}/run/${labels.attempt}/${o.provider}/${o.zone}/${o.instanceType}`,

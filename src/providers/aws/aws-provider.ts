@@ -41,8 +41,9 @@ export interface AwsProviderOptions {
   /** Makes the EC2 client of a region (tests). @default an EC2Client with SDK retries off */
   clientFactory?: Ec2ClientFactory;
   /**
-   * How long after this process launched an instance a "not found" is taken for EC2's eventual
-   * consistency rather than for a gone instance. @default 60000
+   * How long after an instance's launch a "not found" is taken for EC2's eventual consistency
+   * rather than for a gone instance: from the ref's `launchedAt` (any worker), else from this
+   * process's own record of the launch. @default 60000
    */
   launchVisibilityMs?: number;
 }
@@ -209,12 +210,16 @@ export class AwsProvider implements Provider {
       );
       return launched;
     });
-    return toInstance(this.name, ec2, offer, zone);
+    const instance = toInstance(this.name, ec2, offer, zone);
+    // The ref carries the launch time, so any worker that asks about it knows the window.
+    const at = ec2.LaunchTime?.getTime() ?? this.launchedAt.get(instance.id);
+    return at === undefined ? instance : { ...instance, launchedAt: new Date(at).toISOString() };
   }
 
-  /** True while EC2 may not yet list an instance this process launched. */
-  private recentlyLaunched(id: string): boolean {
-    const at = this.launchedAt.get(id);
+  /** True while EC2 may not yet list the instance: launched (by any worker) within the window. */
+  private recentlyLaunched(ref: InstanceRef): boolean {
+    const carried = ref.launchedAt === undefined ? NaN : Date.parse(ref.launchedAt);
+    const at = Number.isFinite(carried) ? carried : this.launchedAt.get(ref.id);
     return at !== undefined && Date.now() - at < (this.opts.launchVisibilityMs ?? 60_000);
   }
 
@@ -231,7 +236,7 @@ export class AwsProvider implements Provider {
     } catch (err) {
       if (!(err instanceof ProviderError && err.code === 'InvalidInstanceID.NotFound')) throw err;
     }
-    return this.recentlyLaunched(ref.id) ? 'pending' : 'not-found';
+    return this.recentlyLaunched(ref) ? 'pending' : 'not-found';
   }
 
   async terminate(ref: InstanceRef, signal?: AbortSignal): Promise<void> {
@@ -246,7 +251,7 @@ export class AwsProvider implements Provider {
         this.log.info({ instanceId: ref.id, region: ref.region }, 'instance terminating');
       } catch (err) {
         if (!(err instanceof ProviderError && err.code === 'InvalidInstanceID.NotFound')) throw err;
-        if (this.recentlyLaunched(ref.id)) {
+        if (this.recentlyLaunched(ref)) {
           // Just launched and not yet visible: "not found" here would leak it.
           throw new TransientProviderError(
             `instance ${ref.id} is not visible yet`,
@@ -298,6 +303,7 @@ export class AwsProvider implements Provider {
         region,
         zone: i.Placement?.AvailabilityZoneId ?? zones.find((z) => z.name === zoneName)?.id ?? zoneName,
         labels: ownerOfTags(i.Tags),
+        launchedAt: i.LaunchTime?.toISOString(),
       };
     });
   }

@@ -6,6 +6,8 @@ import type { InstanceOwner } from '../types';
 /** Tag keys every instance and its volumes carry from the moment they exist. */
 export const AWS_TAGS = {
   owner: 'driftless:owner',
+  namespace: 'driftless:namespace',
+  installation: 'driftless:installation',
   workload: 'driftless:workload',
   workflowId: 'driftless:workflow-id',
   attempt: 'driftless:attempt',
@@ -30,6 +32,8 @@ export function awsClientToken(idempotencyKey: string, instanceType: string, zon
 export function launchTags(labels: InstanceOwner, clientToken: string): Tag[] {
   return [
     { Key: AWS_TAGS.owner, Value: labels.owner },
+    { Key: AWS_TAGS.namespace, Value: labels.namespace },
+    { Key: AWS_TAGS.installation, Value: labels.installation },
     { Key: AWS_TAGS.workload, Value: labels.workload },
     { Key: AWS_TAGS.workflowId, Value: labels.workflowId },
     { Key: AWS_TAGS.attempt, Value: String(labels.attempt) },
@@ -47,6 +51,8 @@ export function ownerOfTags(tags: Tag[] | undefined): Partial<InstanceOwner> {
   const attempt = Number(tagValue(tags, AWS_TAGS.attempt));
   return {
     owner: tagValue(tags, AWS_TAGS.owner),
+    namespace: tagValue(tags, AWS_TAGS.namespace),
+    installation: tagValue(tags, AWS_TAGS.installation),
     workload: tagValue(tags, AWS_TAGS.workload),
     workflowId: tagValue(tags, AWS_TAGS.workflowId),
     attempt: Number.isInteger(attempt) ? attempt : undefined,

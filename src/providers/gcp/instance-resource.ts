@@ -49,6 +49,8 @@ export function instanceResource(
   }
   const exact: Record<keyof InstanceOwner, string> = {
     owner: labels.owner,
+    namespace: labels.namespace,
+    installation: labels.installation,
     workload: labels.workload,
     workflowId: labels.workflowId,
     attempt: String(labels.attempt),
@@ -116,6 +118,8 @@ export function ownerOf(i: GceInstance): Partial<InstanceOwner> {
   const attempt = Number(read(GCP_LABELS.attempt));
   return {
     owner: read(GCP_LABELS.owner),
+    namespace: read(GCP_LABELS.namespace),
+    installation: read(GCP_LABELS.installation),
     workload: read(GCP_LABELS.workload),
     workflowId: read(GCP_LABELS.workflowId),
     attempt: Number.isInteger(attempt) ? attempt : undefined,

@@ -8,6 +8,8 @@ import { createHash } from 'node:crypto';
 /** Label keys every instance carries from the moment it exists. */
 export const GCP_LABELS = {
   owner: 'driftless-owner',
+  namespace: 'driftless-namespace',
+  installation: 'driftless-installation',
   workload: 'driftless-workload',
   workflowId: 'driftless-workflow-id',
   attempt: 'driftless-attempt',

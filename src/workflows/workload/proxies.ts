@@ -12,13 +12,16 @@ export const { place } = proxyActivities<ControlActivities>({
   retry: { initialInterval: '1s', maximumInterval: '20s', maximumAttempts: 10 },
 });
 
-// Polls the provider until the instance is up; bounded by the spec's startup grace.
+// Polls the provider until the instance is up; bounded by the spec's startup grace, counted from
+// the first schedule (a retry continues that clock), and retried a few times only: a worker
+// that dies mid-wait costs one heartbeat timeout and a retry, never a wait without end.
 export const { waitReady } = proxyActivities<ControlActivities>({
   startToCloseTimeout: '1h',
   heartbeatTimeout: '10s',
   retry: {
     initialInterval: '1s',
     maximumInterval: '10s',
+    maximumAttempts: 5,
     nonRetryableErrorTypes: [FailureType.InstanceNotReady],
   },
 });

@@ -48,6 +48,32 @@ export function refOf(c: CurrentPlacement): InstanceRef {
   return { provider: c.provider, id: c.instanceId, region: c.region, zone: c.zone };
 }
 
+/** The instances not yet ended, their ids mirrored in `status.live` on every change (reconcile reads it). */
+class LiveInstances extends Map<string, InstanceRef> {
+  constructor(private readonly status: WorkloadStatus) {
+    super();
+    this.mirror();
+  }
+
+  override set(id: string, ref: InstanceRef): this {
+    super.set(id, ref);
+    this.mirror();
+    return this;
+  }
+
+  override delete(id: string): boolean {
+    const had = super.delete(id);
+    this.mirror();
+    return had;
+  }
+
+  /** Absent when empty; a carried status's list goes, as this run starts with none. */
+  private mirror(): void {
+    if (this.size > 0) this.status.live = [...this.keys()];
+    else delete this.status.live;
+  }
+}
+
 export class WorkloadState {
   /** What the `status` query returns, and what a continue-as-new carries. */
   readonly status: WorkloadStatus;
@@ -67,7 +93,7 @@ export class WorkloadState {
   /** Outcomes of moves, until the update that asked for each reads it. */
   readonly moveResults = new Map<number, MoveResult>();
   /** Instances this run launched or is draining that are not current and not yet ended. */
-  readonly live = new Map<string, InstanceRef>();
+  readonly live: Map<string, InstanceRef>;
   readonly workflowId: string;
   readonly firstExecutionRunId: string;
 
@@ -87,6 +113,7 @@ export class WorkloadState {
           blocks: [],
           timeline: [],
         };
+    this.live = new LiveInstances(this.status);
     this.restartTimes = carried?.restartTimes ?? [];
     this.currentPort = carried?.port;
     const info = workflowInfo();

@@ -89,6 +89,8 @@ describe('provision', () => {
     expect(ec2Inst.InstanceLifecycle).toBeUndefined();
     const expectedTags = {
       [AWS_TAGS.owner]: OWNER,
+      [AWS_TAGS.namespace]: req.labels.namespace,
+      [AWS_TAGS.installation]: req.labels.installation,
       [AWS_TAGS.workload]: 'train',
       [AWS_TAGS.workflowId]: req.labels.workflowId,
       [AWS_TAGS.attempt]: '3',
@@ -378,6 +380,25 @@ describe('listOwned', () => {
       labels: { owner: OWNER, workload: 'b', attempt: 4 },
     });
     expect(byId.get(a.id)!.labels!.workflowId).toMatch(/^workload-/);
+  });
+
+  test("reports each instance's launch time (so the grace period applies) and its installation marks", async () => {
+    const p = makeProvider(aws.moto.endpoint);
+    const before = Date.now();
+    const a = await p.provision(
+      request(offer(), { labels: { namespace: 'prod', installation: 'inst-a', attempt: 2 } }),
+    );
+    const [owned] = await p.listOwned(OWNER);
+    expect(owned).toMatchObject({
+      id: a.id,
+      labels: { owner: OWNER, namespace: 'prod', installation: 'inst-a', attempt: 2 },
+    });
+    const launched = Date.parse(owned!.launchedAt!);
+    // EC2's LaunchTime has whole seconds.
+    expect(launched).toBeGreaterThanOrEqual(before - 2000);
+    expect(launched).toBeLessThanOrEqual(Date.now());
+    // The provision's answer carries it too: any worker can tell how young the instance is.
+    expect(a.launchedAt).toBe(owned!.launchedAt);
   });
 
   test('lists nothing for an owner with no instances', async () => {

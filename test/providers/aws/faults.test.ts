@@ -176,6 +176,27 @@ describe('eventual consistency just after a launch', () => {
     expect(await p.describe(inst)).toBe('pending');
   });
 
+  test('a worker that did not launch it (a provider of its own) also takes "not found" just after the launch as pending', async () => {
+    const inst = await viaProxy().provision(request(offer()));
+    expect(inst.launchedAt).toBeDefined();
+    const otherWorker = viaProxy();
+    aws.proxy.fail('DescribeInstances', { code: 'InvalidInstanceID.NotFound', status: 400, times: 1 });
+    expect(await otherWorker.describe(inst)).toBe('pending');
+    // Terminate there, too, retries rather than taking the instance for gone (a leak).
+    aws.proxy.fail('TerminateInstances', { code: 'InvalidInstanceID.NotFound', status: 400, times: 2 });
+    await otherWorker.terminate(inst);
+    expect(aws.proxy.calls('TerminateInstances')).toHaveLength(3);
+    expect((await describeOne(aws.ec2, inst.id)).State?.Name).toBe('terminated');
+  });
+
+  test('the window counts from the launch time the ref carries, which EC2 gave, not from when this worker heard of it', async () => {
+    const p = viaProxy();
+    const inst = await p.provision(request(offer()));
+    const old = { ...inst, launchedAt: new Date(Date.now() - 10 * 60_000).toISOString() };
+    aws.proxy.fail('DescribeInstances', { code: 'InvalidInstanceID.NotFound', status: 400, times: 1 });
+    expect(await p.describe(old)).toBe('not-found');
+  });
+
   test('after the visibility window, "not found" on terminate is success with one call', async () => {
     const p = viaProxy({}, { launchVisibilityMs: 0 });
     const inst = await p.provision(request(offer()));

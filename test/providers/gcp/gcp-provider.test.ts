@@ -85,6 +85,8 @@ describe('provision', () => {
     });
     expect(body.labels).toEqual({
       [GCP_LABELS.owner]: OWNER,
+      [GCP_LABELS.namespace]: req.labels.namespace,
+      [GCP_LABELS.installation]: req.labels.installation,
       [GCP_LABELS.workload]: expect.stringMatching(/^train_big-[0-9a-f]{10}$/),
       [GCP_LABELS.workflowId]: req.labels.workflowId,
       [GCP_LABELS.attempt]: '3',
@@ -322,7 +324,14 @@ describe('listOwned', () => {
       id: a.id,
       region: 'us-central1',
       zone: ZONE,
-      labels: { owner: OWNER, workload: 'a', workflowId: expect.stringMatching(/^workload-/), attempt: 1 },
+      labels: {
+        owner: OWNER,
+        namespace: 'default',
+        installation: 'test-installation',
+        workload: 'a',
+        workflowId: expect.stringMatching(/^workload-/),
+        attempt: 1,
+      },
       launchedAt: fakeGce().instance(ZONE, a.id)!.creationTimestamp,
     });
     expect(byId.get(b.id)).toMatchObject({

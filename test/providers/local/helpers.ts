@@ -143,7 +143,15 @@ export async function offerFor(provider: LocalProvider, pool: string, gpuCount: 
 }
 
 export function labels(over: Partial<InstanceOwner> = {}): InstanceOwner {
-  return { owner: 'tester', workload: 'train', workflowId: 'workload-train', attempt: 1, ...over };
+  return {
+    owner: 'tester',
+    namespace: 'default',
+    installation: 'test-installation',
+    workload: 'train',
+    workflowId: 'workload-train',
+    attempt: 1,
+    ...over,
+  };
 }
 
 export function request(offer: Offer, idempotencyKey: string, over: Partial<ProvisionRequest> = {}) {
