@@ -52,7 +52,8 @@ export function formatStatus(v: WorkloadView): string {
     // Against recovery.maxStartFailures and maxRecoveries (within recoveryWindow).
     const failedStarts = s.failedStarts?.length ?? 0;
     const losses = s.recentLosses?.length ?? 0;
-    if (failedStarts || losses) lines.push(`  failed starts in a row ${failedStarts}  recent losses ${losses}`);
+    if (failedStarts || losses)
+      lines.push(`  failed starts in a row ${failedStarts}  recent losses ${losses}`);
     if (s.blocks.length)
       lines.push(
         '  blocked:',
