@@ -334,3 +334,38 @@ test('a hedge of three where two launches are slow: the losers are ended once th
   );
   expect(await billed(name)).toEqual([]);
 });
+
+test('an auth error on AWS while the local pool is briefly down is not fatal: the workload waits and runs on the pool', async () => {
+  const name = 'aws-auth-blip';
+  proxy.clear();
+  proxy.fail('RunInstances', { code: 'UnauthorizedOperation', status: 403 });
+  expect((await e2e.cli(['pool', 'down', 'lab-t4'])).code).toBe(0);
+  const spec = {
+    ...awsSpec(name, { providers: ['aws', 'local'], regions: [REGION, 'lab-t4'] }),
+    recovery: { maxRestarts: 2, cooldown: '3s' },
+  };
+  try {
+    await e2e.withWorkload(spec, async () => {
+      // One round: AWS refused the credentials, the pool was down. The workflow waits.
+      const waiting = await e2e.waitStatus(
+        name,
+        (s) =>
+          (s.status?.timeline ?? []).some((e) => e.type === 'no-offer' && /placing again/.test(e.message)),
+        'the workflow to wait for a location',
+        { timeoutMs: 60_000 },
+      );
+      expect(waiting.workflowStatus).toBe('RUNNING');
+      const failed = waiting
+        .status!.timeline.filter((e) => e.type === 'provision-failed')
+        .map((e) => e.message);
+      expect(failed.some((m) => /AuthError/.test(m))).toBe(true);
+      expect(failed.some((m) => /lab-t4 is down/.test(m))).toBe(true);
+      expect((await e2e.cli(['pool', 'up', 'lab-t4'])).code).toBe(0);
+      const s = await runningOn(name);
+      expect(s.provider).toBe('local');
+    });
+  } finally {
+    proxy.clear();
+    await e2e.cli(['pool', 'up', 'lab-t4']);
+  }
+});

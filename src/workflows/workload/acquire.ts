@@ -26,6 +26,8 @@ import type { WorkloadState } from './state';
 
 /** Patch: the workflow's own cancellation during a hedge goes on up instead of reading as a failed offer. */
 const PATCH_HEDGE_CANCELLATION = 'hedge-cancellation';
+/** Patch: an auth or invalid-request error fails the workflow only when every provider in play has one. */
+const PATCH_CREDENTIAL_BLIP = 'credential-blip';
 /** Patch: hedge losers are released while the winner starts its workload, not before. */
 const PATCH_RELEASE_LOSERS_BESIDE = 'release-losers-beside';
 
@@ -114,7 +116,10 @@ async function waitForOffers(
   placement: PlaceResult,
   o: AcquireOptions,
 ): Promise<'again' | 'none' | 'continue'> {
-  if (state.fatal.length > 0) {
+  if (
+    state.fatal.length > 0 &&
+    (everyProviderFailedFatally(state, placement) || !patched(PATCH_CREDENTIAL_BLIP))
+  ) {
     // Nothing else can run it and what failed will not fix itself: surface it.
     const message = `no provider can run ${state.spec.name}: ${state.fatal.join('; ')}`;
     state.setPhase('FAILED');
@@ -138,6 +143,19 @@ async function waitForOffers(
   // Waiting for capacity can last for days: keep the history bounded meanwhile.
   if (!o.quiet && !state.stopped && state.continueAsNewDue()) return 'continue';
   return 'again';
+}
+
+/**
+ * Do all the providers that could run the workload (a fitting offer, or one fitting but for a
+ * block) have their latest provision failed fatally? One provider's credential blip is not the
+ * end while another provider waits out a cooldown.
+ */
+function everyProviderFailedFatally(state: WorkloadState, placement: PlaceResult): boolean {
+  const inPlay = new Set(placement.ranked.map((o) => o.provider));
+  for (const [key, reason] of Object.entries(placement.reasonsByLocation)) {
+    if (/ blocked until /.test(reason)) inPlay.add(key.split('/')[0]!);
+  }
+  return [...inPlay].every((p) => state.fatalProviders.has(p));
 }
 
 /** Provisions the usable offers best first (hedged groups) until one runs the workload. */
@@ -304,6 +322,7 @@ export function becomeCurrent(state: WorkloadState, a: Acquired): void {
   // Running again: what failed before (bad credentials, say) may since have been fixed.
   state.fatal.length = 0;
   state.fatalType = undefined;
+  state.fatalProviders.clear();
   state.currentPort = a.port;
   state.setPhase('RUNNING');
   state.publish();

@@ -190,9 +190,11 @@ async function provisionFailed(
     // Retrying will not help on this provider: block it whole and remember why.
     state.fatal.push(`${offer.provider}: ${messageOf(err)}`);
     state.fatalType ??= type;
+    state.fatalProviders.add(offer.provider);
     state.block(offer, 'provider', type);
     return { kind: 'failed' };
   }
+  state.fatalProviders.delete(offer.provider); // it answered as a provider does: not fatal
   // An unclassified failure (a deadline passed, a crash) is a failure of that location.
   const scope: FailureScope = type === FailureType.Capacity ? 'zone' : (failureScopeOf(err) ?? 'zone');
   state.block(offer, scope, type);
@@ -208,6 +210,7 @@ async function bootOf(
   o: { quiet?: boolean },
 ): Promise<Attempted> {
   const location = `${offer.provider}/${offer.region}`;
+  state.fatalProviders.delete(offer.provider);
   state.event('provisioned', `instance ${instance.id} up on ${location}`, {
     instanceId: instance.id,
     location,

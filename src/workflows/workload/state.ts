@@ -87,6 +87,8 @@ export class WorkloadState {
   /** Invalid-request and auth failures: surfaced when no other offer is left. */
   readonly fatal: string[] = [];
   fatalType: string | undefined;
+  /** Providers whose latest provision failed fatally (auth, invalid request); see waitForOffers. */
+  readonly fatalProviders = new Set<string>();
   /** The migration or spec update being carried out. */
   pending: Move | undefined;
   moveSeq = 0;
