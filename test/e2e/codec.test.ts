@@ -18,15 +18,27 @@ const e2e = useE2eInstallation({
 });
 const withoutKey = () => ({ ...e2e.env, DRIFTLESS_CODEC_KEY: undefined });
 
-/** Every payload in a history (inputs, results, memo, ...); `indexed`: a search attribute's value. */
-function payloadsIn(v: unknown, indexed = false, out: Array<Payload & { indexed: boolean }> = []) {
+/**
+ * Every payload in a history (inputs, results, memo, ...). `readable` says why one may stay in
+ * clear: a search attribute's value (the server indexes it), or a patch marker's (the SDK's core
+ * writes the patch id there, never user data).
+ */
+type Readable = 'search attribute' | 'patch marker';
+function payloadsIn(
+  v: unknown,
+  readable?: Readable,
+  out: Array<Payload & { readable?: Readable }> = [],
+): Array<Payload & { readable?: Readable }> {
   if (v === null || typeof v !== 'object' || v instanceof Uint8Array) return out;
   const o = v as Record<string, unknown>;
   if (o.data instanceof Uint8Array && o.metadata !== null && typeof o.metadata === 'object') {
-    out.push({ ...(o as Payload), indexed });
+    out.push({ ...(o as Payload), readable });
     return out;
   }
-  for (const [k, x] of Object.entries(o)) payloadsIn(x, indexed || k === 'searchAttributes', out);
+  const here = o.markerName === 'core_patch' ? 'patch marker' : readable;
+  for (const [k, x] of Object.entries(o)) {
+    payloadsIn(x, k === 'searchAttributes' ? 'search attribute' : here, out);
+  }
   return out;
 }
 
@@ -55,9 +67,9 @@ test("a secret in the spec's env reaches the workload, and Temporal's history ho
       const encrypted = payloads.filter((p) => encodingOf(p) === ENCRYPTED_ENCODING);
       // The start input, activity arguments and results: all encrypted.
       expect(encrypted.length).toBeGreaterThan(5);
-      // Only search attributes (phase, provider, region, GPU, price) stay readable: the server indexes them.
-      expect(payloads.filter((p) => p.indexed).length).toBeGreaterThan(0);
-      expect(payloads.filter((p) => encodingOf(p) !== ENCRYPTED_ENCODING && !p.indexed)).toEqual([]);
+      // Only search attributes (phase, provider, region, GPU, price) stay readable, and patch ids.
+      expect(payloads.filter((p) => p.readable === 'search attribute').length).toBeGreaterThan(0);
+      expect(payloads.filter((p) => encodingOf(p) !== ENCRYPTED_ENCODING && !p.readable)).toEqual([]);
       // It is in there: decrypting with the key finds it.
       const decoded = await new AesGcmCodec([parseCodecKey(KEY, 'test')]).decode(encrypted);
       expect(decoded.some((p) => Buffer.from(p.data!).includes(secret))).toBe(true);

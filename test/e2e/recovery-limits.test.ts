@@ -46,6 +46,7 @@ test('a service whose health check never answers fails after maxStartFailures st
   e2e.stopAtEnd(name);
   const r = await e2e.cli(['apply', await writeSpec(e2e, spec), '--wait', '--timeout', '100s', '--json']);
   expect(r.code).toBe(3);
+  // apply --wait shows the closed workflow once a failing one has ended its instances.
   const view = JSON.parse(r.stdout) as StatusJson;
   expect(view.workflowStatus).toBe('FAILED');
   const timeline = view.status!.timeline;

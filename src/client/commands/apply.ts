@@ -42,10 +42,17 @@ export function configureApplyCommand(program: Command): void {
           output(opts.json, applied, () => `${spec.name} ${applied.outcome}`);
           return;
         }
-        const view =
+        const started = Date.now();
+        let view =
           spec.kind === 'service'
             ? await svc.waitPhase(spec.name, ['RUNNING', 'FAILED', 'STOPPED'], opts.timeout)
             : await svc.waitClosed(spec.name, opts.timeout);
+        if (view.phase !== 'RUNNING' && view.workflowStatus === 'RUNNING') {
+          // Failing or stopping: the workflow ends its instances before it closes; show the
+          // closed workflow (and its failure) once it has, within what is left of the timeout.
+          const left = Math.max(1000, opts.timeout - (Date.now() - started));
+          view = await svc.waitClosed(spec.name, left).catch(() => view);
+        }
         output(opts.json, view, () => formatStatus(view));
         const ok = spec.kind === 'service' ? view.phase === 'RUNNING' : view.workflowStatus === 'COMPLETED';
         if (!ok) process.exitCode = ExitCode.Failed;

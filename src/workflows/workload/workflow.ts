@@ -8,6 +8,7 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
+  ContinueAsNew,
   isCancellation,
   setHandler,
 } from '@temporalio/workflow';
@@ -44,6 +45,8 @@ export async function workloadWorkflow(input: WorkloadInput): Promise<WorkloadRe
   try {
     return await run(state);
   } catch (err) {
+    // Continuing as new is no failure: the instance runs on under the next run.
+    if (err instanceof ContinueAsNew) throw err;
     if (isCancellation(err)) await endAllOnCancel(state);
     else await endAllOnFailure(state);
     throw err;

@@ -6,6 +6,7 @@
 import { DescribeAvailabilityZonesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import * as errors from '../../../src/providers/errors';
 import { AWS_TAGS } from '../../../src/providers/aws/tags';
+import { waitFor } from '../../support/harness';
 import { expectCancelledPromptly } from '../cloud-settings';
 import { startFaultProxy } from './fault-proxy';
 import {
@@ -142,10 +143,24 @@ describe('transient failures are retried inside the adapter', () => {
 
 describe('cancellation', () => {
   test("the caller's signal ends a hanging call at once, without waiting for the deadline", async () => {
-    aws.proxy.hang('RunInstances');
+    // The lookup of the attempt's instance, just before RunInstances.
+    aws.proxy.hang('DescribeInstances');
     await expectCancelledPromptly((signal) =>
       viaProxy({ callTimeout: '20s' }).provision({ ...request(offer()), signal }),
     );
+    expect(aws.proxy.calls('DescribeInstances')).toHaveLength(1);
+    expect(aws.proxy.calls('RunInstances')).toHaveLength(0);
+  });
+
+  test('a RunInstances already sent runs to its answer when the signal aborts: the instance is returned, not lost', async () => {
+    // It would land at EC2 whatever the caller did; the caller gets it back and ends it by id.
+    aws.proxy.delay('RunInstances', 2_000, 1);
+    const ac = new AbortController();
+    const pending = viaProxy({ callTimeout: '20s' }).provision({ ...request(offer()), signal: ac.signal });
+    await waitFor(() => aws.proxy.calls('RunInstances').length === 1, 'RunInstances to be sent', 10_000);
+    ac.abort();
+    const instance = await pending;
+    expect(instance.id).toMatch(/^i-/);
     expect(aws.proxy.calls('RunInstances')).toHaveLength(1);
   });
 
