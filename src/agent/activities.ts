@@ -18,6 +18,14 @@ export interface StartWorkloadInput {
    * port the agent picks (so two instances on one host never collide).
    */
   http?: { port?: number };
+  /**
+   * Which run of the workload on this instance: 0 first, one more per restart in place. A start
+   * of a newer generation stops the running one (SIGTERM, the stop grace, SIGKILL) and starts it
+   * again; a start of the same or an older generation returns the running one. @default 0
+   */
+  generation?: number;
+  /** How long the workload gets between SIGTERM and SIGKILL whenever it is stopped. @default 30s */
+  stopGraceMs?: number;
 }
 
 export interface StartedWorkload {
@@ -77,9 +85,25 @@ export function workloadBaseEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   );
 }
 
+/** How long a workload gets between SIGTERM and SIGKILL when no spec said (recovery.stopGrace). */
+export const DEFAULT_STOP_GRACE_MS = 30_000;
+
+/** What a stop found and did. */
+export interface StopResult {
+  /** A workload was running and has now been stopped. */
+  stopped: boolean;
+  exit?: WorkloadExit;
+}
+
 /** Activities the agent serves on its instance's own task queue. */
 export interface AgentActivities {
   startWorkload(input: StartWorkloadInput): Promise<StartedWorkload>;
+  /**
+   * Stops the workload: SIGTERM to its process group, up to `graceMs` (else the start's stop
+   * grace) for it to exit, then SIGKILL. Done before the instance is terminated, so a workload
+   * can checkpoint or drain.
+   */
+  stopWorkload(input: { graceMs?: number }): Promise<StopResult>;
   /** Until the workload answers its HTTP check (fails when it exits or `timeoutMs` passes). */
   waitHealthy(input: { http: HttpCheck; timeoutMs: number }): Promise<{ port: number; checks: number }>;
   superviseWorkload(input: SuperviseInput): Promise<SuperviseResult>;
@@ -108,14 +132,24 @@ export interface AgentDeps {
   logger: Logger;
 }
 
-/** The agent's process-level state: one workload per instance. */
+/** One run of the workload: a process group, and how it ended. */
+interface Run {
+  generation: number;
+  identity: ProcessIdentity;
+  started: StartedWorkload;
+  exited?: WorkloadExit;
+  waiters: Array<(e: WorkloadExit) => void>;
+}
+
+/** The agent's process-level state: one workload per instance, restarted in place by generation. */
 export class WorkloadRunner {
-  private child?: { identity: ProcessIdentity; started: StartedWorkload };
-  private exited?: WorkloadExit;
-  private exitWaiters: Array<(e: WorkloadExit) => void> = [];
+  private run?: Run;
   private ready = false;
   /** Set when the instance itself is going away (the agent got SIGTERM). */
   private shuttingDown = false;
+  private stopGraceMs = DEFAULT_STOP_GRACE_MS;
+  /** The stop under way, so two stops (a cancel and a stop call) send SIGTERM once. */
+  private stopping?: Promise<void>;
 
   constructor(private readonly deps: AgentDeps) {}
 
@@ -128,23 +162,30 @@ export class WorkloadRunner {
       JSON.stringify({
         pid: process.pid,
         ready,
-        workload: this.child?.identity,
+        workload: this.run?.identity,
         instanceId: this.deps.instanceId,
+        stopGraceMs: this.stopGraceMs,
       }),
     );
     renameSync(file + '.tmp', file);
   }
 
   async start(input: StartWorkloadInput): Promise<StartedWorkload> {
-    // Idempotent: a retried start returns the workload that is already running.
-    if (this.child) return this.child.started;
-    const port = input.http ? (input.http.port ?? (await freePort())) : undefined;
-    return this.spawn(input, port);
+    if (input.stopGraceMs !== undefined) this.stopGraceMs = input.stopGraceMs;
+    const generation = input.generation ?? 0;
+    // Idempotent: a retried (or stale) start returns the workload that is already running.
+    const old = this.run;
+    if (old && old.generation >= generation) return old.started;
+    // A restart in place: the old run goes first, with its grace.
+    if (old) await this.stop();
+    const port = input.http ? (input.http.port ?? old?.started.port ?? (await freePort())) : undefined;
+    return this.spawn(input, generation, port);
   }
 
-  private spawn(input: StartWorkloadInput, port: number | undefined): StartedWorkload {
-    // A start that overlapped this one may have won while the port was picked.
-    if (this.child) return this.child.started;
+  private spawn(input: StartWorkloadInput, generation: number, port: number | undefined): StartedWorkload {
+    // A start that overlapped this one may have won while the old run stopped or the port was picked.
+    if (this.run && this.run.generation >= generation) return this.run.started;
+    if (this.shuttingDown) throw new Error('the agent is shutting down; no workload is started');
     const logPath = join(this.deps.dir, 'workload.log');
     const out = openSync(logPath, 'a');
     try {
@@ -167,29 +208,35 @@ export class WorkloadRunner {
         startedAt: new Date().toISOString(),
         ...(port !== undefined ? { port } : {}),
       };
-      child.on('error', (err) => this.finish({ exitCode: 127, signal: null, error: err.message }));
-      child.on('exit', (code, signal) => this.finish({ exitCode: code, signal }));
-      const identity = child.pid !== undefined ? identify(child.pid) : undefined;
-      this.child = { identity: identity ?? { pid: child.pid ?? -1, startTime: 'unknown' }, started };
+      const identity = (child.pid !== undefined ? identify(child.pid) : undefined) ?? {
+        pid: child.pid ?? -1,
+        startTime: 'unknown',
+      };
+      const run: Run = { generation, identity, started, waiters: [] };
+      child.on('error', (err) => this.finish(run, { exitCode: 127, signal: null, error: err.message }));
+      child.on('exit', (code, signal) => this.finish(run, { exitCode: code, signal }));
+      this.run = run;
       this.writeStatus();
-      this.deps.logger.info({ pid: child.pid, command: input.command }, 'workload started');
+      this.deps.logger.info({ pid: child.pid, generation, program: cmd }, 'workload started');
       return started;
     } finally {
       closeSync(out);
     }
   }
 
-  private finish(exit: WorkloadExit) {
-    if (this.exited) return;
-    this.exited = exit;
-    this.deps.logger.info(exit, 'workload exited');
-    for (const w of this.exitWaiters.splice(0)) w(exit);
+  private finish(run: Run, exit: WorkloadExit) {
+    if (run.exited) return;
+    run.exited = exit;
+    this.deps.logger.info({ ...exit, generation: run.generation }, 'workload exited');
+    for (const w of run.waiters.splice(0)) w(exit);
   }
 
-  /** Resolves when the workload exits. */
+  /** Resolves when the current run of the workload exits. */
   waitExit(): Promise<WorkloadExit> {
-    if (this.exited) return Promise.resolve(this.exited);
-    return new Promise((r) => this.exitWaiters.push(r));
+    const run = this.run;
+    if (!run) return new Promise(() => undefined);
+    if (run.exited) return Promise.resolve(run.exited);
+    return new Promise((r) => run.waiters.push(r));
   }
 
   /** The instance is being terminated: a workload exit from now on is the instance's loss. */
@@ -202,24 +249,43 @@ export class WorkloadRunner {
   }
 
   hasStarted(): boolean {
-    return !!this.child;
+    return !!this.run;
   }
 
-  /** The workload's HTTP port, once started with one. */
+  /** The current run's HTTP port, once started with one. */
   port(): number | undefined {
-    return this.child?.started.port;
+    return this.run?.started.port;
   }
 
-  /** Its exit, once it has exited. */
+  /** The current run's exit, once it has exited. */
   exit(): WorkloadExit | undefined {
-    return this.exited;
+    return this.run?.exited;
   }
 
-  /** SIGTERM to the workload's process group, SIGKILL after the grace period. */
-  async stop(graceMs = 10_000): Promise<void> {
-    if (this.child && !this.exited && isAlive(this.child.identity)) {
-      await killGroup(this.child.identity, graceMs);
-    }
+  /** The grace a stop gives the workload between SIGTERM and SIGKILL. */
+  graceMs(): number {
+    return this.stopGraceMs;
+  }
+
+  /** SIGTERM to the workload's process group, SIGKILL after the grace (the start's stop grace by default). */
+  stop(graceMs = this.stopGraceMs): Promise<void> {
+    if (this.stopping) return this.stopping;
+    const run = this.run;
+    if (!run || run.exited || !isAlive(run.identity)) return Promise.resolve();
+    this.deps.logger.info({ pid: run.identity.pid, graceMs }, 'stopping the workload');
+    this.stopping = killGroup(run.identity, graceMs)
+      .then(() => this.exitSettled(run))
+      .finally(() => (this.stopping = undefined));
+    return this.stopping;
+  }
+
+  /** The group is gone; wait (briefly) for Node to report the leader's exit too. */
+  private async exitSettled(run: Run): Promise<void> {
+    if (run.exited) return;
+    await Promise.race([
+      new Promise<void>((r) => run.waiters.push(() => r())),
+      new Promise<void>((r) => setTimeout(r, 1000).unref()),
+    ]);
   }
 }
 
@@ -227,6 +293,12 @@ export function createAgentActivities(runner: WorkloadRunner): AgentActivities {
   return {
     async startWorkload(input) {
       return runner.start(input);
+    },
+
+    async stopWorkload({ graceMs }) {
+      const wasRunning = runner.hasStarted() && runner.exit() === undefined;
+      await runner.stop(graceMs);
+      return { stopped: wasRunning, exit: runner.exit() };
     },
 
     async waitHealthy({ http, timeoutMs }) {

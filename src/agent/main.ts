@@ -44,14 +44,14 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<vo
     shutdownGraceTime: '5s',
   });
   runner.writeStatus(true);
-  /** Settles once the workload has stopped (SIGTERM, then SIGKILL after the grace). */
+  /** Settles once the workload has stopped (SIGTERM, then SIGKILL after the spec's recovery.stopGrace). */
   let stopped: Promise<void> | undefined;
   const shutdown = (why: string, then?: () => Promise<void>) => {
     if (stopped) return;
     runner.beginShutdown();
     logger.info({ reason: why }, 'agent stopping');
     stopped = runner
-      .stop(AGENT_STOP_GRACE_MS)
+      .stop()
       .then(then)
       .finally(() => shutdownWorker(worker));
   };
@@ -92,9 +92,6 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<vo
     await connection.close();
   }
 }
-
-/** How long the workload gets after SIGTERM when the agent itself is stopped. */
-const AGENT_STOP_GRACE_MS = 5000;
 
 /** Shuts the worker down unless it already is (a second shutdown throws). */
 function shutdownWorker(worker: Worker): void {

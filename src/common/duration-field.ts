@@ -17,25 +17,33 @@ export interface DurationFieldOptions {
   example?: string;
   /** The shortest duration accepted, in milliseconds. @default 0 */
   minMs?: number;
+  /** The longest duration accepted, in milliseconds. @default no limit */
+  maxMs?: number;
 }
 
 /**
  * A duration such as "30s", "5m", "1h30m" or a number of seconds; parsed to milliseconds. Errors
  * say what was expected and what was found.
  */
-export function durationField({ example = '"30s"', minMs = 0 }: DurationFieldOptions = {}) {
+export function durationField({
+  example = '"30s"',
+  minMs = 0,
+  maxMs = Infinity,
+}: DurationFieldOptions = {}) {
   const notADuration = (v: unknown) => `expected a duration such as ${example}, got ${describeValue(v)}`;
   return z
     .union([z.string(), z.number()], { error: (issue) => notADuration(issue.input) })
     .transform((v, ctx) => {
       const ms = parseDuration(v);
-      if (ms === undefined || ms < minMs) {
+      if (ms === undefined || ms < minMs || ms > maxMs) {
         ctx.addIssue({
           code: 'custom',
           message:
             ms === undefined
               ? notADuration(v)
-              : `expected a duration of at least ${minMs / 1000}s, got ${describeValue(v)}`,
+              : ms < minMs
+                ? `expected a duration of at least ${minMs / 1000}s, got ${describeValue(v)}`
+                : `expected a duration of at most ${maxMs / 1000}s, got ${describeValue(v)}`,
         });
         return z.NEVER;
       }

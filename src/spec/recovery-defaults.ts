@@ -12,6 +12,8 @@ export const RECOVERY_DEFAULTS = {
   maxRecoveries: 10,
   /** @see RecoveryPolicy.recoveryWindow (1h) */
   recoveryWindow: 3_600_000,
+  /** @see RecoveryPolicy.stopGrace (30s) */
+  stopGrace: 30_000,
 } as const;
 
 /** The recovery limits of a spec, defaults filled in. */
@@ -19,10 +21,12 @@ export function recoveryLimits(recovery: Partial<RecoveryPolicy>): {
   maxStartFailures: number;
   maxRecoveries: number;
   recoveryWindow: number;
+  stopGrace: number;
 } {
   return {
     maxStartFailures: recovery.maxStartFailures ?? RECOVERY_DEFAULTS.maxStartFailures,
     maxRecoveries: recovery.maxRecoveries ?? RECOVERY_DEFAULTS.maxRecoveries,
     recoveryWindow: recovery.recoveryWindow ?? RECOVERY_DEFAULTS.recoveryWindow,
+    stopGrace: recovery.stopGrace ?? RECOVERY_DEFAULTS.stopGrace,
   };
 }

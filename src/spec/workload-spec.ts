@@ -25,7 +25,7 @@ const positiveNumber = z
   .positive({ error: expected('a positive number') });
 
 /** A duration such as "30s", "5m" or a number of seconds; parsed to milliseconds. */
-const duration = (minMs = 0) => durationField({ example: '"30s" or "5m"', minMs });
+const duration = (minMs = 0, maxMs = Infinity) => durationField({ example: '"30s" or "5m"', minMs, maxMs });
 
 /** An integer from `min` to `max`, described as `what` when it is not. */
 const intFrom = (min: number, max: number, what: string) =>
@@ -327,7 +327,7 @@ export const RecoveryPolicy = z.strictObject(
       .default({ initial: 1000, max: 60_000 }),
     /** After a make-before-break switch, the old instance serves this long before it is terminated. @default 5s */
     drain: duration().default(5000),
-    // The three below have no schema default, so a spec's hash (and `apply`'s "unchanged") is
+    // The four below have no schema default, so a spec's hash (and `apply`'s "unchanged") is
     // the same as before they existed; the workflow applies the defaults (RECOVERY_DEFAULTS).
     /**
      * Consecutive starts that never reached a healthy RUNNING (the instance never became ready,
@@ -339,6 +339,12 @@ export const RecoveryPolicy = z.strictObject(
     maxRecoveries: nonNegativeInt.optional(),
     /** The window `maxRecoveries` counts losses in. @default 1h */
     recoveryWindow: duration(1000).optional(),
+    /**
+     * On a stop, a migration, a spec update, a restart in place or the agent's own shutdown, the
+     * workload gets SIGTERM and this long to exit before SIGKILL (then the instance goes).
+     * At most 10m: a cloud machine's shutdown does not wait longer. @default 30s
+     */
+    stopGrace: duration(0, 600_000).optional(),
   },
   { error: expected('an object') },
 );

@@ -28,7 +28,9 @@ export interface TimelineEvent {
     | 'terminated'
     | 'blocked'
     | 'restarting'
+    | 'restarted'
     | 'stopping'
+    | 'workload-stopped'
     | 'stopped'
     | 'succeeded'
     | 'failed'
@@ -86,6 +88,8 @@ export interface CurrentPlacement {
   address?: string;
   /** Where an HTTP workload serves: "address:port". */
   endpoint?: string;
+  /** Restarts in place on this instance so far (the agent's generation of the workload). */
+  restartsHere?: number;
 }
 
 export interface WorkloadStatus {

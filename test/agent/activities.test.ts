@@ -115,3 +115,83 @@ test('the agent status file records readiness and the workload identity for the 
   expect(status.ready).toBe(true);
   expect(status.workload.pid).toBe(started.pid);
 });
+
+test('a start of the next generation stops the running workload and starts it again; an older generation gets the current run', async () => {
+  const m = marker();
+  const acts = createAgentActivities(runner);
+  const input = { workload: 'w', command: ['node', '-e', 'setInterval(() => {}, 1000)', m], env: {} };
+  const first = await run(acts.startWorkload, input);
+  const second = await run(acts.startWorkload, { ...input, generation: 1, stopGraceMs: 2000 });
+  expect(second.pid).not.toBe(first.pid);
+  expect(processesWith(m)).toEqual([second.pid]);
+  // A late retry of the first start (generation 0) must not start a third copy or stop the second.
+  const stale = await run(acts.startWorkload, input);
+  expect(stale.pid).toBe(second.pid);
+  expect(processesWith(m)).toHaveLength(1);
+});
+
+test('after a restart in place, supervision reports the new run, not the old run that exited', async () => {
+  const acts = createAgentActivities(runner);
+  const marks = join(dir, 'runs');
+  // Each run appends a line; the first exits 1, the second exits 4 after a moment.
+  const script = `const fs=require('fs');fs.appendFileSync(${JSON.stringify(marks)},'x');const n=fs.readFileSync(${JSON.stringify(marks)},'utf8').length;setTimeout(()=>process.exit(n===1?1:4), n===1?0:300)`;
+  const input = { workload: 'w', command: ['node', '-e', script], env: {} };
+  await run(acts.startWorkload, input);
+  expect(await run(acts.superviseWorkload, { heartbeatIntervalMs: 200 })).toMatchObject({ exitCode: 1 });
+  await run(acts.startWorkload, { ...input, generation: 1 });
+  expect(await run(acts.superviseWorkload, { heartbeatIntervalMs: 200 })).toMatchObject({ exitCode: 4 });
+  expect(readFileSync(marks, 'utf8')).toBe('xx');
+});
+
+test('stopWorkload gives a workload that traps SIGTERM its grace to finish, and SIGKILLs one that ignores it after the grace', async () => {
+  const acts = createAgentActivities(runner);
+  const flushed = join(dir, 'flushed');
+  // Traps SIGTERM, takes 500 ms to "checkpoint", writes a file and exits 0.
+  const trap = `process.on('SIGTERM',()=>setTimeout(()=>{require('fs').writeFileSync(${JSON.stringify(flushed)},'ok');process.exit(0)},500));setInterval(()=>{},1000)`;
+  await run(acts.startWorkload, { workload: 'w', command: ['node', '-e', trap], env: {}, stopGraceMs: 5000 });
+  await sleep(300); // let it install its handler
+  const r = await run(acts.stopWorkload, {});
+  expect(r).toEqual({ stopped: true, exit: { exitCode: 0, signal: null } });
+  expect(readFileSync(flushed, 'utf8')).toBe('ok');
+
+  const m = marker();
+  const deaf = "process.on('SIGTERM',()=>{});setInterval(()=>{},1000)";
+  await run(acts.startWorkload, { workload: 'w', command: ['node', '-e', deaf, m], env: {}, generation: 1 });
+  await sleep(300);
+  const t0 = Date.now();
+  const killed = await run(acts.stopWorkload, { graceMs: 800 });
+  const took = Date.now() - t0;
+  expect(killed).toEqual({ stopped: true, exit: { exitCode: null, signal: 'SIGKILL' } });
+  expect(took).toBeGreaterThanOrEqual(700);
+  expect(processesWith(m)).toHaveLength(0);
+  // Nothing left to stop: a second stop says so.
+  expect(await run(acts.stopWorkload, {})).toMatchObject({ stopped: false });
+});
+
+test('a stop while another is under way (a cancelled supervision and a stop call) sends SIGTERM once', async () => {
+  const acts = createAgentActivities(runner);
+  const terms = join(dir, 'terms');
+  const script = `process.on('SIGTERM',()=>{require('fs').appendFileSync(${JSON.stringify(terms)},'t');setTimeout(()=>process.exit(0),300)});setInterval(()=>{},1000)`;
+  await run(acts.startWorkload, { workload: 'w', command: ['node', '-e', script], env: {}, stopGraceMs: 3000 });
+  await sleep(300);
+  const env = new MockActivityEnvironment();
+  const supervising = run(acts.superviseWorkload, { heartbeatIntervalMs: 200 }, env).catch((e: unknown) => e);
+  await sleep(100);
+  const stopping = run(acts.stopWorkload, {});
+  env.cancel();
+  await stopping;
+  await supervising;
+  expect(readFileSync(terms, 'utf8')).toBe('t');
+});
+
+test('the agent status file records the stop grace a terminate should give the agent', async () => {
+  const acts = createAgentActivities(runner);
+  await run(acts.startWorkload, {
+    workload: 'w',
+    command: ['node', '-e', 'setInterval(() => {}, 1000)'],
+    env: {},
+    stopGraceMs: 7000,
+  });
+  const status = JSON.parse(readFileSync(join(dir, 'agent.json'), 'utf8')) as { stopGraceMs: number };
+  expect(status.stopGraceMs).toBe(7000);
+});

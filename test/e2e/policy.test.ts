@@ -173,9 +173,8 @@ test('one failed HTTP check never recovers a service; failureThreshold checks in
     expect(still.instanceId).toBe(first.instanceId);
     expect(events(still)).not.toContain('unhealthy');
 
-    // Sick for good: after three failed checks in a row it is replaced.
+    // Sick for good: after three failed checks in a row it is restarted, on the same machine.
     await writeFile(sick, '');
-    // The restart is counted once the sick instance is terminated, after the 'unhealthy' event.
     const replaced = await e2e.waitStatus(
       name,
       (v) => events(v).includes('restarting'),
@@ -186,6 +185,8 @@ test('one failed HTTP check never recovers a service; failureThreshold checks in
       /3 HTTP checks failed in a row; last: GET \/healthz answered 500/,
     );
     expect(replaced.status?.restarts).toBe(1);
+    expect(replaced.instanceId).toBe(first.instanceId);
+    expect(events(replaced)).not.toContain('terminated');
   } finally {
     await rm(sick, { force: true });
     await rm(blip, { force: true });

@@ -273,9 +273,10 @@ export class LocalProvider implements Provider {
     const rec = await this.readRecord(ref.id);
     if (!rec) return;
     const status = await this.readAgentStatus(ref.id);
-    // The agent first: it stops its workload and reports the instance going away, so the
-    // workflow sees a lost instance rather than a workload that exited. Then whatever is left.
-    await killGroup(rec.agent, 8000);
+    // The agent first: it stops its workload (with the workload's stop grace) and reports the
+    // instance going away, so the workflow sees a lost instance rather than a workload that
+    // exited. Then whatever is left.
+    await killGroup(rec.agent, agentGraceMs(status?.stopGraceMs));
     await killGroup(status?.workload);
     if (rec.terminatedAt) return;
     // Marked under the pool's lock: a provision of this instance still under way in this process
@@ -283,7 +284,7 @@ export class LocalProvider implements Provider {
     await this.withPoolLock(rec.pool, async () => {
       const now = (await this.readRecord(ref.id)) ?? rec;
       if (now.terminatedAt) return;
-      if (now.agent && now.agent.pid !== rec.agent?.pid) await killGroup(now.agent, 8000);
+      if (now.agent && now.agent.pid !== rec.agent?.pid) await killGroup(now.agent, AGENT_GRACE_MS);
       now.terminatedAt = new Date().toISOString();
       now.terminatedBy = by;
       await this.writeRecord(now);
@@ -336,4 +337,19 @@ export class LocalProvider implements Provider {
   logPath(id: string): string {
     return join(this.instanceDir(id), 'workload.log');
   }
+}
+
+/** What an agent gets between SIGTERM and SIGKILL when its workload's stop grace is unknown. */
+const AGENT_GRACE_MS = 8000;
+/** At most this long: a terminate activity times out after a minute (terminateBriefly). */
+const AGENT_GRACE_MAX_MS = 45_000;
+
+/**
+ * How long a terminate lets the agent stop its workload: the workload's grace and a margin, as
+ * a cloud machine's shutdown would give it. The workflow's graceful stop (stopWorkload) has
+ * usually ended the workload before this, so the wait is short in practice.
+ */
+function agentGraceMs(stopGraceMs: number | undefined): number {
+  if (stopGraceMs === undefined) return AGENT_GRACE_MS;
+  return Math.min(AGENT_GRACE_MAX_MS, Math.max(AGENT_GRACE_MS, stopGraceMs + 3000));
 }

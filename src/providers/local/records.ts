@@ -30,6 +30,8 @@ export interface AgentStatusFile {
   pid: number;
   ready: boolean;
   workload?: ProcessIdentity;
+  /** The workload's stop grace (recovery.stopGrace), which a terminate gives the agent to use. */
+  stopGraceMs?: number;
 }
 
 async function readJson<T>(file: string): Promise<T | undefined> {

@@ -15,6 +15,7 @@ import type { PlaceResult } from '../../activities';
 import { blockCovers, offerLabel } from '../../placement/rank';
 import { locationKey, type Target } from '../../placement/target';
 import type { Instance, InstanceRef, Offer } from '../../providers/types';
+import { recoveryLimits } from '../../spec/recovery-defaults';
 import type { WorkloadSpec } from '../../spec/workload-spec';
 import type { CurrentPlacement } from '../types';
 import { agentOf, place } from './proxies';
@@ -293,6 +294,8 @@ async function startOn(
       command: what.command,
       env: what.env,
       ...(what.health.http ? { http: { port: what.health.http.port } } : {}),
+      // Kept by the agent for every stop, its own shutdown included.
+      stopGraceMs: recoveryLimits(what.recovery).stopGrace,
     });
     if (http) await agent.waitHealthy({ http, timeoutMs: what.health.startupGrace });
     return w;

@@ -141,10 +141,11 @@ export async function performMove(
   state.event('migrating', `${what} requested${move.reason ? ` (${move.reason})` : ''}`);
   const old = state.status.current;
   const makeBeforeBreak = state.spec.kind === 'service' && old !== undefined && sup !== undefined;
-  if (!makeBeforeBreak && sup) {
-    await sup.cancel();
+  // The old instance goes first; also one whose workload waits for a restart in place (no supervision).
+  if (!makeBeforeBreak && (sup || old)) {
+    await sup?.cancel();
     sup = undefined;
-    await terminateCurrent(state, what);
+    await terminateCurrent(state, what, { graceful: true });
   }
   const acquired = await acquire(state, {
     target: move.target,
@@ -185,7 +186,7 @@ export async function performMove(
     // The old instance drains (serves requests already sent to it) before it goes.
     await condition(() => state.stopped, state.spec.recovery.drain);
     await sup!.cancel();
-    await terminateInstance(state, old, `replaced by ${instance.id}`);
+    await terminateInstance(state, old, `replaced by ${instance.id}`, { graceful: true });
   }
   return supervise(state, refOf(state.status.current!));
 }

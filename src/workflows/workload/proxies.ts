@@ -104,3 +104,17 @@ export function agentOf(
     retry: { maximumAttempts: 1 },
   });
 }
+
+/**
+ * The agent's graceful stop of its workload (SIGTERM, the stop grace, SIGKILL) before the
+ * instance is terminated. A live agent picks it up at once; one that has not within a few
+ * seconds is gone, and the terminate goes on without it.
+ */
+export function agentStop(instanceId: string, stopGraceMs: number) {
+  return proxyActivities<AgentActivities>({
+    taskQueue: instanceTaskQueue(instanceId),
+    scheduleToStartTimeout: '5s',
+    startToCloseTimeout: stopGraceMs + 15_000,
+    retry: { maximumAttempts: 1 },
+  }).stopWorkload;
+}

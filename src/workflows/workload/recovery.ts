@@ -1,7 +1,8 @@
 /**
  * Ending instances and recovering from what ended a supervision: a lost instance is terminated
- * and its zone blocked, a failed workload is restarted after a backoff until the restarts are
- * used up, a finished job completes the workflow. Also the stop and cancellation paths.
+ * and its zone blocked, a failed workload is restarted in place after a backoff until the
+ * restarts are used up, a finished job completes the workflow. Also the stop and cancellation
+ * paths, which stop the workload gracefully before the instance goes.
  */
 import {
   ApplicationFailure,
@@ -11,9 +12,10 @@ import {
   patched,
 } from '@temporalio/workflow';
 import { FailureType } from '../../common/names';
-import type { InstanceRef } from '../../providers/types';
+import type { InstanceRef, InstanceState } from '../../providers/types';
+import { recoveryLimits } from '../../spec/recovery-defaults';
 import type { CurrentPlacement, WorkloadResult } from '../types';
-import { terminate, terminateBriefly } from './proxies';
+import { agentStop, terminate, terminateBriefly } from './proxies';
 import { messageOf } from './failures';
 import { failIfTooManyLosses, recordLoss } from './limits';
 import { refOf, type WorkloadState } from './state';
@@ -23,6 +25,18 @@ import type { Supervised } from './supervise';
 const PATCH_END_ALL_ON_CANCEL = 'end-all-on-cancel';
 /** Patch: a workflow that fails (an escaping activity failure, a limit) ends its instances first. */
 const PATCH_END_ALL_ON_FAILURE = 'end-all-on-failure';
+/** Patch: the agent stops the workload (SIGTERM, recovery.stopGrace, SIGKILL) before a terminate. */
+const PATCH_GRACEFUL_STOP = 'graceful-stop';
+/** Patch: a workload that exits or turns unhealthy restarts on the same instance. */
+const PATCH_RESTART_IN_PLACE = 'restart-in-place';
+
+/** How an instance is ended. */
+export interface EndOptions {
+  /** Few retries: after a loss the provider may be the thing that is down. */
+  brief?: boolean;
+  /** The agent stops the workload with the stop grace first (a stop, a move; not a loss). */
+  graceful?: boolean;
+}
 
 /** Terminates an instance; one that cannot be terminated is left to reconcile, never waited on forever. */
 export async function endInstance(
@@ -43,14 +57,39 @@ export async function endInstance(
   }
 }
 
+/**
+ * Asks the agent to stop the workload (SIGTERM, recovery.stopGrace, SIGKILL) and waits for it,
+ * so the workload can checkpoint or drain before its machine goes. An agent that does not
+ * answer is gone already; the terminate that follows goes on without it.
+ */
+export async function stopGracefully(state: WorkloadState, ref: InstanceRef): Promise<void> {
+  if (!patched(PATCH_GRACEFUL_STOP)) return;
+  const { stopGrace } = recoveryLimits(state.spec.recovery);
+  try {
+    const r = await CancellationScope.nonCancellable(() => agentStop(ref.id, stopGrace)({ graceMs: stopGrace }));
+    if (r.stopped) {
+      const how = r.exit?.signal ? `signal ${r.exit.signal}` : `exit code ${r.exit?.exitCode}`;
+      state.event('workload-stopped', `workload on ${ref.id} stopped (${how}; grace ${stopGrace / 1000}s)`, {
+        instanceId: ref.id,
+      });
+    }
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    state.event('workload-stopped', `the agent on ${ref.id} did not stop the workload: ${messageOf(err)}`, {
+      instanceId: ref.id,
+    });
+  }
+}
+
 /** Ends an instance the status knows, and tells the timeline. */
 export async function terminateInstance(
   state: WorkloadState,
   c: CurrentPlacement,
   why: string,
-  brief = false,
+  o: EndOptions = {},
 ): Promise<void> {
-  if (!(await endInstance(state, refOf(c), why, brief))) return;
+  if (o.graceful) await stopGracefully(state, refOf(c));
+  if (!(await endInstance(state, refOf(c), why, o.brief))) return;
   state.event('terminated', `terminated ${c.instanceId} on ${c.provider}/${c.region} (${why})`, {
     instanceId: c.instanceId,
     location: `${c.provider}/${c.region}`,
@@ -58,10 +97,10 @@ export async function terminateInstance(
 }
 
 /** Ends the current instance, if any; nothing is current afterwards. */
-export async function terminateCurrent(state: WorkloadState, why: string, brief = false): Promise<void> {
+export async function terminateCurrent(state: WorkloadState, why: string, o: EndOptions = {}): Promise<void> {
   const c = state.status.current;
   if (!c) return;
-  await terminateInstance(state, c, why, brief);
+  await terminateInstance(state, c, why, o);
   state.status.current = undefined;
   state.currentPort = undefined;
 }
@@ -70,7 +109,7 @@ export async function terminateCurrent(state: WorkloadState, why: string, brief 
 export async function finishStopped(state: WorkloadState): Promise<WorkloadResult> {
   state.setPhase('STOPPING');
   state.event('stopping', `stopping: ${state.stopReason}`);
-  await terminateCurrent(state, 'stopped');
+  await terminateCurrent(state, 'stopped', { graceful: true });
   state.setPhase('STOPPED');
   state.event('stopped', 'stopped');
   state.status.result = { phase: 'STOPPED', message: state.stopReason ?? 'stopped' };
@@ -84,7 +123,7 @@ export async function finishStopped(state: WorkloadState): Promise<WorkloadResul
 export async function endAllOnCancel(state: WorkloadState): Promise<void> {
   await CancellationScope.nonCancellable(async () => {
     state.setPhase('STOPPING');
-    await terminateCurrent(state, 'workflow cancelled');
+    await terminateCurrent(state, 'workflow cancelled', { graceful: true });
     const others = [...state.live.values()];
     if (others.length > 0 && patched(PATCH_END_ALL_ON_CANCEL)) {
       for (const ref of others) {
@@ -160,7 +199,8 @@ export async function restartAfter(
 
 /**
  * Acts on what ended a supervision (a loss, an unhealthy or exited workload). Returns the
- * workflow's result when a job has succeeded, else undefined: the loop goes on.
+ * workflow's result when a job has succeeded, else undefined: the loop goes on. A failed
+ * workload keeps its instance (still current): the loop restarts it there after the backoff.
  */
 export async function recover(
   state: WorkloadState,
@@ -172,17 +212,13 @@ export async function recover(
   state.setPhase('RECOVERING');
   switch (ev.kind) {
     case 'lost': {
-      state.status.recoveries++;
-      state.event('lost', `lost ${instance.instanceId} on ${location}: ${ev.reason}`, where);
-      await terminateCurrent(state, 'lost', true);
-      state.block(instance, 'zone', ev.state === 'preempted' ? 'a preemption' : 'losing an instance');
-      recordLoss(state, `${instance.instanceId} on ${location}: ${ev.reason}`);
-      failIfTooManyLosses(state);
+      await onLoss(state, ev.reason, ev.state);
       return undefined;
     }
     case 'unhealthy': {
       state.event('unhealthy', `workload on ${location} unhealthy: ${ev.reason}`, where);
-      await terminateCurrent(state, 'unhealthy');
+      // The machine is fine: the agent restarts the workload on it (which stops the sick one).
+      if (!patched(PATCH_RESTART_IN_PLACE)) await terminateCurrent(state, 'unhealthy');
       await restartAfter(state, 'unhealthy', undefined);
       return undefined;
     }
@@ -190,8 +226,9 @@ export async function recover(
       const exit = ev.exit;
       const how = exit.error ?? (exit.signal ? `signal ${exit.signal}` : `exit code ${exit.exitCode}`);
       state.event('exited', `workload exited on ${location}: ${how}`, where);
-      await terminateCurrent(state, 'workload exited');
-      if (state.spec.kind === 'job' && exit.exitCode === 0) {
+      const succeeded = state.spec.kind === 'job' && exit.exitCode === 0;
+      if (succeeded || !patched(PATCH_RESTART_IN_PLACE)) await terminateCurrent(state, 'workload exited');
+      if (succeeded) {
         state.setPhase('SUCCEEDED');
         state.event('succeeded', 'job succeeded');
         state.status.result = { phase: 'SUCCEEDED', exitCode: 0, message: 'job succeeded' };
@@ -201,4 +238,22 @@ export async function recover(
       return undefined;
     }
   }
+}
+
+/**
+ * The current instance is lost (the provider says so, or its agent went silent): it is ended,
+ * its zone blocked, the loss counted against recovery.maxRecoveries; nothing is current after.
+ */
+export async function onLoss(state: WorkloadState, reason: string, providerState?: InstanceState): Promise<void> {
+  const instance = state.status.current!;
+  const location = `${instance.provider}/${instance.region}`;
+  state.status.recoveries++;
+  state.event('lost', `lost ${instance.instanceId} on ${location}: ${reason}`, {
+    instanceId: instance.instanceId,
+    location,
+  });
+  await terminateCurrent(state, 'lost', { brief: true });
+  state.block(instance, 'zone', providerState === 'preempted' ? 'a preemption' : 'losing an instance');
+  recordLoss(state, `${instance.instanceId} on ${location}: ${reason}`);
+  failIfTooManyLosses(state);
 }

@@ -25,6 +25,7 @@ import {
   validateMigrate,
 } from './moves';
 import { endAllOnCancel, endAllOnFailure, finishStopped, recover } from './recovery';
+import { restartInPlace } from './restart';
 import { refOf, WorkloadState } from './state';
 import { supervise, type Supervision } from './supervise';
 
@@ -83,7 +84,10 @@ function setHandlers(state: WorkloadState): void {
   });
 }
 
-/** The loop: stop, move, acquire when nothing runs, else wait for the supervision to end and recover. */
+/**
+ * The loop: stop, move, restart in place after a failed workload, acquire when nothing runs,
+ * else wait for the supervision to end and recover.
+ */
 async function run(state: WorkloadState): Promise<WorkloadResult> {
   let sup = state.status.current ? supervise(state, refOf(state.status.current)) : undefined;
   for (;;) {
@@ -93,6 +97,11 @@ async function run(state: WorkloadState): Promise<WorkloadResult> {
     }
     if (state.pending) {
       sup = await performMove(state, state.pending, sup);
+      continue;
+    }
+    if (!sup && state.status.current) {
+      // The workload failed on a machine that is fine: it restarts there (restart in place).
+      sup = await restartInPlace(state);
       continue;
     }
     if (!sup) {

@@ -1,0 +1,127 @@
+/**
+ * Restart in place and graceful stop (issue 11), with the real dev server, worker and agent
+ * processes on local pools: a workload that fails on a healthy machine restarts there (same
+ * instance id, no new provision); a stop gives the workload SIGTERM and its recovery.stopGrace
+ * before the machine goes.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  agentsOf,
+  serviceSpec,
+  workloadProcesses,
+  type StatusJson,
+} from '../support/harness';
+import { useE2eInstallation } from '../support/e2e';
+
+const e2e = useE2eInstallation({
+  pools: [
+    { name: 'first', pricePerGpuHour: 1 },
+    { name: 'second', pricePerGpuHour: 2 },
+  ],
+});
+
+const ofType = (s: StatusJson, type: string) => s.status?.timeline.filter((e) => e.type === type) ?? [];
+
+/**
+ * A node script that exits 1 on its first run (it leaves a file to say it ran) and, on later
+ * runs, `then` (a script: run on, exit 0, ...).
+ */
+function failsOnce(name: string, then: string): string[] {
+  const ran = join(e2e.dir, `${name}.ran`);
+  const script =
+    `const fs=require('fs');const f=${JSON.stringify(ran)};` +
+    `if(!fs.existsSync(f)){fs.writeFileSync(f,'1');setTimeout(()=>process.exit(1),300)}else{${then}}`;
+  return ['node', '-e', script, `marker-${name}`];
+}
+
+const backoff = { initial: '200ms', max: '1s' };
+
+test('a service that exits 1 once restarts on the same instance id, with no new provision', async () => {
+  const name = 'restart-here';
+  e2e.stopAtEnd(name);
+  await e2e.apply(
+    serviceSpec(name, {
+      command: failsOnce(name, 'setInterval(()=>{},1000)'),
+      recovery: { maxRestarts: 3, cooldown: '5m', backoff },
+    }),
+  );
+  const restarted = await e2e.waitStatus(
+    name,
+    (s) => s.phase === 'RUNNING' && ofType(s, 'restarted').length === 1,
+    `${name} to restart in place`,
+  );
+  const [running] = ofType(restarted, 'running');
+  expect(restarted.instanceId).toBe(running!.instanceId);
+  expect(ofType(restarted, 'exited')[0]!.instanceId).toBe(running!.instanceId);
+  expect(ofType(restarted, 'provisioned')).toHaveLength(1);
+  expect(ofType(restarted, 'terminated')).toHaveLength(0);
+  expect(restarted.status).toMatchObject({ attempts: 1, restarts: 1, recoveries: 0 });
+  expect(restarted.status?.current?.restartsHere).toBe(1);
+  // One machine, one workload process: the restarted one.
+  expect(agentsOf(name)).toHaveLength(1);
+  expect(workloadProcesses(name)).toHaveLength(1);
+});
+
+test('a job that exits 1 once restarts on the same instance and then succeeds there', async () => {
+  const name = 'job-restart-here';
+  const job = {
+    ...serviceSpec(name),
+    kind: 'job',
+    command: failsOnce(name, 'setTimeout(()=>process.exit(0),200)'),
+    recovery: { maxRestarts: 2, cooldown: '5m', backoff },
+  };
+  const r = await e2e.apply(job, '--wait', '--json');
+  const done = JSON.parse(r.stdout) as StatusJson;
+  expect(done.workflowStatus).toBe('COMPLETED');
+  const exits = ofType(done, 'exited');
+  expect(exits).toHaveLength(2);
+  expect(exits[1]!.instanceId).toBe(exits[0]!.instanceId);
+  expect(ofType(done, 'provisioned')).toHaveLength(1);
+  expect(done.status?.attempts).toBe(1);
+  expect(agentsOf(name)).toHaveLength(0);
+});
+
+test('driftless stop gives a workload that traps SIGTERM its stop grace: the file it writes on SIGTERM exists', async () => {
+  const name = 'stop-trap';
+  const file = join(e2e.dir, `${name}.checkpoint`);
+  // A checkpoint that takes 6 s after SIGTERM: longer than any fixed grace the agent had before.
+  const trap =
+    `process.on('SIGTERM',()=>setTimeout(()=>{require('fs').writeFileSync(${JSON.stringify(file)},'saved');` +
+    `process.exit(0)},6000));setInterval(()=>{},1000)`;
+  e2e.stopAtEnd(name);
+  await e2e.apply(
+    serviceSpec(name, { command: ['node', '-e', trap, `marker-${name}`], recovery: { stopGrace: '20s' } }),
+    '--wait',
+  );
+  const r = await e2e.cli(['stop', name, '--json']);
+  expect(r.code).toBe(0);
+  expect(existsSync(file) && readFileSync(file, 'utf8')).toBe('saved');
+  const stopped = JSON.parse(r.stdout) as StatusJson;
+  expect(stopped.phase).toBe('STOPPED');
+  expect(ofType(stopped, 'workload-stopped')[0]?.message).toMatch(/stopped \(exit code 0; grace 20s\)/);
+  expect(agentsOf(name)).toHaveLength(0);
+  expect(workloadProcesses(name)).toHaveLength(0);
+});
+
+test('with stopGrace 2s, stopping a workload that ignores SIGTERM completes in under 10 s and leaves no process', async () => {
+  const name = 'stop-deaf';
+  e2e.stopAtEnd(name);
+  await e2e.apply(
+    serviceSpec(name, {
+      command: ['node', '-e', "process.on('SIGTERM',()=>{});setInterval(()=>{},1000)", `marker-${name}`],
+      recovery: { stopGrace: '2s' },
+    }),
+    '--wait',
+  );
+  const t0 = Date.now();
+  const r = await e2e.cli(['stop', name, '--json']);
+  const tookMs = Date.now() - t0;
+  console.log(`stop of a workload that ignores SIGTERM (stopGrace 2s): ${tookMs} ms`);
+  expect(r.code).toBe(0);
+  expect(tookMs).toBeLessThan(10_000);
+  const stopped = JSON.parse(r.stdout) as StatusJson;
+  expect(ofType(stopped, 'workload-stopped')[0]?.message).toMatch(/signal SIGKILL; grace 2s/);
+  expect(agentsOf(name)).toHaveLength(0);
+  expect(workloadProcesses(name)).toHaveLength(0);
+});
