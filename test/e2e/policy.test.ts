@@ -14,6 +14,7 @@ import {
   workloadProcesses,
   type StatusJson,
 } from '../support/harness';
+import { CancelledFailure, WorkflowFailedError } from '@temporalio/client';
 import { useE2eInstallation } from '../support/e2e';
 
 const e2e = useE2eInstallation({
@@ -26,6 +27,7 @@ const e2e = useE2eInstallation({
     // Cheapest, launched at once, but its machine takes long to boot (pending for 20 s).
     { name: 'booting', pricePerGpuHour: 0.5, readyDelay: '20s' },
   ],
+  client: true,
 });
 
 const events = (s: StatusJson) => s.status?.timeline.map((e) => e.type) ?? [];
@@ -91,6 +93,32 @@ test('a hedged instance still booting when another is ready is terminated, not l
     expect(workloadProcesses(name)).toHaveLength(1);
     // Nothing is left in flight for reconcile to keep.
     expect(s.status?.inflight ?? []).toEqual([]);
+  } finally {
+    await e2e.cli(['stop', name]);
+  }
+});
+
+test('cancelling the workflow during a hedge ends every hedged instance and closes it CANCELED', async () => {
+  const name = 'pol-hedge-cancel';
+  // Both offers take 20 s: one boots slowly inside its provision, the other is slow to be ready.
+  await e2e.apply(serviceSpec(name, { placement: { hedge: 2, regions: ['slow', 'booting'] } }));
+  const handle = e2e.client.workflow.getHandle(`workload-${name}`);
+  try {
+    await e2e.waitStatus(
+      name,
+      (s) => s.status?.timeline.some((e) => e.type === 'provisioned' && e.location === 'local/booting'),
+      'the booting offer to be launched while the slow one boots',
+      { timeoutMs: 15_000 },
+    );
+    await handle.cancel();
+    const err = await handle.result().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    expect((err as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
+    const closed = await handle.describe();
+    expect(closed.status.name).toBe('CANCELLED');
+    await sleep(1500); // nothing may come up after the close either
+    expect(agentsOf(name)).toHaveLength(0);
+    expect(workloadProcesses(name)).toHaveLength(0);
   } finally {
     await e2e.cli(['stop', name]);
   }

@@ -125,3 +125,30 @@ test('with stopGrace 2s, stopping a workload that ignores SIGTERM completes in u
   expect(agentsOf(name)).toHaveLength(0);
   expect(workloadProcesses(name)).toHaveLength(0);
 });
+
+test('a migration requested while a failed workload waits for its restart ends the old instance and runs elsewhere', async () => {
+  const name = 'restart-migrate';
+  e2e.stopAtEnd(name);
+  // Fails at once every time, with a long backoff: the migration lands while it waits.
+  await e2e.apply(
+    serviceSpec(name, {
+      command: ['node', '-e', 'setTimeout(()=>process.exit(1),300)', `marker-${name}`],
+      recovery: { maxRestarts: 5, cooldown: '5m', backoff: { initial: '30s', max: '30s' } },
+    }),
+  );
+  const waiting = await e2e.waitStatus(
+    name,
+    (s) => s.phase === 'RECOVERING' && ofType(s, 'restarting').length === 1,
+    `${name} to wait for its restart`,
+  );
+  const old = waiting.instanceId!;
+  expect(old).toBeDefined();
+  const r = await e2e.cli(['migrate', name, '--to', 'local/second', '--json']);
+  expect(r.code).toBe(0);
+  const moved = await e2e.status(name);
+  expect(moved.instanceId).not.toBe(old);
+  expect(moved.status?.current?.region).toBe('second');
+  expect(ofType(moved, 'terminated').map((e) => e.message).join('\n')).toContain(old);
+  // Only the new instance's agent is left.
+  expect(agentsOf(name)).toHaveLength(1);
+});

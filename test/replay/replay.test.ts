@@ -23,6 +23,46 @@ test('there are recorded histories to replay', () => {
   expect(files.length).toBeGreaterThanOrEqual(10);
 });
 
+/** The patch ids the workflow code declares (`const PATCH_... = 'id'`). */
+function declaredPatches(): string[] {
+  const root = join(__dirname, '../../src/workflows');
+  const ids: string[] = [];
+  const walk = (dir: string) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (p.endsWith('.ts')) {
+        for (const m of readFileSync(p, 'utf8').matchAll(/const PATCH_\w+ = '([^']+)'/g)) ids.push(m[1]!);
+      }
+    }
+  };
+  walk(root);
+  return ids;
+}
+
+/** The patch ids recorded in a history file (core writes each as a `core_patch` marker). */
+function recordedPatches(file: string): string[] {
+  const doc = JSON.parse(readFileSync(join(DIR, file), 'utf8')) as {
+    history: { events: Array<{ markerRecordedEventAttributes?: { markerName?: string; details?: unknown } }> };
+  };
+  const ids: string[] = [];
+  for (const e of doc.history.events) {
+    const m = e.markerRecordedEventAttributes;
+    if (m?.markerName !== 'core_patch') continue;
+    const details = m.details as { 'patch-data'?: { payloads?: Array<{ data?: string }> } };
+    const data = details['patch-data']?.payloads?.[0]?.data;
+    if (data) ids.push((JSON.parse(Buffer.from(data, 'base64').toString('utf8')) as { id: string }).id);
+  }
+  return ids;
+}
+
+test('every patched path of the workflow has a recorded history that took it', () => {
+  const declared = declaredPatches();
+  expect(declared.length).toBeGreaterThanOrEqual(10);
+  const recorded = new Set(files.flatMap(recordedPatches));
+  expect(declared.filter((id) => !recorded.has(id))).toEqual([]);
+});
+
 test('every recorded history replays against the current workflow code', async () => {
   const histories = files.map((f) => {
     const doc = JSON.parse(readFileSync(join(DIR, f), 'utf8')) as { workflowId: string; history: unknown };
