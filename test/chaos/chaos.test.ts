@@ -14,6 +14,8 @@ test(
     const r = await runChaos({ workloads, durationMs: seconds * 1000, seed });
     console.log(JSON.stringify(r));
     expect(r.events['dev-server restart']).toBe(1);
+    expect(r.events['migration']).toBeGreaterThanOrEqual(1);
+    expect(r.events['stop mid-provision']).toBeGreaterThanOrEqual(1);
     expect(r.duplicates).toBe(0);
     expect(r.leaked).toBe(0);
     expect(r.desired).toBe(workloads);

@@ -1,12 +1,14 @@
 /**
  * Chaos against the real stack: a Temporal dev server on a persisted database, a worker, local
  * pools and N services, under random SIGKILLs of the worker (restarted), SIGKILLs of agents,
- * pool outages and one restart of the dev server. A sampler watches the workload processes
- * the whole time. At the end the stack is left to settle and reconciled, and the run reports:
+ * pool outages, migrations (the migrate signal, to anywhere else), short-lived workloads stopped
+ * while they provision (on a pool that boots slowly) and one restart of the dev server. A
+ * sampler watches the workload processes the whole time. At the end the stack is left to settle and reconciled, and the run reports:
  *
- * - duplicates: times a workload had two live processes (two instances) in two samples in a row
+ * - duplicates: times a workload had two live processes (two instances) in two samples in a row,
+ *   other than the two a make-before-break move runs on purpose (both claimed by the workflow)
  * - leaked: live instances (agents or workloads) that are not their workflow's current instance
- *   after the final reconcile
+ *   after the final reconcile, and anything left of a workload stopped mid-provision
  * - desired: workloads RUNNING with exactly one workload process, of all
  */
 import { readdirSync, readFileSync } from 'node:fs';
@@ -15,7 +17,7 @@ import { Client, Connection } from '@temporalio/client';
 import { startDevServer, type DevServer } from '../../src/client/services/dev-server';
 import { freePort } from '../../src/common/free-port';
 import { scanProcesses } from '../../src/common/processes';
-import { statusQuery } from '../../src/workflows/messages';
+import { migrateSignal, statusQuery } from '../../src/workflows/messages';
 import type { ReconcileReport } from '../../src/workflows/reconcile';
 import type { WorkloadStatus } from '../../src/workflows/types';
 import {
@@ -53,6 +55,8 @@ export interface ChaosReport {
 }
 
 const POOLS = ['pool-a', 'pool-b', 'pool-c', 'pool-d'];
+/** Boots slowly (and costs the most), so a stop right after apply lands mid-provision. */
+const SLOW_POOL = 'pool-slow';
 
 /** mulberry32: small, seeded, good enough to pick events. */
 function random(seed: number): () => number {
@@ -88,7 +92,10 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const names = Array.from({ length: o.workloads }, (_, i) => `chaos-${i}`);
 
   const env: TestEnv = await makeEnv(
-    POOLS.map((name) => ({ name, gpus: { type: 'A100', count: Math.ceil(o.workloads / 2) } })),
+    [
+      ...POOLS.map((name) => ({ name, gpus: { type: 'A100', count: Math.ceil(o.workloads / 2) } })),
+      { name: SLOW_POOL, gpus: { type: 'A100', count: 4 }, pricePerGpuHour: 50, bootDelay: '3s' },
+    ],
     // Long enough to ride out the dev server's restart; the test is not about the switch.
     { agent: { deadManTimeout: '5m' } },
   );
@@ -144,11 +151,27 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     await waitFor(async () => (await running()) === names.length, 'every workload RUNNING', 180_000, 1000);
     log(`chaos: ${names.length} workloads running; chaos for ${o.durationMs / 1000}s (seed ${o.seed})`);
 
-    // The sampler: two live workload processes of one workload in two samples in a row count once.
+    /**
+     * Two instances both claimed by the workflow (the current one and one it has not ended yet:
+     * the new one of a make-before-break move, or the old one draining) are the overlap a
+     * migration means to have, not a duplicate. Undefined when the workflow cannot answer.
+     */
+    const allClaimed = async (name: string, ids: Set<string>): Promise<boolean | undefined> => {
+      try {
+        const s = await client.workflow.getHandle(`workload-${name}`).query(statusQuery);
+        const claimed = new Set([...(s.current ? [s.current.instanceId] : []), ...(s.live ?? [])]);
+        return [...ids].every((id) => claimed.has(id));
+      } catch {
+        return undefined;
+      }
+    };
+    // The sampler: two live workload processes of one workload in two samples in a row count
+    // once, unless the workflow claims both (a move under way).
     const sampler = (async () => {
       while (sampling) {
         for (const name of names) {
-          const two = new Set(workloadInstances(name)).size > 1;
+          const ids = new Set(workloadInstances(name));
+          const two = ids.size > 1 && (await allClaimed(name, ids)) !== true;
           if (two && twoBefore.has(name)) {
             duplicates++;
             log(`chaos: DUPLICATE ${name}: ${workloadInstances(name).join(', ')}`);
@@ -159,6 +182,34 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         await sleep(1000);
       }
     })();
+
+    /** Short-lived workloads stopped while they provision, and the stops still running. */
+    const stoppedEarly: string[] = [];
+    const stops: Promise<unknown>[] = [];
+    const stopMidProvision = async () => {
+      const name = `chaos-stop-${stoppedEarly.length}`;
+      stoppedEarly.push(name);
+      count('stop mid-provision');
+      const spec = serviceSpec(name, {
+        placement: { regions: [SLOW_POOL] },
+        health: { heartbeatTimeout: '5s', startupGrace: '30s' },
+      });
+      const r = await cli(['apply', await writeSpec(env, spec)], env.env);
+      if (r.code !== 0) throw new Error(`apply ${name}: ${r.stderr}`);
+      // In the background: the stop waits for the workflow to close, the chaos goes on meanwhile.
+      stops.push(sleep(rnd() * 2000).then(() => cli(['stop', name], env.env)));
+    };
+    const migrate = async () => {
+      const name = pick(names);
+      count('migration');
+      await client.workflow
+        .getHandle(`workload-${name}`)
+        .signal(migrateSignal, { reason: 'chaos' })
+        .catch(() => undefined); // the server may be restarting
+    };
+    // One of each at once, so every run has them whatever the seed draws.
+    await migrate();
+    await stopMidProvision();
 
     const end = Date.now() + o.durationMs;
     let serverRestarted = false;
@@ -181,13 +232,13 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         continue;
       }
       const r = rnd();
-      if (r < 0.25 && worker) {
+      if (r < 0.2 && worker) {
         count('worker SIGKILL');
         await worker.kill('SIGKILL');
         worker = undefined;
         await sleep(1000 + rnd() * 2000);
         worker = await startWorker(env.env);
-      } else if (r < 0.65) {
+      } else if (r < 0.5) {
         const agents = names.flatMap((n) => processesWith('--workload', n));
         if (agents.length > 0) {
           count('agent SIGKILL');
@@ -197,11 +248,15 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
             /* already gone */
           }
         }
-      } else if (r < 0.85 && !poolDown) {
+      } else if (r < 0.65 && !poolDown) {
         const pool = pick(POOLS);
         count('pool outage');
         poolDown = { pool, until: Date.now() + 5000 + rnd() * 10_000 };
         await cli(['pool', 'down', pool], env.env);
+      } else if (r < 0.78) {
+        await migrate();
+      } else if (r < 0.9) {
+        await stopMidProvision();
       } else {
         count('quiet');
       }
@@ -209,6 +264,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     if (poolDown) await cli(['pool', 'up', poolDown.pool], env.env);
     worker ??= await startWorker(env.env);
 
+    await Promise.all(stops);
     log('chaos: settling');
     const settleFrom = Date.now();
     await waitFor(
@@ -251,6 +307,17 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     for (const name of names) {
       const s = await client.workflow.getHandle(`workload-${name}`).query(statusQuery);
       if (s.current) currents.add(s.current.instanceId);
+    }
+    // A workload stopped mid-provision has closed and left nothing, not even a process.
+    for (const name of stoppedEarly) {
+      const d = await client.workflow.getHandle(`workload-${name}`).describe();
+      const left = [...new Set([...workloadInstances(name), ...agentInstances(name)])];
+      if (d.status.name !== 'COMPLETED' || left.length > 0) {
+        log(`chaos: LEAKED ${name} (stopped mid-provision, workflow ${d.status.name}): ${left.join(', ')}`);
+        leaked += Math.max(1, left.length);
+      }
+      const { timeline } = await client.workflow.getHandle(`workload-${name}`).query(statusQuery);
+      if (!timeline.some((e) => e.type === 'running')) count('stop landed before the workload ran');
     }
     const strayRecords = openRecords.filter((rec) => !currents.has(rec.id));
     if (strayRecords.length) log(`chaos: LEAKED records: ${strayRecords.map((r) => r.id).join(', ')}`);
