@@ -25,11 +25,7 @@ export interface DurationFieldOptions {
  * A duration such as "30s", "5m", "1h30m" or a number of seconds; parsed to milliseconds. Errors
  * say what was expected and what was found.
  */
-export function durationField({
-  example = '"30s"',
-  minMs = 0,
-  maxMs = Infinity,
-}: DurationFieldOptions = {}) {
+export function durationField({ example = '"30s"', minMs = 0, maxMs = Infinity }: DurationFieldOptions = {}) {
   const notADuration = (v: unknown) => `expected a duration such as ${example}, got ${describeValue(v)}`;
   return z
     .union([z.string(), z.number()], { error: (issue) => notADuration(issue.input) })

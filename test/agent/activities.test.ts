@@ -172,7 +172,12 @@ test('a stop while another is under way (a cancelled supervision and a stop call
   const acts = createAgentActivities(runner);
   const terms = join(dir, 'terms');
   const script = `process.on('SIGTERM',()=>{require('fs').appendFileSync(${JSON.stringify(terms)},'t');setTimeout(()=>process.exit(0),300)});setInterval(()=>{},1000)`;
-  await run(acts.startWorkload, { workload: 'w', command: ['node', '-e', script], env: {}, stopGraceMs: 3000 });
+  await run(acts.startWorkload, {
+    workload: 'w',
+    command: ['node', '-e', script],
+    env: {},
+    stopGraceMs: 3000,
+  });
   await sleep(300);
   const env = new MockActivityEnvironment();
   const supervising = run(acts.superviseWorkload, { heartbeatIntervalMs: 200 }, env).catch((e: unknown) => e);

@@ -302,3 +302,30 @@ test('cancelling the workflow while the old instance drains ends both instances'
     await e2e.cli(['stop', name]);
   }
 });
+
+test('reconcile during a migration drain keeps the draining instance, which the workflow ends after the drain', async () => {
+  const name = 'mig-drain-gc';
+  e2e.stopAtEnd(name);
+  await e2e.apply(httpService(name, { recovery: { maxRestarts: 2, cooldown: '5m', drain: '20s' } }));
+  const before = await runningAt(name, 'lab-a');
+  const r = await e2e.cli(['migrate', name, '--to', 'local/lab-b', '--json']);
+  expect(r.code).toBe(0);
+  const draining = await e2e.status(name);
+  expect(draining.status?.live).toEqual([before.instanceId]);
+  const gc = await e2e.cli(['gc', '--grace', '0s', '--json']);
+  expect(gc.code).toBe(0);
+  const report = JSON.parse(gc.stdout) as {
+    kept: Array<{ id: string; reason: string }>;
+    terminated: Array<{ id: string }>;
+  };
+  expect(report.terminated.map((i) => i.id)).not.toContain(before.instanceId);
+  expect(report.kept.find((i) => i.id === before.instanceId)?.reason).toMatch(/has it and will end it/);
+  expect(agentsOf(name)).toHaveLength(2);
+  // The drain over, the workflow ends the old instance itself.
+  await waitFor(() => agentsOf(name).length === 1, 'the old agent to go after the drain', 40_000);
+  const after = await e2e.status(name);
+  expect(after.status?.live).toBeUndefined();
+  expect(after.status?.timeline.filter((e) => e.type === 'terminated').map((e) => e.instanceId)).toEqual([
+    before.instanceId,
+  ]);
+});

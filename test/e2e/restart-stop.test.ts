@@ -6,12 +6,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  agentsOf,
-  serviceSpec,
-  workloadProcesses,
-  type StatusJson,
-} from '../support/harness';
+import { agentsOf, serviceSpec, workloadProcesses, type StatusJson } from '../support/harness';
 import { useE2eInstallation } from '../support/e2e';
 
 const e2e = useE2eInstallation({
@@ -148,7 +143,11 @@ test('a migration requested while a failed workload waits for its restart ends t
   const moved = await e2e.status(name);
   expect(moved.instanceId).not.toBe(old);
   expect(moved.status?.current?.region).toBe('second');
-  expect(ofType(moved, 'terminated').map((e) => e.message).join('\n')).toContain(old);
+  expect(
+    ofType(moved, 'terminated')
+      .map((e) => e.message)
+      .join('\n'),
+  ).toContain(old);
   // Only the new instance's agent is left.
   expect(agentsOf(name)).toHaveLength(1);
 });

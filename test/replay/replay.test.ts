@@ -43,7 +43,9 @@ function declaredPatches(): string[] {
 /** The patch ids recorded in a history file (core writes each as a `core_patch` marker). */
 function recordedPatches(file: string): string[] {
   const doc = JSON.parse(readFileSync(join(DIR, file), 'utf8')) as {
-    history: { events: Array<{ markerRecordedEventAttributes?: { markerName?: string; details?: unknown } }> };
+    history: {
+      events: Array<{ markerRecordedEventAttributes?: { markerName?: string; details?: unknown } }>;
+    };
   };
   const ids: string[] = [];
   for (const e of doc.history.events) {

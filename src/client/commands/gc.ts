@@ -13,7 +13,11 @@ interface GcOptions {
   json?: boolean;
 }
 
-function formatReport(r: ReconcileReport): string {
+/** The reason decide() gives an instance with the owner mark but no namespace or installation mark. */
+const UNMARKED = /^not ours: it names no installation/;
+
+/** The gc report in words: a summary, a table, what was not looked at and what is never touched. */
+export function formatReport(r: ReconcileReport): string {
   const rows = (list: ReconciledInstance[], what: string) =>
     list.map((i) => [what, `${i.provider}/${i.zone}`, i.id, i.workflowId ?? '-', i.error ?? i.reason]);
   const lines = [
@@ -27,6 +31,14 @@ function formatReport(r: ReconcileReport): string {
   ];
   if (all.length) lines.push(table([['ACTION', 'WHERE', 'INSTANCE', 'WORKFLOW', 'WHY'], ...all]));
   for (const e of r.providerErrors) lines.push(`provider not listed: ${e}`);
+  const unmarked = r.kept.filter((i) => UNMARKED.test(i.reason)).length;
+  if (unmarked > 0) {
+    lines.push(
+      `${unmarked} instance(s) carry the owner mark but no installation mark (launched before ` +
+        'installations were marked, or by another tool using this owner): reconcile never ends them; ' +
+        'end them with the provider once nothing uses them',
+    );
+  }
   return lines.join('\n');
 }
 

@@ -66,7 +66,9 @@ export async function stopGracefully(state: WorkloadState, ref: InstanceRef): Pr
   if (!patched(PATCH_GRACEFUL_STOP)) return;
   const { stopGrace } = recoveryLimits(state.spec.recovery);
   try {
-    const r = await CancellationScope.nonCancellable(() => agentStop(ref.id, stopGrace)({ graceMs: stopGrace }));
+    const r = await CancellationScope.nonCancellable(() =>
+      agentStop(ref.id, stopGrace)({ graceMs: stopGrace }),
+    );
     if (r.stopped) {
       const how = r.exit?.signal ? `signal ${r.exit.signal}` : `exit code ${r.exit?.exitCode}`;
       state.event('workload-stopped', `workload on ${ref.id} stopped (${how}; grace ${stopGrace / 1000}s)`, {
@@ -244,7 +246,11 @@ export async function recover(
  * The current instance is lost (the provider says so, or its agent went silent): it is ended,
  * its zone blocked, the loss counted against recovery.maxRecoveries; nothing is current after.
  */
-export async function onLoss(state: WorkloadState, reason: string, providerState?: InstanceState): Promise<void> {
+export async function onLoss(
+  state: WorkloadState,
+  reason: string,
+  providerState?: InstanceState,
+): Promise<void> {
   const instance = state.status.current!;
   const location = `${instance.provider}/${instance.region}`;
   state.status.recoveries++;

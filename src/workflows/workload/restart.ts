@@ -34,7 +34,10 @@ export async function restartInPlace(state: WorkloadState): Promise<Supervision 
   state.setPhase('STARTING');
   const r = await raceAgent(state, ref, async (): Promise<Restarted> => {
     // The agent stops what is left of the old run first (up to the stop grace), then starts.
-    const w = await agentOf(ref.id, { startup: true, startupGraceMs: startupGrace + stopGrace }).startWorkload({
+    const w = await agentOf(ref.id, {
+      startup: true,
+      startupGraceMs: startupGrace + stopGrace,
+    }).startWorkload({
       workload: spec.name,
       command: spec.command,
       env: spec.env,
@@ -64,13 +67,21 @@ export async function restartInPlace(state: WorkloadState): Promise<Supervision 
   const where = { instanceId: ref.id, location: `${ref.provider}/${ref.region}` };
   if (!r.value.ok) {
     state.setPhase('RECOVERING');
-    state.event(r.value.exited ? 'exited' : 'unhealthy', `restart on ${ref.id} failed: ${r.value.how}`, where);
+    state.event(
+      r.value.exited ? 'exited' : 'unhealthy',
+      `restart on ${ref.id} failed: ${r.value.how}`,
+      where,
+    );
     await restartAfter(state, r.value.exited ? 'exited before it answered' : 'unhealthy', undefined);
     return undefined;
   }
   state.currentPort = r.value.port;
   if (r.value.port !== undefined && c.address !== undefined) c.endpoint = `${c.address}:${r.value.port}`;
   state.setPhase('RUNNING');
-  state.event('restarted', `restarted in place on ${ref.id} (pid ${r.value.pid}; restart ${generation} here)`, where);
+  state.event(
+    'restarted',
+    `restarted in place on ${ref.id} (pid ${r.value.pid}; restart ${generation} here)`,
+    where,
+  );
   return supervise(state, ref);
 }
