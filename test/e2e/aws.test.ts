@@ -306,6 +306,24 @@ test('a stop during a slow provision leaves no instance once the workflow comple
   }
 });
 
+test('a stop during a hedge of three slow launches leaves no instance once the workflow completes', async () => {
+  const name = 'aws-hedge-stop';
+  proxy.clear();
+  proxy.delay('RunInstances', SLOW_LAUNCH_MS, 3);
+  try {
+    await e2e.apply(awsSpec(name, { hedge: 3 }));
+    await waitFor(() => proxy.calls('RunInstances').length === 3, 'three RunInstances to be sent', 60_000);
+    const sentAt = Date.now();
+    const r = await e2e.cli(['stop', name, '--json']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ workflowStatus: 'COMPLETED' });
+    await sleep(Math.max(0, sentAt + SLOW_LAUNCH_MS + 3_000 - Date.now()));
+    expect(await billed(name)).toEqual([]);
+  } finally {
+    proxy.clear();
+  }
+});
+
 test('a hedge of three where two launches are slow: the losers are ended once their launches land, the winner runs', async () => {
   const name = 'aws-hedge-slow';
   proxy.clear();
