@@ -71,6 +71,11 @@ export interface CarriedState {
   restartTimes: number[];
   /** The instance's started workload, so the new run supervises it without starting it again. */
   port?: number;
+  /**
+   * The workload on the current instance failed and its backoff is over: the new run restarts
+   * it in place rather than supervising a workload that is not running.
+   */
+  restartDue?: boolean;
 }
 
 export interface CurrentPlacement {

@@ -7,6 +7,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { agentsOf, serviceSpec, workloadProcesses, type StatusJson } from '../support/harness';
+import { WORKLOAD_WORKFLOW_TYPE } from '../../src/common/names';
+import { WorkloadSpec } from '../../src/spec/workload-spec';
+import type { WorkloadInput } from '../../src/workflows/types';
 import { useE2eInstallation } from '../support/e2e';
 
 const e2e = useE2eInstallation({
@@ -14,6 +17,7 @@ const e2e = useE2eInstallation({
     { name: 'first', pricePerGpuHour: 1 },
     { name: 'second', pricePerGpuHour: 2 },
   ],
+  client: true,
 });
 
 const ofType = (s: StatusJson, type: string) => s.status?.timeline.filter((e) => e.type === type) ?? [];
@@ -150,4 +154,42 @@ test('a migration requested while a failed workload waits for its restart ends t
   ).toContain(old);
   // Only the new instance's agent is left.
   expect(agentsOf(name)).toHaveLength(1);
+});
+
+test('restarts in place carry on across continue-as-new: each run of the workload starts once, on one instance', async () => {
+  const name = 'restart-can';
+  const counter = join(e2e.dir, `${name}.runs`);
+  // Exits 75 (always restarts, never counted) four times, then 0.
+  const script =
+    `const fs=require('fs');const f=${JSON.stringify(counter)};` +
+    `const n=fs.existsSync(f)?Number(fs.readFileSync(f,'utf8')):0;fs.writeFileSync(f,String(n+1));` +
+    `setTimeout(()=>process.exit(n<4?75:0),200)`;
+  const spec = WorkloadSpec.parse({
+    ...serviceSpec(name),
+    kind: 'job',
+    command: ['node', '-e', script, `marker-${name}`],
+    recovery: {
+      maxRestarts: 0,
+      restartExitCodes: [75],
+      cooldown: '5m',
+      backoff: { initial: '200ms', max: '200ms' },
+    },
+  });
+  const handle = await e2e.client.workflow.start(WORKLOAD_WORKFLOW_TYPE, {
+    workflowId: `workload-${name}`,
+    taskQueue: e2e.taskQueue,
+    args: [{ spec, continueAsNewAfterEvents: 25 } satisfies WorkloadInput],
+  });
+  await expect(handle.result()).resolves.toMatchObject({ phase: 'SUCCEEDED' });
+  const done = await e2e.status(name);
+  expect(done.status?.runs ?? 0).toBeGreaterThanOrEqual(2);
+  expect(ofType(done, 'continued').map((e) => e.message)).toEqual(
+    expect.arrayContaining([expect.stringMatching(/restarting the workload on /)]),
+  );
+  // Five runs of the workload in all (no run started twice, none skipped), all on one instance.
+  expect(readFileSync(counter, 'utf8')).toBe('5');
+  // Each exit seen once: a new run does not supervise (and so report again) an exited workload.
+  expect(ofType(done, 'exited')).toHaveLength(5);
+  expect(done.status).toMatchObject({ attempts: 1, restarts: 0 });
+  expect(agentsOf(name)).toHaveLength(0);
 });
