@@ -38,10 +38,7 @@ export async function workloadWorkflow(input: WorkloadInput): Promise<WorkloadRe
   state.publish();
   if (input.carried) {
     const { status } = state;
-    state.event(
-      'continued',
-      `continued as new (run ${status.runs}); ${status.current ? `supervising ${status.current.instanceId}` : 'placing'}`,
-    );
+    state.event('continued', `continued as new (run ${status.runs}); ${whatNext(state)}`);
   }
   try {
     return await run(state);
@@ -54,6 +51,15 @@ export async function workloadWorkflow(input: WorkloadInput): Promise<WorkloadRe
   } finally {
     failOpenMoves(state);
   }
+}
+
+/** What a run continued as new goes on with, in words. */
+function whatNext(state: WorkloadState): string {
+  const c = state.status.current;
+  if (!c) return 'placing';
+  return state.input.carried?.restartDue
+    ? `restarting the workload on ${c.instanceId}`
+    : `supervising ${c.instanceId}`;
 }
 
 function setHandlers(state: WorkloadState): void {
@@ -89,7 +95,8 @@ function setHandlers(state: WorkloadState): void {
  * else wait for the supervision to end and recover.
  */
 async function run(state: WorkloadState): Promise<WorkloadResult> {
-  let sup = state.status.current ? supervise(state, refOf(state.status.current)) : undefined;
+  const restartDue = state.input.carried?.restartDue === true;
+  let sup = state.status.current && !restartDue ? supervise(state, refOf(state.status.current)) : undefined;
   for (;;) {
     if (state.stopped) {
       await sup?.cancel();
@@ -100,6 +107,9 @@ async function run(state: WorkloadState): Promise<WorkloadResult> {
       continue;
     }
     if (!sup && state.status.current) {
+      // Restarts in place can go on for months (exit codes that always restart): the history
+      // stays bounded, and the next run restarts the workload.
+      if (state.continueAsNewDue()) return await continueAsNewNow(state, { restartDue: true });
       // The workload failed on a machine that is fine: it restarts there (restart in place).
       sup = await restartInPlace(state);
       continue;
@@ -135,13 +145,18 @@ function endOrRequest(state: WorkloadState, sup: Supervision) {
 }
 
 /** Hands the state to a new run: the current instance (if any), blocks, counters, a trimmed timeline. */
-async function continueAsNewNow(state: WorkloadState): Promise<never> {
+async function continueAsNewNow(state: WorkloadState, o: { restartDue?: boolean } = {}): Promise<never> {
   await condition(allHandlersFinished);
   const trimmed = { ...state.status, timeline: state.status.timeline.slice(-CARRIED_TIMELINE) };
   return continueAsNew<typeof workloadWorkflow>({
     ...state.input,
     spec: state.spec,
     specHash: state.specHash,
-    carried: { status: trimmed, restartTimes: state.restartTimes, port: state.currentPort },
+    carried: {
+      status: trimmed,
+      restartTimes: state.restartTimes,
+      port: state.currentPort,
+      ...(o.restartDue ? { restartDue: true } : {}),
+    },
   });
 }
