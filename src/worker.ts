@@ -68,6 +68,11 @@ export async function createDriftlessWorker(
           namespace: config.temporal.namespace,
           deadManTimeoutMs: config.agent.deadManTimeoutMs,
         },
+        watch: {
+          client: queryClient,
+          taskQueue: config.temporal.taskQueue,
+          intervalMs: config.watch.intervalMs,
+        },
       }),
       ...createReconcileActivities({
         providers,
@@ -79,6 +84,9 @@ export async function createDriftlessWorker(
       }),
     },
     shutdownGraceTime: '5s',
+    maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities,
+    maxConcurrentWorkflowTaskExecutions: config.worker.maxConcurrentWorkflowTasks,
+    maxCachedWorkflows: config.worker.maxCachedWorkflows,
   });
   if (config.reconcile.enabled) {
     const created = await ensureReconcileSchedule(await queryClient(), {

@@ -1,10 +1,12 @@
 import { Context } from '@temporalio/activity';
+import type { Client } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { FailureType } from '../common/names';
+import { FailureType, WATCHER_WORKFLOW_TYPE, watcherWorkflowId } from '../common/names';
 import type { Logger } from '../logger';
 import { boundForMove, fittingLocations, gatherOffers, reasonsByLocation } from '../placement/place';
 import { rankOffers, type Block, type RankedOffer, type RejectedOffer } from '../placement/rank';
 import type { Target } from '../placement/target';
+import { describeMany } from '../providers/describe-many';
 import { ProviderError, ProviderUnavailableError } from '../providers/errors';
 import { isOfInstallation } from '../providers/types';
 import type {
@@ -19,6 +21,7 @@ import type {
   Provider,
 } from '../providers/types';
 import type { WorkloadSpec } from '../spec/workload-spec';
+import { watchSignal } from '../workflows/messages';
 
 export interface ActivityDeps {
   providers: Map<string, Provider>;
@@ -31,6 +34,14 @@ export interface ActivityDeps {
   installation: Installation;
   /** Injected for tests. @default Date.now */
   now?: () => number;
+  /** The batched watch: the watcher workflow is reached (and started) through this client. */
+  watch?: {
+    client: () => Promise<Client>;
+    /** The workers' task queue: the watcher runs there, one per installation. */
+    taskQueue: string;
+    /** How often the watcher describes every watched instance. */
+    intervalMs: number;
+  };
 }
 
 export interface PlaceInput {
@@ -250,6 +261,48 @@ export function createActivities(deps: ActivityDeps) {
         ctx.heartbeat(state);
         await ctx.sleep(250);
       }
+    },
+
+    /**
+     * Hands an instance to the installation's watcher (started if it is not running), which
+     * tells `workflowId` with the instanceState signal once the provider says it is gone.
+     */
+    async watch({ ref, workflowId }: { ref: InstanceRef; workflowId: string }): Promise<void> {
+      const w = deps.watch;
+      if (!w) throw new Error('the batched watch is not configured on this worker');
+      const client = await w.client();
+      await client.workflow.signalWithStart(WATCHER_WORKFLOW_TYPE, {
+        workflowId: watcherWorkflowId(w.taskQueue),
+        taskQueue: w.taskQueue,
+        args: [{ intervalMs: w.intervalMs }],
+        signal: watchSignal,
+        signalArgs: [{ ref, workflowId }],
+      });
+    },
+
+    /**
+     * The states of many instances, in one batched call per provider and region where the
+     * provider has one. An instance whose state could not be told is left out.
+     */
+    async describeBatch({ refs }: { refs: InstanceRef[] }): Promise<Record<string, InstanceState>> {
+      const signal = Context.current().cancellationSignal;
+      const byProvider = new Map<string, InstanceRef[]>();
+      for (const r of refs) byProvider.set(r.provider, [...(byProvider.get(r.provider) ?? []), r]);
+      const out: Record<string, InstanceState> = {};
+      await Promise.all(
+        [...byProvider].map(async ([name, list]) => {
+          const p = deps.providers.get(name);
+          if (!p) return; // not configured on this worker: told by none, counted by none
+          const states = await describeMany(p, list, signal, (ref, err) =>
+            log.warn(
+              { provider: name, instanceId: ref?.id, err: err.message },
+              'describe failed; not counted',
+            ),
+          );
+          for (const [id, state] of states) out[id] = state;
+        }),
+      );
+      return out;
     },
 
     /**

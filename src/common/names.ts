@@ -24,6 +24,14 @@ export function workloadNameFromWorkflowId(workflowId: string): string | undefin
 /** Workflow type name as registered by the worker. */
 export const WORKLOAD_WORKFLOW_TYPE = 'workloadWorkflow';
 
+/** The batched watch's workflow type (src/workflows/watcher.ts). */
+export const WATCHER_WORKFLOW_TYPE = 'watcherWorkflow';
+
+/** One watcher per installation: its workers' task queue. */
+export function watcherWorkflowId(taskQueue: string): string {
+  return `driftless-watcher-${taskQueue}`;
+}
+
 /** Custom search attributes shown in the Temporal Web UI; registered when the dev server starts. */
 export const SEARCH_ATTRIBUTES = {
   phase: { name: 'DriftlessPhase', type: 'Keyword' },

@@ -45,6 +45,37 @@ export const AgentConfig = z.strictObject({
   deadManTimeout: z.union([z.literal('off'), duration]).default(10 * 60_000),
 });
 
+export const WatchConfig = z.strictObject({
+  /**
+   * How often the installation's watcher describes every running instance (one batched call
+   * per provider and region). An agent that dies is found by its missing heartbeats
+   * (health.heartbeatTimeout) whatever this is. @default "10s"
+   */
+  interval: durationField({ example: '"10s"', minMs: 200 }).default(10_000),
+});
+
+/** A whole number of at least `min`, described in its error. */
+const atLeast = (min: number) =>
+  z
+    .number({ error: `expected a whole number of at least ${min}` })
+    .int({ error: `expected a whole number of at least ${min}` })
+    .min(min, { error: `expected a whole number of at least ${min}` });
+
+/** Sizing of the control worker; the defaults hold 1,000 running workloads on one worker. */
+export const WorkerConfig = z
+  .strictObject({
+    /** Activities run at once (place, provision, terminate, ...; no activity runs per running workload). @default 200 */
+    maxConcurrentActivities: atLeast(1).default(200),
+    /** Workflow tasks run at once. @default 100 */
+    maxConcurrentWorkflowTasks: atLeast(2).default(100),
+    /** Workflows kept in memory between tasks (one per workload, and the watcher). @default 1500 */
+    maxCachedWorkflows: atLeast(0).default(1500),
+  })
+  .refine((w) => w.maxCachedWorkflows === 0 || w.maxConcurrentWorkflowTasks <= w.maxCachedWorkflows, {
+    message: 'expected maxConcurrentWorkflowTasks to be at most maxCachedWorkflows',
+    path: ['maxConcurrentWorkflowTasks'],
+  });
+
 export const ConfigFile = z.strictObject({
   temporal: TemporalConfig.default({}),
   /** Marks every instance this installation launches; reconcile only touches its own. @default "driftless" */
@@ -69,6 +100,12 @@ export const ConfigFile = z.strictObject({
     listTimeout: 2 * 60_000,
   }),
   agent: AgentConfig.default({ deadManTimeout: 10 * 60_000 }),
+  watch: WatchConfig.default({ interval: 10_000 }),
+  worker: WorkerConfig.default({
+    maxConcurrentActivities: 200,
+    maxConcurrentWorkflowTasks: 100,
+    maxCachedWorkflows: 1500,
+  }),
   /** One section per provider, by its name in the registry (src/providers/registry.ts). */
   providers: ProvidersConfigSchema.default({}),
 });
@@ -93,6 +130,10 @@ export interface Config {
   catalogDir?: string;
   providers: ProvidersConfig;
   reconcile: { enabled: boolean; everyMs: number; graceMs: number; listTimeoutMs: number };
+  /** The batched watch of running instances. */
+  watch: { intervalMs: number };
+  /** Sizing of the control worker. */
+  worker: { maxConcurrentActivities: number; maxConcurrentWorkflowTasks: number; maxCachedWorkflows: number };
   /** Settings handed to every agent at launch. */
   agent: {
     /** Undefined: the switch is off. */
@@ -246,6 +287,8 @@ export async function loadConfig(
     agent: {
       deadManTimeoutMs: file.agent.deadManTimeout === 'off' ? undefined : file.agent.deadManTimeout,
     },
+    watch: { intervalMs: file.watch.interval },
+    worker: { ...file.worker },
     // With no providers configured at all, the registry's default (one local pool on this machine).
     providers: Object.values(file.providers).some((p) => p !== undefined)
       ? file.providers

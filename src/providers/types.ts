@@ -83,6 +83,12 @@ export interface Provider {
   /** Idempotent on `req.idempotencyKey`: a retried call returns the same instance. */
   provision(req: ProvisionRequest): Promise<Instance>;
   describe(ref: InstanceRef, signal?: AbortSignal): Promise<InstanceState>;
+  /**
+   * The states of many instances in as few calls as the provider allows (one per region or
+   * project, say), for the batched watch. An id missing from the answer could not be told
+   * (not counted either way). Without it, each instance is described on its own.
+   */
+  describeMany?(refs: InstanceRef[], signal?: AbortSignal): Promise<Map<string, InstanceState>>;
   /** Idempotent: an instance that is already gone is success. */
   terminate(ref: InstanceRef, signal?: AbortSignal): Promise<void>;
   /** Instances carrying this owner's mark, for reconcile and leak checks. */

@@ -1,2 +1,3 @@
 export { workloadWorkflow } from './workload/workflow';
 export { reconcileWorkflow } from './reconcile';
+export { watcherWorkflow } from './watcher';

@@ -1,4 +1,5 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { InstanceRef, InstanceState } from '../providers/types';
 import type { WorkloadSpec } from '../spec/workload-spec';
 import type { WorkloadStatus } from './types';
 
@@ -51,3 +52,24 @@ export interface ApplyResult {
 
 /** Apply a spec to the running workload: unchanged is a no-op; a change re-places it. */
 export const applyUpdate = defineUpdate<ApplyResult, [ApplyRequest]>('apply');
+
+/** What the provider says became of an instance the workflow has (sent by the watcher). */
+export interface InstanceStateReport {
+  instanceId: string;
+  state: InstanceState;
+}
+
+/** The watcher saw the instance gone (twice in a row): the workflow treats it as lost. */
+export const instanceStateSignal = defineSignal<[InstanceStateReport]>('instanceState');
+
+/** An instance to watch, and the workflow to tell when it is gone. */
+export interface WatchEntry {
+  ref: InstanceRef;
+  workflowId: string;
+}
+
+/** Watch an instance (idempotent: a second watch of one id replaces the first). */
+export const watchSignal = defineSignal<[WatchEntry]>('watch');
+
+/** The instances the watcher watches. */
+export const watchedQuery = defineQuery<WatchEntry[]>('watched');

@@ -387,3 +387,54 @@ describe('loadConfig TLS and API key', () => {
     });
   });
 });
+
+describe('loadConfig worker sizing and the batched watch', () => {
+  test('defaults hold 1,000 running workloads on one worker and watch every 10s', async () => {
+    const c = await loadConfig({ configPath: await write('min.yaml', 'owner: x\n') }, {});
+    expect(c.worker).toEqual({
+      maxConcurrentActivities: 200,
+      maxConcurrentWorkflowTasks: 100,
+      maxCachedWorkflows: 1500,
+    });
+    expect(c.watch).toEqual({ intervalMs: 10_000 });
+  });
+
+  test('takes the worker sizing and the watch interval from the file', async () => {
+    const path = await write(
+      'sized.yaml',
+      'worker:\n  maxConcurrentActivities: 4\n  maxConcurrentWorkflowTasks: 8\n  maxCachedWorkflows: 50\nwatch:\n  interval: 2s\n',
+    );
+    const c = await loadConfig({ configPath: path }, {});
+    expect(c.worker).toEqual({
+      maxConcurrentActivities: 4,
+      maxConcurrentWorkflowTasks: 8,
+      maxCachedWorkflows: 50,
+    });
+    expect(c.watch.intervalMs).toBe(2000);
+  });
+
+  test('a bad worker setting names its field and what was expected', async () => {
+    const zero = await configError(
+      loadConfig({ configPath: await write('zero.yaml', 'worker:\n  maxConcurrentActivities: 0\n') }, {}),
+    );
+    expect(zero.message).toContain('worker.maxConcurrentActivities: expected a whole number of at least 1');
+    const tasks = await configError(
+      loadConfig(
+        {
+          configPath: await write(
+            'tasks.yaml',
+            'worker:\n  maxConcurrentWorkflowTasks: 50\n  maxCachedWorkflows: 10\n',
+          ),
+        },
+        {},
+      ),
+    );
+    expect(tasks.message).toContain(
+      'worker.maxConcurrentWorkflowTasks: expected maxConcurrentWorkflowTasks to be at most maxCachedWorkflows',
+    );
+    const quick = await configError(
+      loadConfig({ configPath: await write('w.yaml', 'watch:\n  interval: 10ms\n') }, {}),
+    );
+    expect(quick.message).toContain('watch.interval: expected a duration of at least 0.2s');
+  });
+});

@@ -6,7 +6,16 @@ import { AesGcmCodec, newCodecKey, parseCodecKey } from '../../src/codec/aes-gcm
 import { payloadToJson } from '../../src/codec/payload-json';
 import { SEARCH_ATTRIBUTES } from '../../src/common/names';
 import { freePort } from '../../src/common/free-port';
-import { CLI, processesWith, processesWithEnv, waitFor } from '../support/harness';
+import {
+  CLI,
+  cli,
+  processesWith,
+  processesWithEnv,
+  serviceSpec,
+  waitFor,
+  workloadProcesses,
+  writeSpec,
+} from '../support/harness';
 import { useE2eInstallation } from '../support/e2e';
 
 // `dev` runs a worker of its own.
@@ -54,6 +63,50 @@ test('dev starts a server with the search attributes, the Web UI and a worker; S
     );
   } finally {
     child.kill('SIGKILL');
+  }
+});
+
+test("Ctrl-C to dev's whole process group with a workload running stops the worker, then the server, in under 10 s, without a flood of warnings", async () => {
+  const [port, uiPort] = [await freePort(), await freePort()];
+  const name = 'dev-ctrl-c';
+  // Its own process group, as a terminal's foreground job: Ctrl-C signals the whole group.
+  const child = spawn(process.execPath, [CLI, 'dev', '--port', String(port), '--ui-port', String(uiPort)], {
+    env: e2e.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const env = { ...e2e.env, TEMPORAL_ADDRESS: `127.0.0.1:${port}` };
+  try {
+    await waitFor(() => out.includes('worker polling'), `dev to start; output so far:\n${out}`, 90_000);
+    const r = await cli(
+      ['apply', await writeSpec(e2e, serviceSpec(name)), '--wait', '--timeout', '60s'],
+      env,
+    );
+    expect(r.code).toBe(0);
+    const sentAt = Date.now();
+    process.kill(-child.pid!, 'SIGINT');
+    expect(await exited).toBe(0);
+    const tookMs = Date.now() - sentAt;
+    console.log(`dev stopped ${tookMs} ms after Ctrl-C`);
+    expect(tookMs).toBeLessThan(10_000);
+    expect(out.match(/tcp connect error/gi)?.length ?? 0).toBeLessThan(3);
+    expect(out).toMatch(/stopping the worker, then the server/);
+    expect(out).toMatch(/agents on local pools keep running/);
+    expect(processesWith('start-dev', '--port', String(port))).toHaveLength(0);
+  } finally {
+    child.kill('SIGKILL');
+    for (const pid of [...processesWith('--workload', name), ...workloadProcesses(name)]) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+    for (const pid of processesWith('start-dev', '--port', String(port))) process.kill(pid, 'SIGKILL');
   }
 });
 

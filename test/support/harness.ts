@@ -60,6 +60,8 @@ export async function writeConfig(
     stringify({
       owner: 'test',
       reconcile: { enabled: false },
+      // Quicker than the default 10s: the suite's provider-side losses are seen within seconds.
+      watch: { interval: '1s' },
       providers: {
         local: { pools: pools.map((p) => ({ gpus: { type: 'A100', count: 2 }, pricePerGpuHour: 1, ...p })) },
         ...(providers as Record<string, unknown> | undefined),

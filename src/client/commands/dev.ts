@@ -46,6 +46,7 @@ export function configureDevCommand(program: Command): void {
           dbFile: join(dir, 'dev.db'),
           logFile: join(dir, 'server.log'),
           uiCodecEndpoint: codecServer?.url,
+          ownProcessGroup: true,
         }).catch(async (err: unknown) => {
           await codecServer?.close();
           throw err;
@@ -68,8 +69,12 @@ export function configureDevCommand(program: Command): void {
             `worker polling task queue ${config.temporal.taskQueue}; Ctrl-C stops the worker and the server`,
           );
           await Promise.race([untilSignal(), running]);
-          notice('stopping the worker and the server');
+          notice('stopping the worker, then the server');
           await w.shutdown();
+          notice(
+            'agents on local pools keep running with their workloads (by design: the workflows are ' +
+              'durable); `driftless dev` again picks them up, `driftless stop NAME` ends one',
+          );
         } finally {
           await server.stop();
           await codecServer?.close();

@@ -57,6 +57,12 @@ export interface DevServerOptions {
   readyTimeoutMs?: number;
   /** The Web UI's remote codec endpoint (`--ui-codec-endpoint`). @default none */
   uiCodecEndpoint?: string;
+  /**
+   * Run the server in a process group of its own, so a Ctrl-C at the terminal (SIGINT to the
+   * whole foreground group) reaches only us: the worker stops first, the server after, and the
+   * worker never talks to a server that is already gone. @default false
+   */
+  ownProcessGroup?: boolean;
 }
 
 export interface DevServer {
@@ -97,7 +103,7 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
     mkdirSync(dirname(opts.logFile), { recursive: true });
     out = openSync(opts.logFile, 'a');
   }
-  const child = spawn(binary, args, { stdio: ['ignore', out, out] });
+  const child = spawn(binary, args, { stdio: ['ignore', out, out], detached: opts.ownProcessGroup === true });
   if (typeof out === 'number') closeSync(out);
   let exited: number | null | undefined;
   const exitedPromise = new Promise<void>((r) =>

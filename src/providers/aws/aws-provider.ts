@@ -239,6 +239,44 @@ export class AwsProvider implements Provider {
     return this.recentlyLaunched(ref) ? 'pending' : 'not-found';
   }
 
+  /**
+   * One DescribeInstances per region (per 200 ids, the most one filter takes), filtered by
+   * instance id so an id EC2 no longer knows does not fail the call (as InstanceIds would).
+   */
+  async describeMany(refs: InstanceRef[], signal?: AbortSignal): Promise<Map<string, InstanceState>> {
+    const out = new Map<string, InstanceState>();
+    const byRegion = new Map<string, InstanceRef[]>();
+    for (const r of refs) byRegion.set(r.region, [...(byRegion.get(r.region) ?? []), r]);
+    await Promise.all(
+      [...byRegion].map(async ([region, inRegion]) => {
+        for (let i = 0; i < inRegion.length; i += DESCRIBE_FILTER_MAX) {
+          const chunk = inRegion.slice(i, i + DESCRIBE_FILTER_MAX);
+          const ctx: CallContext = { location: this.location(region), signal };
+          const seen = new Map<string, InstanceState>();
+          let token: string | undefined;
+          do {
+            const res = await this.api.call(ctx, 'DescribeInstances', (abortSignal) =>
+              this.api.client(region).send(
+                new DescribeInstancesCommand({
+                  Filters: [{ Name: 'instance-id', Values: chunk.map((r) => r.id) }],
+                  NextToken: token,
+                }),
+                { abortSignal },
+              ),
+            );
+            for (const inst of instancesOf(res))
+              if (inst.InstanceId) seen.set(inst.InstanceId, instanceStateOf(inst));
+            token = res.NextToken;
+          } while (token);
+          for (const r of chunk) {
+            out.set(r.id, seen.get(r.id) ?? (this.recentlyLaunched(r) ? 'pending' : 'not-found'));
+          }
+        }
+      }),
+    );
+    return out;
+  }
+
   async terminate(ref: InstanceRef, signal?: AbortSignal): Promise<void> {
     const ctx: CallContext = { location: this.location(ref.region, ref.zone), signal };
     await this.api.retrying(ctx, 'TerminateInstances', async () => {
@@ -322,3 +360,6 @@ export class AwsProvider implements Provider {
     this.api.destroy();
   }
 }
+
+/** The most values one DescribeInstances filter takes. */
+const DESCRIBE_FILTER_MAX = 200;

@@ -329,11 +329,11 @@ export class GcpProvider implements Provider {
     return cleanupCall('owned instances not listed', () => this.listOwnedInstances(owner));
   }
 
-  private async listOwnedInstances(owner: string): Promise<OwnedInstance[]> {
-    const zones = new Set(await this.zones());
-    const ctx: CallContext = { location: this.location() };
+  /** Every instance with `owner`'s label in the project: one aggregated list (paged). */
+  private async ownedGceInstances(owner: string, signal?: AbortSignal): Promise<GceInstance[]> {
+    const ctx: CallContext = { location: this.location(), signal };
     const filter = `labels.${GCP_LABELS.owner} = "${labelValue(owner)}"`;
-    const found = await this.api.call(ctx, 'instances.aggregatedList', async () => {
+    return this.api.call(ctx, 'instances.aggregatedList', async () => {
       const out: GceInstance[] = [];
       const pages = this.api.instances.aggregatedListAsync(
         { project: this.config.project, filter, returnPartialSuccess: true },
@@ -342,6 +342,36 @@ export class GcpProvider implements Provider {
       for await (const [, scoped] of pages) out.push(...(scoped.instances ?? []));
       return out;
     });
+  }
+
+  /**
+   * One aggregated list of this installation's instances answers for all of them; only one
+   * that is missing or has ended is described on its own (its operations say whether it was
+   * preempted), which is rare.
+   */
+  async describeMany(refs: InstanceRef[], signal?: AbortSignal): Promise<Map<string, InstanceState>> {
+    const listed = new Map((await this.ownedGceInstances(this.opts.owner, signal)).map((i) => [i.name, i]));
+    const out = new Map<string, InstanceState>();
+    await Promise.all(
+      refs.map(async (ref) => {
+        const inst = listed.get(ref.id);
+        if (inst && lastSegment(inst.zone) === ref.zone && !hasEnded(inst)) {
+          out.set(ref.id, instanceStateOf(inst));
+          return;
+        }
+        try {
+          out.set(ref.id, await this.describe(ref, signal));
+        } catch (err) {
+          this.log.warn({ instance: ref.id, err: (err as Error).message }, 'describe failed; not counted');
+        }
+      }),
+    );
+    return out;
+  }
+
+  private async listOwnedInstances(owner: string): Promise<OwnedInstance[]> {
+    const zones = new Set(await this.zones());
+    const found = await this.ownedGceInstances(owner);
     return found
       .filter((i) => zones.has(lastSegment(i.zone)) && ownerOf(i).owner === owner)
       .map((i) => {

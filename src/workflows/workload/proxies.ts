@@ -77,6 +77,13 @@ export const { watchInstance } = proxyActivities<ControlActivities>({
   retry: { initialInterval: '1s', maximumInterval: '10s' },
 });
 
+// Hands an instance to the installation's watcher: a signal, so quick; retried a few times, and
+// without it the agent's heartbeats still supervise the instance.
+export const { watch } = proxyActivities<ControlActivities>({
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', maximumInterval: '10s', maximumAttempts: 5 },
+});
+
 // Asks the provider what became of an instance whose agent went away (preempted? terminated?).
 export const { describeInstance } = proxyActivities<ControlActivities>({
   startToCloseTimeout: '30s',

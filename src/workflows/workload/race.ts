@@ -2,13 +2,16 @@
  * Racing an activity against what can overtake it: the provider's own view of the instance
  * (a lost machine), and a stop request. Whichever comes first wins; the others are cancelled.
  */
-import { CancellationScope, condition, isCancellation } from '@temporalio/workflow';
+import { CancellationScope, condition, isCancellation, patched } from '@temporalio/workflow';
 import type { HttpCheck } from '../../agent/activities';
 import type { InstanceRef, InstanceState } from '../../providers/types';
 import type { WorkloadSpec } from '../../spec/workload-spec';
-import { describeInstance, watchInstance } from './proxies';
+import { describeInstance, watch, watchInstance } from './proxies';
 import { agentFailureReason } from './failures';
 import type { WorkloadState } from './state';
+
+/** Patch: the provider-side check is the installation's batched watcher, not an activity per instance. */
+const PATCH_BATCHED_WATCH = 'batched-watch';
 
 export type AgentOutcome<T> =
   | { kind: 'done'; value: T }
@@ -47,12 +50,8 @@ export async function raceAgent<T>(
         return { kind: 'lost', reason: agentFailureReason(err, heartbeatTimeout, startupGrace) };
       },
     );
-    const watch = watchInstance({ ref }).then(
-      (r): AgentOutcome<T> => ({
-        kind: 'lost',
-        reason: `provider reports the instance ${r.state}`,
-        state: r.state,
-      }),
+    const watch = providerWatch(state, ref).then(
+      (st): AgentOutcome<T> => ({ kind: 'lost', reason: `provider reports the instance ${st}`, state: st }),
       (err) => (isCancellation(err) ? Promise.reject(err) : new Promise<AgentOutcome<T>>(() => undefined)),
     );
     const stop = condition(() => state.stopped).then((): AgentOutcome<T> => ({ kind: 'stop' }));
@@ -66,6 +65,21 @@ export async function raceAgent<T>(
     }
     return outcome.kind === 'lost' && outcome.state === undefined ? withProviderState(ref, outcome) : outcome;
   });
+}
+
+/**
+ * Resolves with the provider's state once it says the instance is gone (twice in a row). With
+ * the batched watch, the installation's watcher describes every watched instance in one call
+ * per provider and region and signals this workflow; before it, an activity per instance
+ * polled (and held a worker slot for as long as the instance ran).
+ */
+async function providerWatch(state: WorkloadState, ref: InstanceRef): Promise<InstanceState> {
+  if (!patched(PATCH_BATCHED_WATCH)) return (await watchInstance({ ref })).state;
+  // The reference only (an Instance carries its offer and details, which the watcher need not keep).
+  const { provider, id, region, zone, launchedAt } = ref;
+  await watch({ ref: { provider, id, region, zone, launchedAt }, workflowId: state.workflowId });
+  await condition(() => state.providerStates.has(ref.id));
+  return state.providerStates.get(ref.id)!;
 }
 
 /**

@@ -12,7 +12,7 @@ import {
 import { SEARCH_ATTRIBUTES } from '../../common/names';
 import { blockLabel, type Block } from '../../placement/rank';
 import type { Target } from '../../placement/target';
-import type { FailureScope, InstanceRef, Offer } from '../../providers/types';
+import type { FailureScope, InstanceRef, InstanceState, Offer } from '../../providers/types';
 import type { WorkloadSpec } from '../../spec/workload-spec';
 import type { MigrateResult } from '../messages';
 import type { CurrentPlacement, Phase, TimelineEvent, WorkloadInput, WorkloadStatus } from '../types';
@@ -94,6 +94,8 @@ export class WorkloadState {
   moveSeq = 0;
   /** Outcomes of moves, until the update that asked for each reads it. */
   readonly moveResults = new Map<number, MoveResult>();
+  /** What the watcher reported of instances it saw gone, by instance id. */
+  readonly providerStates = new Map<string, InstanceState>();
   /** Instances this run launched or is draining that are not current and not yet ended. */
   readonly live: Map<string, InstanceRef>;
   readonly workflowId: string;

@@ -12,7 +12,14 @@ import {
   isCancellation,
   setHandler,
 } from '@temporalio/workflow';
-import { applyUpdate, migrateSignal, migrateUpdate, statusQuery, stopSignal } from '../messages';
+import {
+  applyUpdate,
+  instanceStateSignal,
+  migrateSignal,
+  migrateUpdate,
+  statusQuery,
+  stopSignal,
+} from '../messages';
 import type { WorkloadInput, WorkloadResult } from '../types';
 import { acquire, becomeCurrent } from './acquire';
 import {
@@ -63,6 +70,9 @@ function whatNext(state: WorkloadState): string {
 }
 
 function setHandlers(state: WorkloadState): void {
+  setHandler(instanceStateSignal, ({ instanceId, state: st }) => {
+    state.providerStates.set(instanceId, st);
+  });
   setHandler(stopSignal, (arg) => {
     state.stopReason ??= arg?.reason ?? 'stop requested';
   });

@@ -289,6 +289,33 @@ describe('describe', () => {
   });
 });
 
+describe('describeMany', () => {
+  test('answers for many instances in two zones from one aggregated list; only an ended one is described alone', async () => {
+    const p = makeProvider(fakeGce());
+    const here = await Promise.all([1, 2, 3].map(() => p.provision(request(offer()))));
+    const there = await p.provision(request(offer({ region: 'us-east1', zone: OTHER_ZONE })));
+    const gone = await p.provision(request(offer()));
+    await p.terminate(gone);
+    for (const i of here) await until(() => fakeGce().instance(ZONE, i.id)?.status === 'RUNNING');
+    fakeGce().setStatus(ZONE, here[2]!.id, 'STOPPING');
+    const before = fakeGce().calls().length;
+
+    const states = await p.describeMany([...here, there, gone]);
+    expect(Object.fromEntries(states)).toEqual({
+      [here[0]!.id]: 'running',
+      [here[1]!.id]: 'running',
+      [here[2]!.id]: 'stopped',
+      [there.id]: expect.stringMatching(/^(pending|running)$/),
+      [gone.id]: 'terminated',
+    });
+    const calls = fakeGce().calls().slice(before);
+    expect(calls.filter((c) => c.rpc === 'instances.aggregatedList')).toHaveLength(1);
+    // Per instance: only the ended ones (their operations tell preempted from terminated).
+    const described = calls.filter((c) => c.rpc === 'instances.get').map((c) => c.path.split('/').pop());
+    expect(described.sort()).toEqual([gone.id, here[2]!.id].sort());
+  });
+});
+
 describe('terminate', () => {
   test('deletes the instance with a requestId and waits for it; a second terminate and an unknown name succeed', async () => {
     const p = makeProvider(fakeGce());

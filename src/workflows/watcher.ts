@@ -1,0 +1,91 @@
+/**
+ * The batched watch: one workflow per installation (its task queue) holds every instance the
+ * workload workflows want watched, describes them all every `intervalMs` in one short activity
+ * (one batched call per provider and region, see Provider.describeMany), and signals a workload
+ * workflow only when its instance is gone: twice in a row, never on one answer, and never on a
+ * call that failed. No activity slot is held per running workload, and a workflow with nothing
+ * to report costs nothing between reports. Deterministic sandboxed code.
+ */
+import {
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  getExternalWorkflowHandle,
+  log,
+  proxyActivities,
+  setHandler,
+  sleep,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { ControlActivities } from '../activities';
+import type { InstanceState } from '../providers/types';
+import { instanceStateSignal, watchedQuery, watchSignal, type WatchEntry } from './messages';
+
+export interface WatcherInput {
+  /** How often every watched instance is described. */
+  intervalMs: number;
+  /** Carried over by continue-as-new. */
+  entries?: Array<WatchEntry & { misses?: number }>;
+}
+
+/** Answers in a row that say "gone" before an instance counts as lost. */
+const THRESHOLD = 2;
+/** A first "gone" is confirmed this soon rather than a whole interval later. */
+const CONFIRM_MS = 1000;
+/** Events after which the watcher hands its list to a new run (history stays small). */
+const EVENTS_PER_RUN = 1500;
+const ALIVE: ReadonlySet<InstanceState> = new Set(['pending', 'running']);
+
+const { describeBatch } = proxyActivities<ControlActivities>({
+  startToCloseTimeout: '2m',
+  retry: { initialInterval: '1s', maximumInterval: '10s', maximumAttempts: 3 },
+});
+
+export async function watcherWorkflow(input: WatcherInput): Promise<void> {
+  const entries = new Map<string, WatchEntry & { misses: number }>();
+  for (const e of input.entries ?? []) entries.set(e.ref.id, { ...e, misses: e.misses ?? 0 });
+  setHandler(watchSignal, (e) => {
+    entries.set(e.ref.id, {
+      ref: e.ref,
+      workflowId: e.workflowId,
+      misses: entries.get(e.ref.id)?.misses ?? 0,
+    });
+  });
+  setHandler(watchedQuery, () => [...entries.values()].map(({ ref, workflowId }) => ({ ref, workflowId })));
+  for (;;) {
+    // Nothing to watch: nothing runs, not even a timer.
+    await condition(() => entries.size > 0);
+    const watched = [...entries.values()];
+    const states = await describeBatch({ refs: watched.map((e) => e.ref) }).catch((err: Error) => {
+      log.warn('describe failed; nothing counted', { error: err.message });
+      return {} as Record<string, InstanceState>;
+    });
+    const gone: Array<WatchEntry & { state: InstanceState }> = [];
+    for (const e of watched) {
+      const state = states[e.ref.id];
+      if (state === undefined || entries.get(e.ref.id) !== e) continue; // not told, or re-watched meanwhile
+      if (ALIVE.has(state)) e.misses = 0;
+      else if (++e.misses >= THRESHOLD) {
+        entries.delete(e.ref.id);
+        gone.push({ ...e, state });
+      }
+    }
+    // A workflow that has closed meanwhile cannot be told, and need not be.
+    await Promise.all(
+      gone.map((g) =>
+        getExternalWorkflowHandle(g.workflowId)
+          .signal(instanceStateSignal, { instanceId: g.ref.id, state: g.state })
+          .catch(() => undefined),
+      ),
+    );
+    if (workflowInfo().historyLength > EVENTS_PER_RUN || workflowInfo().continueAsNewSuggested) {
+      await condition(allHandlersFinished);
+      return continueAsNew<typeof watcherWorkflow>({
+        intervalMs: input.intervalMs,
+        entries: [...entries.values()],
+      });
+    }
+    const confirming = [...entries.values()].some((e) => e.misses > 0);
+    await sleep(confirming ? Math.min(CONFIRM_MS, input.intervalMs) : input.intervalMs);
+  }
+}
