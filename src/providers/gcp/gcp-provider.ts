@@ -9,8 +9,9 @@ import { checkGcpZones, gcpCheckReport, type GcpCheckResult } from './check';
 import { GCP_PROVIDER, regionOfZone, type GcpProviderConfig } from './config';
 import { ALREADY_EXISTS_CODES, NOT_FOUND_CODES, classifyOperationError } from './errors';
 import { instanceResource, isAttemptsInstance, ownerOf, type GceInstance } from './instance-resource';
-import { GCP_LABELS, gceInstanceName, gceRequestId, labelValue, lastSegment } from './names';
+import { gceInstanceName, gceRequestId, lastSegment } from './names';
 import { cleanupCall, errorIn, waitDone, type GceOperation } from './operations';
+import { ownedGceInstances } from './owned';
 import { PROVIDER_ENDED_OPERATIONS, goneStateOf, hasEnded, instanceStateOf } from './state';
 import { configuredZones, gcpCatalog } from './zones';
 
@@ -329,19 +330,8 @@ export class GcpProvider implements Provider {
     return cleanupCall('owned instances not listed', () => this.listOwnedInstances(owner));
   }
 
-  /** Every instance with `owner`'s label in the project: one aggregated list (paged). */
-  private async ownedGceInstances(owner: string, signal?: AbortSignal): Promise<GceInstance[]> {
-    const ctx: CallContext = { location: this.location(), signal };
-    const filter = `labels.${GCP_LABELS.owner} = "${labelValue(owner)}"`;
-    return this.api.call(ctx, 'instances.aggregatedList', async () => {
-      const out: GceInstance[] = [];
-      const pages = this.api.instances.aggregatedListAsync(
-        { project: this.config.project, filter, returnPartialSuccess: true },
-        CALL_OPTIONS,
-      );
-      for await (const [, scoped] of pages) out.push(...(scoped.instances ?? []));
-      return out;
-    });
+  private ownedGceInstances(owner: string, signal?: AbortSignal): Promise<GceInstance[]> {
+    return ownedGceInstances(this.api, this.config.project, owner, { location: this.location(), signal });
   }
 
   /**
