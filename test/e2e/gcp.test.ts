@@ -203,10 +203,12 @@ test('Compute Engine not answering does not disturb a workload whose VM runs on'
   await runOnGcp(gcpSpec(name), async (first) => {
     await waitFor(() => workloadProcesses(name).length === 1, 'the workload process', 30_000);
     await fake.outage('unavailable');
-    const since = fake.calls('instances.get').length;
+    // The watcher's batched describe: one aggregated list of the installation's instances.
+    const polls = () => fake.calls('instances.aggregatedList').length;
+    const since = polls();
     // Longer than the heartbeat timeout, with the instance's state polled (and failing) meanwhile.
     await sleep(7000);
-    expect(fake.calls('instances.get').length).toBeGreaterThan(since + 3);
+    expect(polls()).toBeGreaterThan(since + 3);
     const s = await e2e.status(name);
     expect(s).toMatchObject({ phase: 'RUNNING', instanceId: first.instanceId, workflowStatus: 'RUNNING' });
     expect(events(s.status!.timeline, 'lost')).toEqual([]);
