@@ -7,6 +7,7 @@ import { createLogger } from '../logger';
 import { spawn } from 'node:child_process';
 import { createAgentActivities, WorkloadRunner } from './activities';
 import { DeadMansSwitch, deadManTimeoutFromEnv } from './dead-man';
+import { NoticeWatcher } from './notices';
 
 /**
  * The agent: a Temporal worker on the instance's own task queue. It starts the workload,
@@ -76,6 +77,17 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<vo
             }),
         });
   deadMan?.start();
+  // On a cloud machine: spot and maintenance notices, reported to the supervision at once.
+  const noticeSettings = NoticeWatcher.settingsFromEnv(env);
+  const notices =
+    noticeSettings &&
+    new NoticeWatcher({
+      ...noticeSettings,
+      intervalMs: Number(env.DRIFTLESS_NOTICE_INTERVAL_MS) || 2000,
+      logger,
+      onNotice: (n) => runner.reportNotice(n),
+    });
+  notices?.start();
   logger.info(
     { address, namespace, taskQueue: instanceTaskQueue(instanceId), deadManTimeoutMs },
     'agent polling',
@@ -89,6 +101,7 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<vo
     shutdown('the agent is exiting');
     await stopped;
     deadMan?.stop();
+    notices?.stop();
     await connection.close();
   }
 }

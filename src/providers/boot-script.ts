@@ -55,7 +55,11 @@ export function shellQuote(value: string): string {
  * in the foreground instead of as a systemd unit) and DRIFTLESS_SHUTDOWN_COMMAND (set it empty
  * so that a dead-man's switch never shuts the harness's machine down).
  */
-export function bootScript(o: BootScriptOptions, instanceIdLines: readonly string[]): string {
+export function bootScript(
+  o: BootScriptOptions,
+  instanceIdLines: readonly string[],
+  notices?: 'aws' | 'gcp',
+): string {
   const install = o.agentInstall.trim();
   return [
     '#!/bin/bash',
@@ -67,6 +71,13 @@ export function bootScript(o: BootScriptOptions, instanceIdLines: readonly strin
     `export DRIFTLESS_DEAD_MAN_TIMEOUT=${shellQuote(o.deadManTimeout)}`,
     `export DRIFTLESS_SHUTDOWN_COMMAND="\${DRIFTLESS_SHUTDOWN_COMMAND-${CLOUD_SHUTDOWN_COMMAND}}"`,
     'export DRIFTLESS_INSTANCE_DIR="${DRIFTLESS_INSTANCE_DIR:-/var/lib/driftless}"',
+    // Where the agent looks for spot and maintenance notices (a harness may serve its own).
+    ...(notices
+      ? [
+          `export DRIFTLESS_NOTICES=${notices}`,
+          `export DRIFTLESS_METADATA_URL="\${DRIFTLESS_METADATA_URL:-${notices === 'aws' ? 'http://169.254.169.254' : 'http://metadata.google.internal'}}"`,
+        ]
+      : []),
     ...instanceIdLines,
     'export DRIFTLESS_INSTANCE_ID',
     'mkdir -p "$DRIFTLESS_INSTANCE_DIR"',
@@ -78,7 +89,8 @@ export function bootScript(o: BootScriptOptions, instanceIdLines: readonly strin
     '  exec systemd-run --unit=driftless-agent -p Restart=on-failure -p WorkingDirectory="$DRIFTLESS_INSTANCE_DIR" \\',
     '    --setenv=TEMPORAL_ADDRESS --setenv=TEMPORAL_NAMESPACE --setenv=DRIFTLESS_WORKLOAD \\',
     '    --setenv=DRIFTLESS_INSTANCE_ID --setenv=DRIFTLESS_INSTANCE_DIR \\',
-    '    --setenv=DRIFTLESS_DEAD_MAN_TIMEOUT --setenv=DRIFTLESS_SHUTDOWN_COMMAND /bin/bash -c "$agent"',
+    '    --setenv=DRIFTLESS_DEAD_MAN_TIMEOUT --setenv=DRIFTLESS_SHUTDOWN_COMMAND \\',
+    '    --setenv=DRIFTLESS_NOTICES --setenv=DRIFTLESS_METADATA_URL /bin/bash -c "$agent"',
     'fi',
     'exec /bin/bash -c "$agent"',
     '',

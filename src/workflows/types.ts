@@ -35,6 +35,7 @@ export interface TimelineEvent {
     | 'succeeded'
     | 'failed'
     | 'unhealthy'
+    | 'notice'
     | 'migrating'
     | 'switched'
     | 'migrate-failed'

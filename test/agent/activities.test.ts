@@ -200,3 +200,33 @@ test('the agent status file records the stop grace a terminate should give the a
   const status = JSON.parse(readFileSync(join(dir, 'agent.json'), 'utf8')) as { stopGraceMs: number };
   expect(status.stopGraceMs).toBe(7000);
 });
+
+test('a notice ends the supervision that asks for notices once; the supervision after it runs on', async () => {
+  const acts = createAgentActivities(runner);
+  await startNode(acts, 'setInterval(() => {}, 1000)');
+  const first = run(acts.superviseWorkload, { heartbeatIntervalMs: 200, notices: true });
+  runner.reportNotice({ kind: 'spot-interruption', detail: 'spot interruption: terminate at soon' });
+  expect(await first).toEqual({
+    outcome: 'notice',
+    notice: { kind: 'spot-interruption', detail: 'spot interruption: terminate at soon' },
+  });
+  // The same notice does not end the next supervision: it ends on its slice, the workload running.
+  expect(
+    await run(acts.superviseWorkload, { heartbeatIntervalMs: 200, notices: true, sliceMs: 500 }),
+  ).toEqual({
+    outcome: 'running',
+  });
+  // Without `notices` (a workflow from before), a notice never ends a supervision.
+  const other = new WorkloadRunner({ instanceId: 'i2', dir, logger: pino({ level: 'silent' }) });
+  const acts2 = createAgentActivities(other);
+  await run(acts2.startWorkload, {
+    workload: 'w',
+    command: ['node', '-e', 'setInterval(() => {}, 1000)'],
+    env: {},
+  });
+  other.reportNotice({ kind: 'rebalance', detail: 'rebalance' });
+  expect(await run(acts2.superviseWorkload, { heartbeatIntervalMs: 200, sliceMs: 500 })).toEqual({
+    outcome: 'running',
+  });
+  await other.stop(500);
+});

@@ -387,3 +387,70 @@ test('an auth error on AWS while the local pool is briefly down is not fatal: th
     await e2e.cli(['pool', 'up', 'lab-t4']);
   }
 });
+
+test('a spot interruption notice moves a service before its instance goes: RUNNING elsewhere first, no failed probe', async () => {
+  const name = 'aws-notice';
+  const server =
+    "require('http').createServer((q, r) => r.end(process.env.DRIFTLESS_INSTANCE_ID)).listen(process.env.PORT, '127.0.0.1')";
+  const spec = serviceSpec(name, {
+    command: ['node', '-e', server, `marker-${name}`],
+    resources: { gpu: 'T4:1' },
+    placement: { providers: ['aws'], regions: [REGION] },
+    health: { heartbeatTimeout: '5s', startupGrace: '60s', http: { path: '/', interval: '200ms' } },
+  });
+  await e2e.withWorkload(spec, async () => {
+    const first = await runningOn(name);
+    // Probe whatever the status names as the endpoint (played VMs serve on loopback).
+    let port = Number(first.endpoint!.split(':').pop());
+    const failures: string[] = [];
+    let answers = 0;
+    let probing = true;
+    const probe = (async () => {
+      while (probing) {
+        try {
+          const res = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(2000) });
+          if (res.ok) answers++;
+          else failures.push(`${port}: ${res.status}`);
+        } catch (err) {
+          failures.push(`${port}: ${(err as Error).message}`);
+        }
+        await sleep(100);
+      }
+    })();
+    const follow = (async () => {
+      while (probing) {
+        const s = await e2e.status(name).catch(() => undefined);
+        if (s?.phase === 'RUNNING' && s.endpoint) port = Number(s.endpoint.split(':').pop());
+        await sleep(300);
+      }
+    })();
+    try {
+      player.metadata.notice(first.instanceId!, 'spot-interruption');
+      const second = await runningOn(name, first.instanceId);
+      // The old instance is ended by the workflow after the switch (and its drain).
+      await waitFor(
+        async () => ['shutting-down', 'terminated'].includes((await instanceState(first.instanceId!)) ?? ''),
+        'the noticed instance to be terminated',
+        60_000,
+      );
+      await sleep(500);
+      const s = await e2e.status(name);
+      const timeline = s.status!.timeline;
+      const at = (pred: (e: (typeof timeline)[number]) => boolean) => timeline.findIndex(pred);
+      expect(timeline.find((e) => e.type === 'notice')?.message).toMatch(/spot interruption: terminate at /);
+      const switched = at((e) => e.type === 'switched');
+      const ended = at((e) => e.type === 'terminated' && e.instanceId === first.instanceId);
+      expect(switched).toBeGreaterThanOrEqual(0);
+      expect(ended).toBeGreaterThan(switched);
+      expect(timeline.some((e) => e.type === 'lost')).toBe(false);
+      expect(second.instanceId).not.toBe(first.instanceId);
+      expect(s.status?.blocks?.[0]?.reason).toMatch(/preemption notice/);
+    } finally {
+      probing = false;
+      await Promise.all([probe, follow]);
+    }
+    console.log(`spot notice: ${answers} probes answered, ${failures.length} failed`);
+    expect(failures).toEqual([]);
+    expect(answers).toBeGreaterThan(10);
+  });
+});

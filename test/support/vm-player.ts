@@ -14,6 +14,7 @@ import {
   type Instance,
 } from '@aws-sdk/client-ec2';
 import { MOTO_CREDENTIALS } from './moto';
+import { MetadataServer } from './metadata-server';
 import { PlayedVms } from './played-vm';
 
 export type { PlayedInstance } from './played-vm';
@@ -39,6 +40,8 @@ export class VmPlayer extends PlayedVms {
   private stopped = false;
   private root: string | undefined;
   private lastError: unknown;
+  /** The played instances' metadata service: `player.metadata.notice(id, 'spot-interruption')`. */
+  readonly metadata = new MetadataServer();
 
   constructor(private readonly opts: VmPlayerOptions) {
     super();
@@ -52,6 +55,7 @@ export class VmPlayer extends PlayedVms {
 
   async start(): Promise<void> {
     this.root = await mkdtemp(join(tmpdir(), 'driftless-vm-'));
+    await this.metadata.start();
     const tick = () => {
       if (this.stopped) return;
       this.polling = this.poll()
@@ -75,6 +79,7 @@ export class VmPlayer extends PlayedVms {
     if (this.timer) clearTimeout(this.timer);
     await this.polling;
     await this.killAll();
+    await this.metadata.stop();
     for (const c of this.clients.values()) c.destroy();
     if (this.root) await rm(this.root, { recursive: true, force: true });
   }
@@ -112,7 +117,12 @@ export class VmPlayer extends PlayedVms {
       location: region,
       script,
       dir: join(this.root!, instanceId),
-      env: { ...this.opts.env, DRIFTLESS_INSTANCE_ID: instanceId },
+      env: {
+        ...this.opts.env,
+        DRIFTLESS_INSTANCE_ID: instanceId,
+        DRIFTLESS_METADATA_URL: this.metadata.urlFor(instanceId),
+        DRIFTLESS_NOTICE_INTERVAL_MS: '500',
+      },
     });
   }
 }

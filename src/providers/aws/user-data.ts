@@ -28,7 +28,7 @@ const IMDS_INSTANCE_ID = [
  * the agent in the foreground instead of as a systemd unit).
  */
 export function userDataScript(o: UserDataOptions): string {
-  return bootScript(o, IMDS_INSTANCE_ID);
+  return bootScript(o, IMDS_INSTANCE_ID, 'aws');
 }
 
 /** The script base64-encoded, as RunInstances takes it (the SDK does not encode UserData). */

@@ -16,5 +16,5 @@ export const MAX_METADATA_VALUE_BYTES = 256 * 1024;
 
 export function startupScript(o: StartupScriptOptions): string {
   if (!INSTANCE_NAME.test(o.instanceName)) throw new Error(`not a GCE instance name: ${o.instanceName}`);
-  return bootScript(o, [`DRIFTLESS_INSTANCE_ID="\${DRIFTLESS_INSTANCE_ID:-${o.instanceName}}"`]);
+  return bootScript(o, [`DRIFTLESS_INSTANCE_ID="\${DRIFTLESS_INSTANCE_ID:-${o.instanceName}}"`], 'gcp');
 }

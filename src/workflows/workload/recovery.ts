@@ -206,7 +206,7 @@ export async function restartAfter(
  */
 export async function recover(
   state: WorkloadState,
-  ev: Exclude<Supervised, { kind: 'stop' } | { kind: 'detached' }>,
+  ev: Exclude<Supervised, { kind: 'stop' } | { kind: 'detached' } | { kind: 'notice' }>,
 ): Promise<WorkloadResult | undefined> {
   const instance = state.status.current!;
   const location = `${instance.provider}/${instance.region}`;

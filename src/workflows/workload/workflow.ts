@@ -32,6 +32,7 @@ import {
   validateMigrate,
 } from './moves';
 import { endAllOnCancel, endAllOnFailure, finishStopped, recover } from './recovery';
+import { actOnNotice } from './notices';
 import { restartInPlace } from './restart';
 import { refOf, WorkloadState } from './state';
 import { supervise, type Supervision } from './supervise';
@@ -137,6 +138,10 @@ async function run(state: WorkloadState): Promise<WorkloadResult> {
     }
     const ev = await endOrRequest(state, sup);
     if (ev === 'request') continue;
+    if (ev.kind === 'notice') {
+      sup = actOnNotice(state, ev.notice);
+      continue;
+    }
     sup = undefined;
     if (ev.kind === 'stop') continue;
     // Between slices: nothing is cancelled, so the workload never notices.
