@@ -23,8 +23,8 @@ import { startFaultProxy, type FaultProxy } from '../providers/aws/fault-proxy';
 const REGIONS = ['us-east-1', 'us-west-2'];
 const IMAGE_NAME = 'ubuntu/images/hvm-ssd/ubuntu-xenial-16.04-amd64-server-*';
 const PER_REGION = 25;
-const INTERVAL_MS = 5000;
-const WINDOW_MS = 40_000;
+const INTERVAL_MS = 10_000; // the default watch.interval
+const WINDOW_MS = 60_000;
 
 let moto: MotoServer;
 let proxy: FaultProxy;
