@@ -48,7 +48,8 @@ export function formatStatus(v: WorkloadView): string {
     lines.push(`  last on ${v.provider} ${v.pool ? `pool ${v.pool}` : v.region}`);
   }
   if (s) {
-    lines.push(`  attempts ${s.attempts}  restarts ${s.restarts}  recoveries ${s.recoveries}`);
+    const here = s.current?.restartsHere ? ` (${s.current.restartsHere} in place on this instance)` : '';
+    lines.push(`  attempts ${s.attempts}  restarts ${s.restarts}${here}  recoveries ${s.recoveries}`);
     // Against recovery.maxStartFailures and maxRecoveries (within recoveryWindow).
     const failedStarts = s.failedStarts?.length ?? 0;
     const losses = s.recentLosses?.length ?? 0;

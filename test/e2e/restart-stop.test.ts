@@ -57,6 +57,7 @@ test('a service that exits 1 once restarts on the same instance id, with no new 
   expect(ofType(restarted, 'terminated')).toHaveLength(0);
   expect(restarted.status).toMatchObject({ attempts: 1, restarts: 1, recoveries: 0 });
   expect(restarted.status?.current?.restartsHere).toBe(1);
+  expect((await e2e.cli(['status', name])).stdout).toMatch(/restarts 1 \(1 in place on this instance\)/);
   // One machine, one workload process: the restarted one.
   expect(agentsOf(name)).toHaveLength(1);
   expect(workloadProcesses(name)).toHaveLength(1);
