@@ -89,6 +89,8 @@ export class WorkloadRunner {
   private stopping?: Promise<void>;
   private notice?: Notice;
   private noticeReported = false;
+  /** Stops asked for so far (see {@link stop}). */
+  private stops = 0;
   private noticeWaiters: Array<(n: Notice) => void> = [];
 
   constructor(private readonly deps: AgentDeps) {}
@@ -117,8 +119,12 @@ export class WorkloadRunner {
     const old = this.run;
     if (old && old.generation >= generation) return old.started;
     // A restart in place: the old run goes first, with its grace.
-    if (old) await this.stop();
+    const stopsBefore = this.stops;
+    if (old) await this.halt();
     const port = input.http ? (input.http.port ?? old?.started.port ?? (await freePort())) : undefined;
+    // A stop asked for meanwhile (the workflow stopped the workload while it restarted) wins:
+    // no new run is started behind its back.
+    if (this.stops !== stopsBefore) throw new Error('the workload was stopped while it was being restarted');
     return this.spawn(input, generation, port);
   }
 
@@ -225,8 +231,17 @@ export class WorkloadRunner {
     return this.stopGraceMs;
   }
 
-  /** SIGTERM to the workload's process group, SIGKILL after the grace (the start's stop grace by default). */
+  /**
+   * SIGTERM to the workload's process group, SIGKILL after the grace (the start's stop grace by
+   * default). A start of a new generation under way when it is asked for starts nothing.
+   */
   stop(graceMs = this.stopGraceMs): Promise<void> {
+    this.stops++;
+    return this.halt(graceMs);
+  }
+
+  /** Ends the current run (a stop, or a restart making way for the next generation). */
+  private halt(graceMs = this.stopGraceMs): Promise<void> {
     if (this.stopping) return this.stopping;
     const run = this.run;
     if (!run || run.exited || !isAlive(run.identity)) return Promise.resolve();

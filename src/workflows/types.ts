@@ -94,6 +94,8 @@ export interface CurrentPlacement {
   address?: string;
   /** Where an HTTP workload serves: "address:port". */
   endpoint?: string;
+  /** When the provider launched it, when it says (AWS's launch-visibility window runs from it). */
+  launchedAt?: string;
   /** Restarts in place on this instance so far (the agent's generation of the workload). */
   restartsHere?: number;
 }

@@ -25,13 +25,18 @@ export interface WatcherInput {
   /** How often every watched instance is described. */
   intervalMs: number;
   /** Carried over by continue-as-new. */
-  entries?: Array<WatchEntry & { misses?: number }>;
+  entries?: Array<WatchEntry & { misses?: number; unanswered?: number }>;
 }
 
 /** Answers in a row that say "gone" before an instance counts as lost. */
 const THRESHOLD = 2;
 /** A first "gone" is confirmed this soon rather than a whole interval later. */
 const CONFIRM_MS = 1000;
+/**
+ * Rounds in a row without an answer for an instance (its provider is no longer configured, its
+ * zone dropped) after which it is no longer watched; its workflow's agent heartbeats remain.
+ */
+const UNANSWERED_MAX = 60;
 /** Events after which the watcher hands its list to a new run (history stays small). */
 const EVENTS_PER_RUN = 1500;
 const ALIVE: ReadonlySet<InstanceState> = new Set(['pending', 'running']);
@@ -42,14 +47,15 @@ const { describeBatch } = proxyActivities<ControlActivities>({
 });
 
 export async function watcherWorkflow(input: WatcherInput): Promise<void> {
-  const entries = new Map<string, WatchEntry & { misses: number }>();
-  for (const e of input.entries ?? []) entries.set(e.ref.id, { ...e, misses: e.misses ?? 0 });
+  const entries = new Map<string, WatchEntry & { misses: number; unanswered: number }>();
+  for (const e of input.entries ?? []) {
+    entries.set(e.ref.id, { ...e, misses: e.misses ?? 0, unanswered: e.unanswered ?? 0 });
+  }
   setHandler(watchSignal, (e) => {
-    entries.set(e.ref.id, {
-      ref: e.ref,
-      workflowId: e.workflowId,
-      misses: entries.get(e.ref.id)?.misses ?? 0,
-    });
+    const had = entries.get(e.ref.id);
+    // A watch again keeps the launch time the first one had (it sets AWS's visibility window).
+    const ref = { ...e.ref, launchedAt: e.ref.launchedAt ?? had?.ref.launchedAt };
+    entries.set(e.ref.id, { ref, workflowId: e.workflowId, misses: had?.misses ?? 0, unanswered: 0 });
   });
   setHandler(watchedQuery, () => [...entries.values()].map(({ ref, workflowId }) => ({ ref, workflowId })));
   for (;;) {
@@ -63,7 +69,12 @@ export async function watcherWorkflow(input: WatcherInput): Promise<void> {
     const gone: Array<WatchEntry & { state: InstanceState }> = [];
     for (const e of watched) {
       const state = states[e.ref.id];
-      if (state === undefined || entries.get(e.ref.id) !== e) continue; // not told, or re-watched meanwhile
+      if (entries.get(e.ref.id) !== e) continue; // re-watched meanwhile
+      if (state === undefined) {
+        if (++e.unanswered >= UNANSWERED_MAX) entries.delete(e.ref.id);
+        continue;
+      }
+      e.unanswered = 0;
       if (ALIVE.has(state)) e.misses = 0;
       else if (++e.misses >= THRESHOLD) {
         entries.delete(e.ref.id);

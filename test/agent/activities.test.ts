@@ -230,3 +230,21 @@ test('a notice ends the supervision that asks for notices once; the supervision 
   });
   await other.stop(500);
 });
+
+test('a stop asked for while a restart stops the old run wins: no new run is started behind it', async () => {
+  const m = marker();
+  const acts = createAgentActivities(runner);
+  // The old run takes 600 ms to exit after SIGTERM, so the stop lands while the restart waits.
+  const slow = "process.on('SIGTERM',()=>setTimeout(()=>process.exit(0),600));setInterval(()=>{},1000)";
+  const input = { workload: 'w', command: ['node', '-e', slow, m], env: {}, stopGraceMs: 5000 };
+  await run(acts.startWorkload, input);
+  await sleep(300);
+  const restarting = run(acts.startWorkload, { ...input, generation: 1 }).catch((e: unknown) => e);
+  await sleep(100);
+  const stopped = await run(acts.stopWorkload, {});
+  expect(stopped.stopped).toBe(true);
+  const err = await restarting;
+  expect((err as Error).message).toMatch(/stopped while it was being restarted/);
+  await sleep(300);
+  expect(processesWith(m)).toHaveLength(0);
+});

@@ -249,32 +249,53 @@ export class AwsProvider implements Provider {
     for (const r of refs) byRegion.set(r.region, [...(byRegion.get(r.region) ?? []), r]);
     await Promise.all(
       [...byRegion].map(async ([region, inRegion]) => {
-        for (let i = 0; i < inRegion.length; i += DESCRIBE_FILTER_MAX) {
-          const chunk = inRegion.slice(i, i + DESCRIBE_FILTER_MAX);
-          const ctx: CallContext = { location: this.location(region), signal };
-          const seen = new Map<string, InstanceState>();
-          let token: string | undefined;
-          do {
-            const res = await this.api.call(ctx, 'DescribeInstances', (abortSignal) =>
-              this.api.client(region).send(
-                new DescribeInstancesCommand({
-                  Filters: [{ Name: 'instance-id', Values: chunk.map((r) => r.id) }],
-                  NextToken: token,
-                }),
-                { abortSignal },
-              ),
+        // One region failing leaves only its own instances untold.
+        try {
+          for (let i = 0; i < inRegion.length; i += DESCRIBE_FILTER_MAX) {
+            const chunk = inRegion.slice(i, i + DESCRIBE_FILTER_MAX);
+            const seen = await this.statesIn(
+              region,
+              chunk.map((r) => r.id),
+              signal,
             );
-            for (const inst of instancesOf(res))
-              if (inst.InstanceId) seen.set(inst.InstanceId, instanceStateOf(inst));
-            token = res.NextToken;
-          } while (token);
-          for (const r of chunk) {
-            out.set(r.id, seen.get(r.id) ?? (this.recentlyLaunched(r) ? 'pending' : 'not-found'));
+            for (const r of chunk) {
+              out.set(r.id, seen.get(r.id) ?? (this.recentlyLaunched(r) ? 'pending' : 'not-found'));
+            }
           }
+        } catch (err) {
+          this.log.warn({ region, err: (err as Error).message }, 'describe failed; not counted');
         }
       }),
     );
     return out;
+  }
+
+  /** The states of the instances EC2 lists among `ids` in a region (paged). */
+  private async statesIn(
+    region: string,
+    ids: string[],
+    signal?: AbortSignal,
+  ): Promise<Map<string, InstanceState>> {
+    const ctx: CallContext = { location: this.location(region), signal };
+    const seen = new Map<string, InstanceState>();
+    let token: string | undefined;
+    do {
+      const res = await this.api.call(ctx, 'DescribeInstances', (abortSignal) =>
+        this.api
+          .client(region)
+          .send(
+            new DescribeInstancesCommand({
+              Filters: [{ Name: 'instance-id', Values: ids }],
+              NextToken: token,
+            }),
+            { abortSignal },
+          ),
+      );
+      for (const inst of instancesOf(res))
+        if (inst.InstanceId) seen.set(inst.InstanceId, instanceStateOf(inst));
+      token = res.NextToken;
+    } while (token);
+    return seen;
   }
 
   async terminate(ref: InstanceRef, signal?: AbortSignal): Promise<void> {

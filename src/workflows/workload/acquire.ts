@@ -344,6 +344,7 @@ function placementOf(a: Acquired): CurrentPlacement {
     pricePerHour: offer.pricePerHour,
     details: instance.details,
     since: new Date().toISOString(),
+    ...(instance.launchedAt !== undefined ? { launchedAt: instance.launchedAt } : {}),
     address: instance.address,
     endpoint:
       a.port !== undefined && instance.address !== undefined ? `${instance.address}:${a.port}` : undefined,

@@ -75,6 +75,9 @@ export async function raceAgent<T>(
  */
 async function providerWatch(state: WorkloadState, ref: InstanceRef): Promise<InstanceState> {
   if (!patched(PATCH_BATCHED_WATCH)) return (await watchInstance({ ref })).state;
+  // Already reported gone (during a restart's backoff, say): nothing to wait for.
+  const known = state.providerStates.get(ref.id);
+  if (known !== undefined) return known;
   // The reference only (an Instance carries its offer and details, which the watcher need not keep).
   const { provider, id, region, zone, launchedAt } = ref;
   await watch({ ref: { provider, id, region, zone, launchedAt }, workflowId: state.workflowId });

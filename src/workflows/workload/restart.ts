@@ -47,7 +47,10 @@ export async function restartInPlace(state: WorkloadState): Promise<Supervision 
     });
     if (http) {
       try {
-        await agentOf(ref.id, { startup: true, startupGraceMs: startupGrace }).waitHealthy({
+        // A margin past the agent's own deadline: its "not healthy in time" (a workload failure,
+        // restarted here) must come before Temporal's timeout (which reads as a lost machine).
+        const margin = http.timeoutMs + 5000;
+        await agentOf(ref.id, { startup: true, startupGraceMs: startupGrace + margin }).waitHealthy({
           http,
           timeoutMs: startupGrace,
         });

@@ -45,7 +45,9 @@ export type MoveResult = { ok: true; value: MigrateResult } | { ok: false; error
 
 /** How the workflow finds an instance again from what its status keeps. */
 export function refOf(c: CurrentPlacement): InstanceRef {
-  return { provider: c.provider, id: c.instanceId, region: c.region, zone: c.zone };
+  const ref: InstanceRef = { provider: c.provider, id: c.instanceId, region: c.region, zone: c.zone };
+  if (c.launchedAt !== undefined) ref.launchedAt = c.launchedAt;
+  return ref;
 }
 
 /** The instances not yet ended, their ids mirrored in `status.live` on every change (reconcile reads it). */

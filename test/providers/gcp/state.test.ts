@@ -94,7 +94,10 @@ describe('startupScript', () => {
   test('shares everything but the instance id lines with the EC2 boot script, and refuses a bad name', () => {
     const gce = startupScript(opts).split('\n');
     const ec2 = userDataScript(opts).split('\n');
+    // The instance id lines, and where the agent looks for notices (GCE's metadata server).
     expect(gce.filter((l) => !ec2.includes(l))).toEqual([
+      'export DRIFTLESS_NOTICES=gcp',
+      'export DRIFTLESS_METADATA_URL="${DRIFTLESS_METADATA_URL:-http://metadata.google.internal}"',
       `DRIFTLESS_INSTANCE_ID="\${DRIFTLESS_INSTANCE_ID:-${opts.instanceName}}"`,
     ]);
     expect(() => startupScript({ ...opts, instanceName: 'Bad Name; rm -rf /' })).toThrow(
