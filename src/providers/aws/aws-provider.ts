@@ -281,15 +281,13 @@ export class AwsProvider implements Provider {
     let token: string | undefined;
     do {
       const res = await this.api.call(ctx, 'DescribeInstances', (abortSignal) =>
-        this.api
-          .client(region)
-          .send(
-            new DescribeInstancesCommand({
-              Filters: [{ Name: 'instance-id', Values: ids }],
-              NextToken: token,
-            }),
-            { abortSignal },
-          ),
+        this.api.client(region).send(
+          new DescribeInstancesCommand({
+            Filters: [{ Name: 'instance-id', Values: ids }],
+            NextToken: token,
+          }),
+          { abortSignal },
+        ),
       );
       for (const inst of instancesOf(res))
         if (inst.InstanceId) seen.set(inst.InstanceId, instanceStateOf(inst));
