@@ -14,7 +14,7 @@ async function recordHistories(address: string, dir: string): Promise<void> {
     const client = new Client({ connection, namespace: 'default' });
     const seen = new Set<string>();
     for await (const wf of client.workflow.list({ query: 'ExecutionStatus != "Running"' })) {
-      if (wf.type !== 'workloadWorkflow' && wf.type !== 'reconcileWorkflow') continue;
+      if (!['workloadWorkflow', 'reconcileWorkflow', 'watcherWorkflow'].includes(wf.type)) continue;
       const file = `${wf.type}-${wf.workflowId}-${wf.runId.slice(-6)}.json`.replace(/[^A-Za-z0-9._-]/g, '_');
       if (seen.has(file)) continue;
       seen.add(file);
