@@ -1,18 +1,18 @@
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { NativeConnection } from '@temporalio/worker';
 import { instanceTaskQueue } from '../common/names';
 import { temporalSecurityFromEnv } from '../config/config';
 import { connectionOptions, dataConverterFromEnv } from '../temporal-connection';
 import { installRuntimeLogger } from '../runtime';
 import { createLogger } from '../logger';
 import { spawn } from 'node:child_process';
-import { createAgentActivities, WorkloadRunner } from './activities';
+import { InstanceAgent } from './instance-agent';
 import { DeadMansSwitch, deadManTimeoutFromEnv } from './dead-man';
 import { NoticeWatcher } from './notices';
 
 /**
- * The agent: a Temporal worker on the instance's own task queue. It starts the workload,
- * heartbeats while it runs, and stops it when the workflow cancels supervision.
- * Settings come from the environment the provider launched it with.
+ * The agent process of one instance: a Temporal worker on the instance's own task queue
+ * (instance-agent.ts), its dead-man's switch and its notice watcher. Settings come from the
+ * environment the provider launched it with.
  */
 export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const instanceId = env.DRIFTLESS_INSTANCE_ID;
@@ -28,34 +28,19 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<vo
   // The workflow's arguments to the agent (the workload's env) are encrypted when the
   // installation has a codec key; the agent needs the same key (inherited on a local pool).
   const dataConverter = dataConverterFromEnv(env);
-  const runner = new WorkloadRunner({ instanceId, dir, logger });
-  runner.writeStatus(false);
-
   const connection = await NativeConnection.connect(
     connectionOptions({ ...temporalSecurityFromEnv(env), address, namespace, taskQueue: '' }),
   );
-  const worker = await Worker.create({
+  const agent = await InstanceAgent.create({
     connection,
-    dataConverter,
     namespace,
-    taskQueue: instanceTaskQueue(instanceId),
-    activities: createAgentActivities(runner),
-    // The agent runs one workload; two slots allow start and supervise to overlap with a retry.
-    maxConcurrentActivityTaskExecutions: 4,
-    shutdownGraceTime: '5s',
+    dataConverter,
+    instanceId,
+    dir,
+    logger,
+    env,
   });
-  runner.writeStatus(true);
-  /** Settles once the workload has stopped (SIGTERM, then SIGKILL after the spec's recovery.stopGrace). */
-  let stopped: Promise<void> | undefined;
-  const shutdown = (why: string, then?: () => Promise<void>) => {
-    if (stopped) return;
-    runner.beginShutdown();
-    logger.info({ reason: why }, 'agent stopping');
-    stopped = runner
-      .stop()
-      .then(then)
-      .finally(() => shutdownWorker(worker));
-  };
+  const shutdown = (why: string, then?: () => Promise<void>) => void agent.shutdown(why, then);
   // SIGHUP too: a closed terminal or session must not leave the workload running on its own.
   for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => shutdown(sig));
 
@@ -85,7 +70,7 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<vo
       ...noticeSettings,
       intervalMs: Number(env.DRIFTLESS_NOTICE_INTERVAL_MS) || 2000,
       logger,
-      onNotice: (n) => runner.reportNotice(n),
+      onNotice: (n) => agent.runner.reportNotice(n),
     });
   notices?.start();
   logger.info(
@@ -93,26 +78,11 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<vo
     'agent polling',
   );
   try {
-    await worker.run();
+    await agent.run();
   } finally {
-    // However the worker ended (the SDK's runtime also shuts it down on SIGTERM and SIGINT, and
-    // may finish first), the workload is stopped before the agent exits: it runs in a process
-    // group of its own, which nothing else ends.
-    shutdown('the agent is exiting');
-    await stopped;
     deadMan?.stop();
     notices?.stop();
     await connection.close();
-  }
-}
-
-/** Shuts the worker down unless it already is (a second shutdown throws). */
-function shutdownWorker(worker: Worker): void {
-  if (worker.getState() !== 'RUNNING') return;
-  try {
-    worker.shutdown();
-  } catch {
-    /* it began to stop meanwhile */
   }
 }
 

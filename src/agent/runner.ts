@@ -67,6 +67,8 @@ export interface AgentDeps {
   /** Directory for workload.log and agent.json. */
   dir: string;
   logger: Logger;
+  /** What the workload's environment is derived from (see workloadBaseEnv). @default process.env */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** One run of the workload: a process group, and how it ended. */
@@ -95,6 +97,9 @@ export class WorkloadRunner {
 
   constructor(private readonly deps: AgentDeps) {}
 
+  /** Set once this agent has ended inside a process that goes on (an agent host). */
+  private gone = false;
+
   /** Written for the local provider, which ends the workload's process group on terminate. */
   writeStatus(ready = this.ready): void {
     this.ready = ready;
@@ -107,9 +112,16 @@ export class WorkloadRunner {
         workload: this.run?.identity,
         instanceId: this.deps.instanceId,
         stopGraceMs: this.stopGraceMs,
+        ...(this.gone ? { gone: true } : {}),
       }),
     );
     renameSync(file + '.tmp', file);
+  }
+
+  /** The agent has ended, though its process lives on: the instance no longer answers. */
+  markGone(): void {
+    this.gone = true;
+    this.writeStatus(false);
   }
 
   async start(input: StartWorkloadInput): Promise<StartedWorkload> {
@@ -140,7 +152,7 @@ export class WorkloadRunner {
         detached: true, // own process group, so stopping it reaches its children too
         stdio: ['ignore', out, out],
         env: {
-          ...workloadBaseEnv(process.env),
+          ...workloadBaseEnv(this.deps.env ?? process.env),
           ...input.env,
           DRIFTLESS_WORKLOAD: input.workload,
           ...(port !== undefined ? { PORT: String(port) } : {}),

@@ -27,6 +27,8 @@ export interface PoolSpec {
   pricePerGpuHour?: number;
   bootDelay?: string;
   readyDelay?: string;
+  /** "shared": scale mode, every instance's agent in the pool's one agent host. */
+  agents?: 'process' | 'shared';
 }
 
 /** The log level of the processes tests start (warn unless the developer's shell says otherwise). */

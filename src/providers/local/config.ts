@@ -38,6 +38,13 @@ export const LocalPoolConfig = z.strictObject({
    * this long after its launch (as a cloud VM does while it boots). @default 0
    */
   readyDelay: duration.default(0),
+  /**
+   * Where the instances' agents run: "process", one process per instance (as on a real
+   * machine); "shared", scale mode: one agent host process per pool holds every instance's
+   * agent (each with its own task queue, activities and heartbeats, and its workload in its own
+   * process group), so a thousand simulated instances fit on a laptop. @default "process"
+   */
+  agents: z.enum(['process', 'shared']).default('process'),
 });
 export type LocalPoolConfig = z.output<typeof LocalPoolConfig>;
 

@@ -21,6 +21,7 @@ import type {
   ProvisionRequest,
 } from '../types';
 import type { Offer } from '../types';
+import { AgentHosts } from './agent-host';
 import { findAgentProcess, spawnAgent } from './agent-process';
 import { LOCAL_PROVIDER, type LocalPoolConfig, type LocalProviderConfig } from './config';
 import { detectGpus } from './gpus';
@@ -54,6 +55,7 @@ export function localInstanceId(idempotencyKey: string): string {
 export class LocalProvider implements Provider {
   readonly name = LOCAL_PROVIDER;
   private readonly state: LocalStateDir;
+  private readonly hosts: AgentHosts;
   private readonly log: Logger;
   private readonly pools = new Map<string, LocalPoolConfig>();
   private detected?: Promise<Awaited<ReturnType<typeof detectGpus>>>;
@@ -63,6 +65,7 @@ export class LocalProvider implements Provider {
   constructor(private readonly opts: LocalProviderOptions) {
     this.state = new LocalStateDir(opts.stateDir);
     this.log = opts.logger.child({ component: 'local-provider' });
+    this.hosts = new AgentHosts(this.state.root, this.log);
     for (const p of opts.config.pools) this.pools.set(p.name, p);
   }
 
@@ -114,14 +117,23 @@ export class LocalProvider implements Provider {
     return this.state.records();
   }
 
-  private isLive(rec: LocalInstanceRecord): boolean {
-    return !rec.terminatedAt && isAlive(rec.agent);
+  /** Whether the instance's agent runs: its process, or (hosted) its host and its place there. */
+  private async isLive(rec: LocalInstanceRecord, status?: AgentStatusFile): Promise<boolean> {
+    if (rec.terminatedAt || !isAlive(rec.agent)) return false;
+    return !rec.hosted || !(status ?? (await this.readAgentStatus(rec.id)))?.gone;
+  }
+
+  /** Stops the instance's agent and so its workload, with the workload's stop grace. */
+  private stopAgent(rec: LocalInstanceRecord, stopGraceMs: number | undefined): Promise<void> {
+    // Never the host's process group: it holds the pool's other instances too.
+    if (rec.hosted) return this.hosts.stop(rec, stopGraceMs);
+    return killGroup(rec.agent, agentGraceMs(stopGraceMs));
   }
 
   private async usedGpuIndexes(pool: string): Promise<Set<number>> {
     const used = new Set<number>();
     for (const r of await this.records()) {
-      if (r.pool === pool && (this.isLive(r) || (!r.terminatedAt && !r.agent))) {
+      if (r.pool === pool && ((await this.isLive(r)) || (!r.terminatedAt && !r.agent))) {
         r.gpuIndexes.forEach((i) => used.add(i));
       }
     }
@@ -161,7 +173,7 @@ export class LocalProvider implements Provider {
     const id = localInstanceId(req.idempotencyKey);
     const instance = await this.withPoolLock(poolName, async () => {
       const existing = await this.readRecord(id);
-      if (existing && !existing.agent && !existing.terminatedAt) {
+      if (existing && !existing.agent && !existing.terminatedAt && !existing.hosted) {
         // A crash between launching the agent and recording it: adopt that agent, never start a second.
         const orphan = findAgentProcess(id);
         if (orphan) {
@@ -198,13 +210,16 @@ export class LocalProvider implements Provider {
         offer: req.offer,
         gpuIndexes: free.slice(0, req.offer.gpuCount),
         createdAt: new Date().toISOString(),
+        ...(pool.agents === 'shared' ? { hosted: true } : {}),
       };
       if (req.signal?.aborted) throw new TransientProviderError('provision cancelled', location, 'Cancelled');
       // Recorded before the launch: a crash between the two leaves a record a retry completes.
       await mkdir(this.instanceDir(id), { recursive: true });
       await this.writeRecord(rec);
       try {
-        rec.agent = spawnAgent(rec, req, this.instanceDir(id), this.log, this.opts.agentCommand);
+        rec.agent = rec.hosted
+          ? await this.hosts.start(rec, req, this.instanceDir(id))
+          : spawnAgent(rec, req, this.instanceDir(id), this.log, this.opts.agentCommand);
       } catch (err) {
         // Nothing runs: release the record's GPUs and say why.
         rec.terminatedAt = new Date().toISOString();
@@ -219,7 +234,7 @@ export class LocalProvider implements Provider {
       // Another process (a terminate, `pool down`) may have touched the record meanwhile.
       const now = await this.readRecord(id);
       if (now?.terminatedAt) {
-        await killGroup(rec.agent);
+        await this.stopAgent(rec, 0);
         return now;
       }
       await this.writeRecord(rec);
@@ -258,10 +273,10 @@ export class LocalProvider implements Provider {
     if (!rec) return 'not-found';
     if (rec.terminatedAt) return rec.terminatedBy === 'pool-down' ? 'preempted' : 'terminated';
     if (!rec.agent) return 'pending';
-    if (!isAlive(rec.agent)) return 'terminated';
+    const status = await this.readAgentStatus(ref.id);
+    if (!(await this.isLive(rec, status))) return 'terminated';
     const booting = Date.parse(rec.createdAt) + (this.pools.get(rec.pool)?.readyDelay ?? 0) > Date.now();
     if (booting) return 'pending';
-    const status = await this.readAgentStatus(ref.id);
     return status?.ready ? 'running' : 'pending';
   }
 
@@ -276,7 +291,7 @@ export class LocalProvider implements Provider {
     // The agent first: it stops its workload (with the workload's stop grace) and reports the
     // instance going away, so the workflow sees a lost instance rather than a workload that
     // exited. Then whatever is left.
-    await killGroup(rec.agent, agentGraceMs(status?.stopGraceMs));
+    await this.stopAgent(rec, status?.stopGraceMs);
     await killGroup(status?.workload);
     if (rec.terminatedAt) return;
     // Marked under the pool's lock: a provision of this instance still under way in this process
@@ -284,7 +299,7 @@ export class LocalProvider implements Provider {
     await this.withPoolLock(rec.pool, async () => {
       const now = (await this.readRecord(ref.id)) ?? rec;
       if (now.terminatedAt) return;
-      if (now.agent && now.agent.pid !== rec.agent?.pid) await killGroup(now.agent, AGENT_GRACE_MS);
+      if (now.agent && now.agent.pid !== rec.agent?.pid) await this.stopAgent(now, undefined);
       now.terminatedAt = new Date().toISOString();
       now.terminatedBy = by;
       await this.writeRecord(now);
@@ -315,11 +330,12 @@ export class LocalProvider implements Provider {
     if (!down) return [];
     const open = (await this.records()).filter((r) => r.pool === pool && !r.terminatedAt);
     // Instances whose agent had already died are cleaned up, but were not the outage's victims.
-    const victims = open.filter((r) => this.isLive(r));
+    const live = new Set<string>();
+    for (const r of open) if (await this.isLive(r)) live.add(r.id);
     await Promise.all(
-      open.map((r) => this.terminate(this.ref(r), undefined, this.isLive(r) ? 'pool-down' : 'terminate')),
+      open.map((r) => this.terminate(this.ref(r), undefined, live.has(r.id) ? 'pool-down' : 'terminate')),
     );
-    return victims.map((r) => r.id);
+    return open.filter((r) => live.has(r.id)).map((r) => r.id);
   }
 
   /** Pools on this machine always answer: nothing to sign in to. */

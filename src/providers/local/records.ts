@@ -19,7 +19,10 @@ export interface LocalInstanceRecord {
   /** GPU indexes given to the instance (CUDA_VISIBLE_DEVICES). */
   gpuIndexes: number[];
   createdAt: string;
+  /** The agent's process: its own, or the pool's agent host when `hosted`. */
   agent?: ProcessIdentity;
+  /** The agent runs inside the pool's agent host (scale mode), not in a process of its own. */
+  hosted?: boolean;
   terminatedAt?: string;
   /** Why it ended when the provider ended it: "terminate" or "pool-down". */
   terminatedBy?: 'terminate' | 'pool-down';
@@ -32,6 +35,8 @@ export interface AgentStatusFile {
   workload?: ProcessIdentity;
   /** The workload's stop grace (recovery.stopGrace), which a terminate gives the agent to use. */
   stopGraceMs?: number;
+  /** The agent has ended inside an agent host that lives on (scale mode): the instance is gone. */
+  gone?: boolean;
 }
 
 async function readJson<T>(file: string): Promise<T | undefined> {
