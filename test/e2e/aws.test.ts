@@ -287,41 +287,36 @@ async function billed(workload: string): Promise<string[]> {
 /** How long RunInstances is held before it reaches EC2 (moto) in the slow-provision tests. */
 const SLOW_LAUNCH_MS = 8_000;
 
-test('a stop during a slow provision leaves no instance once the workflow completes', async () => {
-  const name = 'aws-slow-stop';
+/**
+ * Applies `name` (hedged over `launches` launches when more than one), holds each RunInstances
+ * for SLOW_LAUNCH_MS, stops the workload once all launches are sent, and checks that the stop
+ * completes and that nothing is billed once the held launches have reached EC2.
+ */
+async function stopDuringSlowLaunches(name: string, launches: 1 | 3): Promise<void> {
   proxy.clear();
-  proxy.delay('RunInstances', SLOW_LAUNCH_MS, 1);
+  proxy.delay('RunInstances', SLOW_LAUNCH_MS, launches);
   try {
-    await e2e.apply(awsSpec(name));
-    await waitFor(() => proxy.calls('RunInstances').length === 1, 'RunInstances to be sent', 60_000);
+    await e2e.apply(awsSpec(name, launches === 1 ? {} : { hedge: launches }));
+    const sent = launches === 1 ? 'RunInstances' : 'three RunInstances';
+    await waitFor(() => proxy.calls('RunInstances').length === launches, `${sent} to be sent`, 60_000);
     const sentAt = Date.now();
     const r = await e2e.cli(['stop', name, '--json']);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ workflowStatus: 'COMPLETED' });
-    // The held launch reaches EC2 whatever its caller did meanwhile; look once it has.
+    // The held launches reach EC2 whatever their caller did meanwhile; look once they have.
     await sleep(Math.max(0, sentAt + SLOW_LAUNCH_MS + 3_000 - Date.now()));
     expect(await billed(name)).toEqual([]);
   } finally {
     proxy.clear();
   }
+}
+
+test('a stop during a slow provision leaves no instance once the workflow completes', async () => {
+  await stopDuringSlowLaunches('aws-slow-stop', 1);
 });
 
 test('a stop during a hedge of three slow launches leaves no instance once the workflow completes', async () => {
-  const name = 'aws-hedge-stop';
-  proxy.clear();
-  proxy.delay('RunInstances', SLOW_LAUNCH_MS, 3);
-  try {
-    await e2e.apply(awsSpec(name, { hedge: 3 }));
-    await waitFor(() => proxy.calls('RunInstances').length === 3, 'three RunInstances to be sent', 60_000);
-    const sentAt = Date.now();
-    const r = await e2e.cli(['stop', name, '--json']);
-    expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ workflowStatus: 'COMPLETED' });
-    await sleep(Math.max(0, sentAt + SLOW_LAUNCH_MS + 3_000 - Date.now()));
-    expect(await billed(name)).toEqual([]);
-  } finally {
-    proxy.clear();
-  }
+  await stopDuringSlowLaunches('aws-hedge-stop', 3);
 });
 
 test('a hedge of three where two launches are slow: the losers are ended once their launches land, the winner runs', async () => {

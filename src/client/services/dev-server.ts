@@ -63,6 +63,8 @@ export interface DevServerOptions {
    * worker never talks to a server that is already gone. @default false
    */
   ownProcessGroup?: boolean;
+  /** Server settings (`--dynamic-config-value KEY=VALUE`), e.g. a benchmark's raised rate limits. @default none */
+  dynamicConfig?: Record<string, string | number | boolean>;
 }
 
 export interface DevServer {
@@ -98,6 +100,9 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
     args.push('--db-filename', opts.dbFile);
   }
   for (const a of Object.values(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${a.name}=${a.type}`);
+  for (const [k, v] of Object.entries(opts.dynamicConfig ?? {})) {
+    args.push('--dynamic-config-value', `${k}=${JSON.stringify(v)}`);
+  }
   let out: number | 'ignore' = 'ignore';
   if (opts.logFile) {
     mkdirSync(dirname(opts.logFile), { recursive: true });
