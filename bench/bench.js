@@ -190,6 +190,8 @@ async function main() {
     // Launch: N workloads applied at once, until every one is RUNNING.
     const names = Array.from({ length: N }, (_, i) => `w${String(i).padStart(4, '0')}`);
     const outageNames = new Set(names.slice(0, OUTAGE));
+    const serverPid = server.process.pid;
+    const cpu0 = { server: cpuSeconds(serverPid), worker: cpuSeconds(worker.pid), bench: process.cpuUsage() };
     const t0 = Date.now();
     await Promise.all(
       names.map((n) =>
@@ -199,6 +201,17 @@ async function main() {
     log(`applied ${N} in ${(Date.now() - t0) / 1000} s`);
     const running = () => count(client, `DriftlessPhase = "RUNNING" AND ExecutionStatus = "Running"`);
     await until('running', N, running, 30 * 60_000);
+    const hostPids = pidsWhere((p) => p.argv.includes('--agent-host'));
+    const launchCpu = {
+      server: cpuSeconds(serverPid) - cpu0.server,
+      worker: cpuSeconds(worker.pid) - cpu0.worker,
+      agentHosts: hostPids.reduce((a, p) => a + cpuSeconds(p), 0),
+      bench: (() => {
+        const u = process.cpuUsage(cpu0.bench);
+        return (u.user + u.system) / 1e6;
+      })(),
+    };
+    const launchWall = (Date.now() - t0) / 1000;
     const launchTimes = [];
     for (const n of names) launchTimes.push((await runningAt(workloads, n)).at);
     const launchS = (Math.max(...launchTimes) - t0) / 1000;
@@ -212,6 +225,17 @@ async function main() {
       `${N} in ${round(launchS)} s`,
     );
     figure('launch: ratio to the baseline', rate / base, 'x', '>= 0.5', rate / base >= 0.5);
+    const cpuText = Object.entries(launchCpu)
+      .map(([k, v]) => `${k} ${round(v)}`)
+      .join(', ');
+    figure(
+      'launch: CPU seconds by process',
+      cpuText,
+      '',
+      'info',
+      undefined,
+      `over ${round(launchWall)} s on ${cpus().length} cores`,
+    );
 
     // Steady state: N running workloads on one worker.
     const wpid = worker.pid;
@@ -245,7 +269,8 @@ async function main() {
       perMin,
       '/min',
       `<= ${60 / interval} (one per interval, each one call per provider and region, whatever N)`,
-      perMin <= 60 / interval + 1,
+      // One round per interval, give or take the window's edges.
+      rounds <= Math.ceil((s1 - s0) / 1000 / interval) + 1,
       `${rounds} describeBatch activities in ${round((s1 - s0) / 1000)} s for ${N} instances in 3 pools`,
     );
     const sample = names.filter((_, i) => i % Math.ceil(N / 20) === 0);
@@ -280,7 +305,23 @@ async function main() {
     };
     await until('re-placed after the outage', OUTAGE, moved, 10 * 60_000);
     const outageS = [];
-    for (const n of outageNames) outageS.push(((await runningAt(workloads, n, downAt)).at - downAt) / 1000);
+    const detectS = [];
+    for (const n of outageNames) {
+      const { at, view } = await runningAt(workloads, n, downAt);
+      outageS.push((at - downAt) / 1000);
+      const lost = (view.status?.timeline ?? []).find(
+        (e) => e.type === 'lost' && e.instanceId === before.get(n),
+      );
+      if (lost) detectS.push((Date.parse(lost.at) - downAt) / 1000);
+    }
+    figure(
+      'outage: loss seen (p50 / max)',
+      `${round(pct(detectS, 50))} / ${round(Math.max(...detectS))}`,
+      's',
+      'info',
+      undefined,
+      `${detectS.length} losses recorded`,
+    );
     const goal = HEARTBEAT_TIMEOUT_S + 2;
     figure(
       `outage: ${OUTAGE} workloads RUNNING elsewhere, p50`,

@@ -97,10 +97,8 @@ export async function runAgentHost(env: NodeJS.ProcessEnv = process.env): Promis
     const held = agents.get(id);
     if (!held) return false;
     const agent = await held.agent.catch(() => undefined);
-    if (agent) {
-      await agent.runner.stop(graceMs);
-      await agent.shutdown(why);
-    }
+    // As a terminated machine's agent does: the supervision reports the instance going away.
+    if (agent) await agent.shutdown(why, undefined, graceMs);
     await held.ended;
     return true;
   };

@@ -60,15 +60,16 @@ export class InstanceAgent {
   }
 
   /**
-   * Stops the workload (SIGTERM, then SIGKILL after its stop grace), runs `then`, and shuts the
-   * worker down. The first call decides; later ones return the same promise.
+   * Stops the workload (SIGTERM, then SIGKILL after `graceMs`, by default its stop grace), runs
+   * `then`, and shuts the worker down. The first call decides; later ones return the same promise.
    */
-  shutdown(why: string, then?: () => Promise<void>): Promise<void> {
+  shutdown(why: string, then?: () => Promise<void>, graceMs?: number): Promise<void> {
     if (this.stopped) return this.stopped;
+    // First: the workload's exit from here on is the instance's loss, not the workload's failure.
     this.runner.beginShutdown();
     this.logger.info({ reason: why }, 'agent stopping');
     this.stopped = this.runner
-      .stop()
+      .stop(graceMs)
       .then(then)
       .finally(() => shutdownWorker(this.worker));
     return this.stopped;

@@ -1,5 +1,5 @@
 import type { Block, RejectedOffer } from '../placement/rank';
-import type { Instance, Offer } from '../providers/types';
+import type { Instance, InstanceState, Offer } from '../providers/types';
 import type { WorkloadSpec } from '../spec/workload-spec';
 
 export type Phase =
@@ -77,6 +77,12 @@ export interface CarriedState {
    * it in place rather than supervising a workload that is not running.
    */
   restartDue?: boolean;
+  /**
+   * What the watcher reported of the current instance (gone), when the report came as the run
+   * continued as new: the new run acts on it rather than waiting for a report that never comes
+   * again (the watcher no longer watches an instance it reported).
+   */
+  providerStates?: Record<string, InstanceState>;
 }
 
 export interface CurrentPlacement {

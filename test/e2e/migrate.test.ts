@@ -329,3 +329,53 @@ test('reconcile during a migration drain keeps the draining instance, which the 
     before.instanceId,
   ]);
 });
+
+test('a watcher report of the current instance carried across continue-as-new is acted on by the next run at once', async () => {
+  const name = 'carried-gone';
+  e2e.stopAtEnd(name);
+  const spec = WorkloadSpec.parse(
+    serviceSpec(name, {
+      health: { heartbeatTimeout: '60s', startupGrace: '30s' },
+      // The loss blocks lab-b for a while: lab-c takes the workload.
+      placement: { regions: ['lab-b', 'lab-c'] },
+    }),
+  );
+  // A run that continued as new just as the watcher reported its instance terminated: the report
+  // comes with the carried state. The instance never existed here, so the watcher itself could
+  // only ever say "not-found", and the agent's heartbeat timeout is a minute away.
+  const ghost = 'lcarriedghost01';
+  const since = new Date().toISOString();
+  await startWorkload({
+    spec,
+    specHash: 'carried',
+    carried: {
+      status: {
+        name,
+        kind: 'service',
+        phase: 'RUNNING',
+        current: {
+          provider: 'local',
+          region: 'lab-b',
+          zone: 'lab-b',
+          instanceId: ghost,
+          instanceType: 'lab-b:1xA100',
+          gpuType: 'A100',
+          gpuCount: 1,
+          pricePerHour: 2,
+          since,
+        },
+        attempts: 1,
+        restarts: 0,
+        recoveries: 0,
+        blocks: [],
+        timeline: [],
+      },
+      restartTimes: [],
+      providerStates: { [ghost]: 'terminated' },
+    },
+  });
+  const s = await e2e.waitRunning(name, { not: ghost, timeoutMs: 30_000 });
+  const lost = s.status?.timeline.find((e) => e.type === 'lost' && e.instanceId === ghost);
+  expect(lost?.message).toMatch(/provider reports the instance terminated/);
+  expect(workloadProcesses(name)).toHaveLength(1);
+});

@@ -122,6 +122,7 @@ export class WorkloadState {
     this.live = new LiveInstances(this.status);
     this.restartTimes = carried?.restartTimes ?? [];
     this.currentPort = carried?.port;
+    for (const [id, st] of Object.entries(carried?.providerStates ?? {})) this.providerStates.set(id, st);
     const info = workflowInfo();
     this.workflowId = info.workflowId;
     this.firstExecutionRunId = info.firstExecutionRunId;

@@ -20,7 +20,7 @@ import {
   statusQuery,
   stopSignal,
 } from '../messages';
-import type { WorkloadInput, WorkloadResult } from '../types';
+import type { CarriedState, WorkloadInput, WorkloadResult } from '../types';
 import { acquire, becomeCurrent } from './acquire';
 import {
   applySpec,
@@ -159,6 +159,13 @@ function endOrRequest(state: WorkloadState, sup: Supervision) {
   ]);
 }
 
+/** The watcher's report on the current instance, if one came: only it matters to the next run. */
+function carriedReports(state: WorkloadState): Pick<CarriedState, 'providerStates'> {
+  const id = state.status.current?.instanceId;
+  const st = id === undefined ? undefined : state.providerStates.get(id);
+  return id !== undefined && st !== undefined ? { providerStates: { [id]: st } } : {};
+}
+
 /** Hands the state to a new run: the current instance (if any), blocks, counters, a trimmed timeline. */
 async function continueAsNewNow(state: WorkloadState, o: { restartDue?: boolean } = {}): Promise<never> {
   await condition(allHandlersFinished);
@@ -172,6 +179,7 @@ async function continueAsNewNow(state: WorkloadState, o: { restartDue?: boolean 
       restartTimes: state.restartTimes,
       port: state.currentPort,
       ...(o.restartDue ? { restartDue: true } : {}),
+      ...carriedReports(state),
     },
   });
 }
