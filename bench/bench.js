@@ -4,7 +4,8 @@
 // processes. Prints every figure beside its goal and writes bench/results.json.
 //   npm run bench              full run: 1,000 workloads (about 15 minutes on 2 cores)
 //   npm run bench -- --quick   200 workloads, under 5 minutes
-// Options: --workloads N, --outage N (workloads on the pool that goes down), --steady SECONDS.
+// Options: --workloads N, --outage N (workloads on the pool that goes down), --steady SECONDS,
+// --profile DIR (a CPU profile of the worker).
 'use strict';
 const { spawn, spawnSync } = require('node:child_process');
 const { mkdtempSync, readFileSync, rmSync, writeFileSync } = require('node:fs');
@@ -179,7 +180,10 @@ async function main() {
   try {
     const base = await baseline(server.address, client);
 
-    worker = spawn(process.execPath, [join(root, 'bin/driftless.js'), 'worker'], {
+    // --profile DIR: a CPU profile of the worker (written when it exits) for `node --cpu-prof`.
+    const profile = argv.includes('--profile') ? resolve(argv[argv.indexOf('--profile') + 1]) : undefined;
+    const nodeFlags = profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [];
+    worker = spawn(process.execPath, [...nodeFlags, join(root, 'bin/driftless.js'), 'worker'], {
       env,
       stdio: ['ignore', 'ignore', 'inherit'],
     });

@@ -132,8 +132,19 @@ export class LocalProvider implements Provider {
 
   private async usedGpuIndexes(pool: string): Promise<Set<number>> {
     const used = new Set<number>();
+    // A hosted instance holds its GPUs while its host lives (a stopped one is marked terminated
+    // by the same terminate that stops it); its host is looked up once for all of them.
+    const hostAlive = new Map<string, boolean>();
+    const holds = async (r: LocalInstanceRecord) => {
+      if (r.terminatedAt) return false;
+      if (!r.agent) return true; // being launched
+      if (!r.hosted) return this.isLive(r);
+      const host = `${r.agent.pid}@${r.agent.startTime}`;
+      if (!hostAlive.has(host)) hostAlive.set(host, isAlive(r.agent));
+      return hostAlive.get(host)!;
+    };
     for (const r of await this.records()) {
-      if (r.pool === pool && ((await this.isLive(r)) || (!r.terminatedAt && !r.agent))) {
+      if (r.pool === pool && (await holds(r))) {
         r.gpuIndexes.forEach((i) => used.add(i));
       }
     }
@@ -155,7 +166,7 @@ export class LocalProvider implements Provider {
           gpuType: n === 0 ? undefined : inv.type,
           gpuCount: n,
           gpuMemoryGb: n === 0 ? undefined : inv.memoryGb,
-          vcpus: pool.cpus ?? cpus().length,
+          vcpus: pool.cpus ?? machineCpus(),
           memoryGb: pool.memoryGb ?? Math.floor(totalmem() / 1e9),
           spot: false,
           pricePerHour: Math.round((pool.pricePerHour + n * pool.pricePerGpuHour) * 10000) / 10000,
@@ -353,6 +364,12 @@ export class LocalProvider implements Provider {
   logPath(id: string): string {
     return join(this.instanceDir(id), 'workload.log');
   }
+}
+
+/** This machine's cores, counted once: os.cpus() reads /proc/cpuinfo on every call. */
+let cpuCount: number | undefined;
+function machineCpus(): number {
+  return (cpuCount ??= cpus().length);
 }
 
 /** What an agent gets between SIGTERM and SIGKILL when its workload's stop grace is unknown. */

@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { ProcessIdentity } from '../../common/processes';
 import type { InstanceOwner, Offer } from '../types';
@@ -91,7 +91,11 @@ export class LocalStateDir {
     return readJson(join(this.instanceDir(id), 'agent.json'));
   }
 
-  /** Every instance record, live or not. */
+  /**
+   * Every instance record, live or not (frozen: they may be shared with later calls). Each
+   * placement reads them all, so a record is parsed again only once its file has been replaced
+   * (every write renames a new file into place, which changes its inode).
+   */
   async records(): Promise<LocalInstanceRecord[]> {
     let ids: string[] = [];
     try {
@@ -99,7 +103,21 @@ export class LocalStateDir {
     } catch {
       return [];
     }
-    const recs = await Promise.all(ids.map((id) => this.readRecord(id)));
+    const recs = await Promise.all(ids.map((id) => this.cachedRecord(id)));
     return recs.filter((r): r is LocalInstanceRecord => !!r);
+  }
+
+  private readonly parsed = new Map<string, { ino: number; mtimeMs: number; rec: LocalInstanceRecord }>();
+
+  private async cachedRecord(id: string): Promise<LocalInstanceRecord | undefined> {
+    const file = join(this.instanceDir(id), 'instance.json');
+    const st = await stat(file).catch(() => undefined);
+    if (!st) return undefined;
+    const had = this.parsed.get(id);
+    if (had && had.ino === st.ino && had.mtimeMs === st.mtimeMs) return had.rec;
+    const rec = await readJson<LocalInstanceRecord>(file);
+    // Parsed after the stat: a file replaced in between is read again next time, never missed.
+    if (rec) this.parsed.set(id, { ino: st.ino, mtimeMs: st.mtimeMs, rec: Object.freeze(rec) });
+    return rec;
   }
 }
