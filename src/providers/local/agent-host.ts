@@ -51,7 +51,7 @@ export class AgentHosts {
     let why = 'no answer';
     for (;;) {
       let host = this.read(rec.pool);
-      if (!host || !isAlive(host)) host = await this.spawn(rec.pool, req);
+      if (!host || !isAlive(host)) host = await this.ensure(rec.pool, req);
       const res = await call(host.port, 'PUT', `/agents/${rec.id}`, body).catch((e: Error) => ({
         status: 0,
         body: { error: e.message },
@@ -64,6 +64,22 @@ export class AgentHosts {
         throw new Error(`the agent host of pool ${rec.pool} did not take the agent: ${why}`);
       await sleep(200);
     }
+  }
+
+  /** Hosts being started, by pool: concurrent provisions in this process start one, not one each. */
+  private readonly starting = new Map<string, Promise<HostFile>>();
+
+  /** The pool's live host, started now unless another provision here has just started it. */
+  private ensure(pool: string, req: ProvisionRequest): Promise<HostFile> {
+    const before = this.starting.get(pool) ?? Promise.resolve(undefined);
+    const next = before
+      .catch(() => undefined)
+      .then(() => {
+        const host = this.read(pool);
+        return host && isAlive(host) ? host : this.spawn(pool, req);
+      });
+    this.starting.set(pool, next);
+    return next;
   }
 
   /** Starts a host for the pool and waits until it listens. */

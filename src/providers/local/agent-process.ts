@@ -56,3 +56,18 @@ export function spawnAgent(
     closeSync(out);
   }
 }
+
+/** What an agent gets between SIGTERM and SIGKILL when its workload's stop grace is unknown. */
+const AGENT_GRACE_MS = 8000;
+/** At most this long: a terminate activity times out after a minute (terminateBriefly). */
+const AGENT_GRACE_MAX_MS = 45_000;
+
+/**
+ * How long a terminate lets the agent stop its workload: the workload's grace and a margin, as
+ * a cloud machine's shutdown would give it. The workflow's graceful stop (stopWorkload) has
+ * usually ended the workload before this, so the wait is short in practice.
+ */
+export function agentGraceMs(stopGraceMs: number | undefined): number {
+  if (stopGraceMs === undefined) return AGENT_GRACE_MS;
+  return Math.min(AGENT_GRACE_MAX_MS, Math.max(AGENT_GRACE_MS, stopGraceMs + 3000));
+}

@@ -1,3 +1,4 @@
+import { cpus } from 'node:os';
 import { execFile } from 'node:child_process';
 
 export interface DetectedGpus {
@@ -55,4 +56,10 @@ export function detectGpus(timeoutMs = 5000): Promise<DetectedGpus> {
       (err, stdout) => resolve(err ? { type: 'none', count: 0 } : parseNvidiaSmi(stdout)),
     );
   });
+}
+
+/** This machine's cores, counted once: os.cpus() reads /proc/cpuinfo on every call. */
+let cpuCount: number | undefined;
+export function machineCpus(): number {
+  return (cpuCount ??= cpus().length);
 }

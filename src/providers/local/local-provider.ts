@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
-import { cpus, totalmem } from 'node:os';
+import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { isAlive, killGroup } from '../../common/processes';
@@ -22,9 +22,9 @@ import type {
 } from '../types';
 import type { Offer } from '../types';
 import { AgentHosts } from './agent-host';
-import { findAgentProcess, spawnAgent } from './agent-process';
+import { agentGraceMs, findAgentProcess, spawnAgent } from './agent-process';
 import { LOCAL_PROVIDER, type LocalPoolConfig, type LocalProviderConfig } from './config';
-import { detectGpus } from './gpus';
+import { detectGpus, machineCpus } from './gpus';
 import { LocalStateDir, type AgentStatusFile, type LocalInstanceRecord } from './records';
 
 export type { AgentStatusFile, LocalInstanceRecord } from './records';
@@ -112,9 +112,9 @@ export class LocalProvider implements Provider {
     return this.state.readAgentStatus(id);
   }
 
-  /** Every instance record, live or not. */
-  records(): Promise<LocalInstanceRecord[]> {
-    return this.state.records();
+  /** Every instance record (of one pool, when given), live or not. */
+  records(pool?: string): Promise<LocalInstanceRecord[]> {
+    return this.state.records(pool);
   }
 
   /** Whether the instance's agent runs: its process, or (hosted) its host and its place there. */
@@ -143,8 +143,8 @@ export class LocalProvider implements Provider {
       if (!hostAlive.has(host)) hostAlive.set(host, isAlive(r.agent));
       return hostAlive.get(host)!;
     };
-    for (const r of await this.records()) {
-      if (r.pool === pool && (await holds(r))) {
+    for (const r of await this.records(pool)) {
+      if (await holds(r)) {
         r.gpuIndexes.forEach((i) => used.add(i));
       }
     }
@@ -182,76 +182,65 @@ export class LocalProvider implements Provider {
     const location = { provider: this.name, region: poolName, zone: poolName };
     if (!pool) throw new InvalidRequestError(`no local pool named "${poolName}"`, location, 'UnknownPool');
     const id = localInstanceId(req.idempotencyKey);
-    const instance = await this.withPoolLock(poolName, async () => {
-      const existing = await this.readRecord(id);
-      if (existing && !existing.agent && !existing.terminatedAt && !existing.hosted) {
-        // A crash between launching the agent and recording it: adopt that agent, never start a second.
-        const orphan = findAgentProcess(id);
-        if (orphan) {
-          existing.agent = orphan;
-          await this.writeRecord(existing);
+    const got = await this.withPoolLock(
+      poolName,
+      async (): Promise<LocalInstanceRecord | { launch: LocalInstanceRecord }> => {
+        const existing = await this.readRecord(id);
+        if (existing && !existing.agent && !existing.terminatedAt && !existing.hosted) {
+          // A crash between launching the agent and recording it: adopt that agent, never start a second.
+          const orphan = findAgentProcess(id);
+          if (orphan) {
+            existing.agent = orphan;
+            await this.writeRecord(existing);
+          }
         }
-      }
-      if (existing?.agent) {
-        this.log.info(
-          { instanceId: id, pool: poolName },
-          'provision retried: returning the existing instance',
-        );
-        return existing;
-      }
-      if (this.isPoolDown(poolName)) {
-        throw new ProviderUnavailableError(`local pool ${poolName} is down`, location, 'PoolDown', 'region');
-      }
-      const inv = await this.inventory(pool);
-      const used = await this.usedGpuIndexes(poolName);
-      if (existing) existing.gpuIndexes.forEach((i) => used.delete(i));
-      const free = [...Array(inv.count).keys()].filter((i) => !used.has(i));
-      if (free.length < req.offer.gpuCount) {
-        throw new CapacityError(
-          `local pool ${poolName} has ${free.length} free GPUs, ${req.offer.gpuCount} needed`,
-          location,
-          'InsufficientGpus',
-        );
-      }
-      const rec: LocalInstanceRecord = existing ?? {
-        id,
-        pool: poolName,
-        idempotencyKey: req.idempotencyKey,
-        labels: req.labels,
-        offer: req.offer,
-        gpuIndexes: free.slice(0, req.offer.gpuCount),
-        createdAt: new Date().toISOString(),
-        ...(pool.agents === 'shared' ? { hosted: true } : {}),
-      };
-      if (req.signal?.aborted) throw new TransientProviderError('provision cancelled', location, 'Cancelled');
-      // Recorded before the launch: a crash between the two leaves a record a retry completes.
-      await mkdir(this.instanceDir(id), { recursive: true });
-      await this.writeRecord(rec);
-      try {
-        rec.agent = rec.hosted
-          ? await this.hosts.start(rec, req, this.instanceDir(id))
-          : spawnAgent(rec, req, this.instanceDir(id), this.log, this.opts.agentCommand);
-      } catch (err) {
-        // Nothing runs: release the record's GPUs and say why.
-        rec.terminatedAt = new Date().toISOString();
-        rec.terminatedBy = 'terminate';
+        if (existing?.agent) {
+          this.log.info(
+            { instanceId: id, pool: poolName },
+            'provision retried: returning the existing instance',
+          );
+          return existing;
+        }
+        if (this.isPoolDown(poolName)) {
+          throw new ProviderUnavailableError(
+            `local pool ${poolName} is down`,
+            location,
+            'PoolDown',
+            'region',
+          );
+        }
+        const inv = await this.inventory(pool);
+        const used = await this.usedGpuIndexes(poolName);
+        if (existing) existing.gpuIndexes.forEach((i) => used.delete(i));
+        const free = [...Array(inv.count).keys()].filter((i) => !used.has(i));
+        if (free.length < req.offer.gpuCount) {
+          throw new CapacityError(
+            `local pool ${poolName} has ${free.length} free GPUs, ${req.offer.gpuCount} needed`,
+            location,
+            'InsufficientGpus',
+          );
+        }
+        const rec: LocalInstanceRecord = existing ?? {
+          id,
+          pool: poolName,
+          idempotencyKey: req.idempotencyKey,
+          labels: req.labels,
+          offer: req.offer,
+          gpuIndexes: free.slice(0, req.offer.gpuCount),
+          createdAt: new Date().toISOString(),
+          ...(pool.agents === 'shared' ? { hosted: true } : {}),
+        };
+        if (req.signal?.aborted)
+          throw new TransientProviderError('provision cancelled', location, 'Cancelled');
+        // Recorded before the launch: a crash between the two leaves a record a retry completes.
+        await mkdir(this.instanceDir(id), { recursive: true });
         await this.writeRecord(rec);
-        throw new InvalidRequestError(
-          `cannot start the agent: ${(err as Error).message}`,
-          location,
-          'AgentSpawnFailed',
-        );
-      }
-      // Another process (a terminate, `pool down`) may have touched the record meanwhile.
-      const now = await this.readRecord(id);
-      if (now?.terminatedAt) {
-        await this.stopAgent(rec, 0);
-        return now;
-      }
-      await this.writeRecord(rec);
-      this.log.info({ instanceId: id, pool: poolName, pid: rec.agent.pid }, 'instance started');
-      return rec;
-    });
+        // A host takes its agent outside the lock (it may be slow with a thousand agents); the
+        // record, written, already holds the GPUs.
+        return rec.hosted ? { launch: rec } : this.launchAgent(rec, req, false);
+      },
+    );
+    const instance = 'launch' in got ? await this.launchAgent(got.launch, req, true) : got;
     if (!instance.terminatedAt && this.isPoolDown(poolName)) {
       // The pool went down while we launched: the outage takes this instance too.
       await this.terminate(this.ref(instance), undefined, 'pool-down');
@@ -259,6 +248,49 @@ export class LocalProvider implements Provider {
     }
     if (pool.bootDelay > 0) await sleep(pool.bootDelay, req.signal);
     return this.toInstance(instance, await this.describe(this.ref(instance)));
+  }
+
+  /**
+   * Starts the record's agent and records it, unless a terminate (this process's or another's)
+   * marked the record meanwhile: then the agent is stopped and the marked record returned.
+   * `locked`: take the pool's lock to record (the caller does not hold it).
+   */
+  private async launchAgent(
+    rec: LocalInstanceRecord,
+    req: ProvisionRequest,
+    locked: boolean,
+  ): Promise<LocalInstanceRecord> {
+    const underLock = <T>(fn: () => Promise<T>) => (locked ? this.withPoolLock(rec.pool, fn) : fn());
+    const dir = this.instanceDir(rec.id);
+    try {
+      rec.agent = rec.hosted
+        ? await this.hosts.start(rec, req, dir)
+        : spawnAgent(rec, req, dir, this.log, this.opts.agentCommand);
+    } catch (err) {
+      // Nothing runs: release the record's GPUs and say why.
+      await underLock(async () => {
+        rec.terminatedAt = new Date().toISOString();
+        rec.terminatedBy = 'terminate';
+        await this.writeRecord(rec);
+      });
+      throw new InvalidRequestError(
+        `cannot start the agent: ${(err as Error).message}`,
+        { provider: this.name, region: rec.pool, zone: rec.pool },
+        'AgentSpawnFailed',
+      );
+    }
+    const agent = rec.agent;
+    return underLock(async () => {
+      // Another process (a terminate, `pool down`) may have touched the record meanwhile.
+      const now = await this.readRecord(rec.id);
+      if (now?.terminatedAt) {
+        await this.stopAgent(rec, 0);
+        return now;
+      }
+      await this.writeRecord(rec);
+      this.log.info({ instanceId: rec.id, pool: rec.pool, pid: agent.pid }, 'instance started');
+      return rec;
+    });
   }
 
   ref(rec: LocalInstanceRecord): InstanceRef {
@@ -339,7 +371,7 @@ export class LocalProvider implements Provider {
     }
     await this.state.markPool(pool, down);
     if (!down) return [];
-    const open = (await this.records()).filter((r) => r.pool === pool && !r.terminatedAt);
+    const open = (await this.records(pool)).filter((r) => !r.terminatedAt);
     // Instances whose agent had already died are cleaned up, but were not the outage's victims.
     const live = new Set<string>();
     for (const r of open) if (await this.isLive(r)) live.add(r.id);
@@ -364,25 +396,4 @@ export class LocalProvider implements Provider {
   logPath(id: string): string {
     return join(this.instanceDir(id), 'workload.log');
   }
-}
-
-/** This machine's cores, counted once: os.cpus() reads /proc/cpuinfo on every call. */
-let cpuCount: number | undefined;
-function machineCpus(): number {
-  return (cpuCount ??= cpus().length);
-}
-
-/** What an agent gets between SIGTERM and SIGKILL when its workload's stop grace is unknown. */
-const AGENT_GRACE_MS = 8000;
-/** At most this long: a terminate activity times out after a minute (terminateBriefly). */
-const AGENT_GRACE_MAX_MS = 45_000;
-
-/**
- * How long a terminate lets the agent stop its workload: the workload's grace and a margin, as
- * a cloud machine's shutdown would give it. The workflow's graceful stop (stopWorkload) has
- * usually ended the workload before this, so the wait is short in practice.
- */
-function agentGraceMs(stopGraceMs: number | undefined): number {
-  if (stopGraceMs === undefined) return AGENT_GRACE_MS;
-  return Math.min(AGENT_GRACE_MAX_MS, Math.max(AGENT_GRACE_MS, stopGraceMs + 3000));
 }

@@ -92,19 +92,22 @@ export class LocalStateDir {
   }
 
   /**
-   * Every instance record, live or not (frozen: they may be shared with later calls). Each
+   * Every instance record (of one pool, when given), live or not (frozen: they may be shared
+   * with later calls). Each
    * placement reads them all, so a record is parsed again only once its file has been replaced
    * (every write renames a new file into place, which changes its inode).
    */
-  async records(): Promise<LocalInstanceRecord[]> {
+  async records(pool?: string): Promise<LocalInstanceRecord[]> {
     let ids: string[] = [];
     try {
       ids = await readdir(join(this.root, 'instances'));
     } catch {
       return [];
     }
+    // An instance never changes pools: one known to be elsewhere is not looked at again.
+    if (pool !== undefined) ids = ids.filter((id) => (this.parsed.get(id)?.rec.pool ?? pool) === pool);
     const recs = await Promise.all(ids.map((id) => this.cachedRecord(id)));
-    return recs.filter((r): r is LocalInstanceRecord => !!r);
+    return recs.filter((r): r is LocalInstanceRecord => !!r && (pool === undefined || r.pool === pool));
   }
 
   private readonly parsed = new Map<string, { ino: number; mtimeMs: number; rec: LocalInstanceRecord }>();
