@@ -217,7 +217,17 @@ async function main() {
     };
     const launchWall = (Date.now() - t0) / 1000;
     const launchTimes = [];
-    for (const n of names) launchTimes.push((await runningAt(workloads, n)).at);
+    /** Why a workload needed more than one try to start, by the timeline's words. */
+    const retried = new Map();
+    for (const n of names) {
+      const { at, view } = await runningAt(workloads, n);
+      launchTimes.push(at);
+      for (const e of view.status?.timeline ?? []) {
+        if (!['lost', 'provision-failed', 'exited', 'unhealthy', 'restarting'].includes(e.type)) continue;
+        const why = `${e.type}: ${e.message.replace(/\b(w\d{4}|l[0-9a-f]{15})\b/g, '*')}`.slice(0, 140);
+        retried.set(why, (retried.get(why) ?? 0) + 1);
+      }
+    }
     const launchS = (Math.max(...launchTimes) - t0) / 1000;
     const rate = N / launchS;
     figure(
@@ -229,6 +239,22 @@ async function main() {
       `${N} in ${round(launchS)} s`,
     );
     figure('launch: ratio to the baseline', rate / base, 'x', '>= 0.5', rate / base >= 0.5);
+    const latency = launchTimes.map((t) => (t - t0) / 1000);
+    figure(
+      'launch: time to RUNNING per workload (p50 / p99)',
+      `${round(pct(latency, 50))} / ${round(pct(latency, 99))}`,
+      's',
+      'info',
+      undefined,
+    );
+    figure(
+      'launch: setbacks on the way (events)',
+      [...retried.values()].reduce((a, b) => a + b, 0),
+      '',
+      'info',
+      undefined,
+      [...retried].map(([k, v]) => `${v} x ${k}`).join('; ') || 'none',
+    );
     const cpuText = Object.entries(launchCpu)
       .map(([k, v]) => `${k} ${round(v)}`)
       .join(', ');
@@ -291,14 +317,23 @@ async function main() {
     );
 
     // Mass outage: the pool holding OUTAGE workloads goes down.
+    // The workloads the outage hits: those running on its pool now (a setback at launch may have
+    // put one of the intended ones on the spare pool).
     const before = new Map();
-    for (const n of outageNames) before.set(n, (await workloads.status(n)).instanceId);
-    const downAt = Date.now();
+    for (const n of [...outageNames]) {
+      const v = await workloads.status(n);
+      if (v.pool === 'bench-out') before.set(n, v.instanceId);
+      else outageNames.delete(n);
+    }
+    const hit = outageNames.size;
     const down = spawnSync(process.execPath, [join(root, 'bin/driftless.js'), 'pool', 'down', 'bench-out'], {
       env,
       encoding: 'utf8',
     });
     if (down.status !== 0) throw new Error(`pool down failed: ${down.stderr}`);
+    // The outage begins when the pool is marked down (the marker holds the time), not when the
+    // CLI that marks it has started.
+    const downAt = Date.parse(readFileSync(join(dir, 'state/local/pools/bench-out.down'), 'utf8'));
     const moved = async () => {
       let c = 0;
       for (const n of outageNames) {
@@ -307,12 +342,18 @@ async function main() {
       }
       return c;
     };
-    await until('re-placed after the outage', OUTAGE, moved, 10 * 60_000);
+    await until('re-placed after the outage', hit, moved, 10 * 60_000);
     const outageS = [];
     const detectS = [];
+    /** Seconds after the outage at which each step of the recovery was first recorded, per workload. */
+    const steps = { lost: [], terminated: [], placed: [], provisioned: [], running: [] };
     for (const n of outageNames) {
       const { at, view } = await runningAt(workloads, n, downAt);
       outageS.push((at - downAt) / 1000);
+      for (const [type, list] of Object.entries(steps)) {
+        const ev = (view.status?.timeline ?? []).find((e) => e.type === type && Date.parse(e.at) >= downAt);
+        if (ev) list.push((Date.parse(ev.at) - downAt) / 1000);
+      }
       const lost = (view.status?.timeline ?? []).find(
         (e) => e.type === 'lost' && e.instanceId === before.get(n),
       );
@@ -326,9 +367,18 @@ async function main() {
       undefined,
       `${detectS.length} losses recorded`,
     );
+    figure(
+      'outage: steps, median s after the pool went down',
+      Object.entries(steps)
+        .map(([k, v]) => `${k} ${v.length ? round(pct(v, 50)) : '-'}`)
+        .join(', '),
+      '',
+      'info',
+      undefined,
+    );
     const goal = HEARTBEAT_TIMEOUT_S + 2;
     figure(
-      `outage: ${OUTAGE} workloads RUNNING elsewhere, p50`,
+      `outage: ${hit} workloads RUNNING elsewhere, p50`,
       pct(outageS, 50),
       's',
       `<= ${goal}`,
@@ -400,10 +450,8 @@ async function main() {
   const m = /median\s+([\d.]+)\s*ms/i.exec(pl.stdout);
   figure('placement: rank 100,000 offers (median)', m ? Number(m[1]) : NaN, 'ms', 'reference', undefined);
 
-  writeFileSync(
-    join(__dirname, quick ? 'results.quick.json' : 'results.json'),
-    JSON.stringify(results, null, 2) + '\n',
-  );
+  // The latest run's figures ("quick" says which kind); the README quotes a full run's.
+  writeFileSync(join(__dirname, 'results.json'), JSON.stringify(results, null, 2) + '\n');
   printTable();
 }
 
@@ -419,6 +467,7 @@ function printTable() {
   console.log(`driftless bench (${quick ? 'quick' : 'full'}): ${results.machine}`);
   console.log(line(['figure', 'value', 'goal', '']));
   for (const r of rows) console.log(line(r));
+  for (const f of results.figures) if (f.detail) console.log(`  ${f.name}: ${f.detail}`);
 }
 
 main().then(
