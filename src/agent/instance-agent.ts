@@ -54,6 +54,10 @@ export class InstanceAgent {
         ? { activityTaskPollerBehavior: { type: 'simple-maximum' as const, maximum: opts.maxPolls } }
         : {}),
       shutdownGraceTime: '5s',
+      // The supervision heartbeats every third of the heartbeat timeout so that one late beat is
+      // not a lost instance. The SDK would hold them back to one per 0.8 x the timeout (a 15 s
+      // timeout left 3 s of slack, and a busy machine lost healthy instances): send each one.
+      maxHeartbeatThrottleInterval: '1s',
     });
     runner.writeStatus(true);
     return new InstanceAgent(worker, runner, opts.logger);
