@@ -70,7 +70,15 @@ describe('loadConfig without any file', () => {
   test('gives one local pool named "local" that detects its GPUs and is free', async () => {
     const c = await loadConfig({}, {});
     expect(c.providers.local?.pools).toEqual([
-      { name: 'local', gpus: 'detect', pricePerGpuHour: 0, pricePerHour: 0, bootDelay: 0, readyDelay: 0 },
+      {
+        name: 'local',
+        gpus: 'detect',
+        pricePerGpuHour: 0,
+        pricePerHour: 0,
+        bootDelay: 0,
+        readyDelay: 0,
+        agents: 'process',
+      },
     ]);
   });
 
@@ -164,8 +172,24 @@ describe('loadConfig file contents', () => {
         pricePerHour: 0,
         bootDelay: 2000,
         readyDelay: 0,
+        agents: 'process',
       },
     ]);
+  });
+
+  test('a pool in scale mode (agents: shared) is accepted; another value names the field and the choices', async () => {
+    const ok = await write(
+      'shared.yaml',
+      'providers:\n  local:\n    pools: [{ name: big, agents: shared }]\n',
+    );
+    expect((await loadConfig({ configPath: ok }, {})).providers.local?.pools[0]?.agents).toBe('shared');
+    const bad = await write(
+      'bad-agents.yaml',
+      'providers:\n  local:\n    pools: [{ name: big, agents: many }]\n',
+    );
+    const err = await configError(loadConfig({ configPath: bad }, {}));
+    expect(err.message).toContain('providers.local.pools[0].agents');
+    expect(err.message).toMatch(/process.*shared/);
   });
 
   test('a file without providers still gets the default "local" pool', async () => {
