@@ -273,6 +273,24 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       240_000,
       1000,
     ).catch(() => undefined);
+    // A move under way ends its other instance once its drain is over: settled means no workflow
+    // still holds an instance besides its current one. One that still does after a minute is
+    // named, and what it holds is counted below.
+    const holding = async () => {
+      const held: string[] = [];
+      for (const name of names) {
+        const s = await client.workflow.getHandle(`workload-${name}`).query(statusQuery);
+        if ((s.live ?? []).length || (s.inflight ?? []).length || s.moving) {
+          held.push(
+            `${name} (live ${(s.live ?? []).join(',') || '-'}, inflight ${(s.inflight ?? []).length})`,
+          );
+        }
+      }
+      return held;
+    };
+    await waitFor(async () => (await holding()).length === 0, 'no move under way', 60_000, 1000).catch(
+      async () => log(`chaos: still holding another instance: ${(await holding()).join('; ')}`),
+    );
     const settleS = (Date.now() - settleFrom) / 1000;
     sampling = false;
     await sampler;
