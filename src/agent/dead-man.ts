@@ -115,3 +115,33 @@ export function deadManTimeoutFromEnv(env: NodeJS.ProcessEnv): number | undefine
   }
   return ms;
 }
+
+/** What {@link temporalDeadMan} probes: a Temporal connection (getSystemInfo within the deadline). */
+interface ProbedConnection {
+  withDeadline<T>(deadline: Date, fn: () => Promise<T>): Promise<T>;
+  workflowService: { getSystemInfo(req: object): Promise<unknown> };
+}
+
+/**
+ * The switch of an agent (or an agent host) on its Temporal connection; none when the timeout
+ * is off. Started here.
+ */
+export function temporalDeadMan(
+  connection: ProbedConnection,
+  timeoutMs: number | undefined,
+  logger: Logger,
+  onExpire: DeadMansSwitchOptions['onExpire'],
+): DeadMansSwitch | undefined {
+  if (timeoutMs === undefined) return undefined;
+  const sw = new DeadMansSwitch({
+    timeoutMs,
+    logger,
+    probe: (deadline) =>
+      connection.withDeadline(deadline, async () => {
+        await connection.workflowService.getSystemInfo({});
+      }),
+    onExpire,
+  });
+  sw.start();
+  return sw;
+}

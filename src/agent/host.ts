@@ -17,7 +17,7 @@ import { temporalSecurityFromEnv } from '../config/config';
 import { createLogger } from '../logger';
 import { installRuntimeLogger } from '../runtime';
 import { connectionOptions, dataConverterFromEnv } from '../temporal-connection';
-import { DeadMansSwitch, deadManTimeoutFromEnv } from './dead-man';
+import { deadManTimeoutFromEnv, temporalDeadMan } from './dead-man';
 import { InstanceAgent } from './instance-agent';
 
 /** What the provider sends to start an instance's agent. */
@@ -162,28 +162,15 @@ export async function runAgentHost(env: NodeJS.ProcessEnv = process.env): Promis
   const idle = setInterval(() => {
     if (agents.size === 0 && Date.now() - lastBusy > idleMs) exit('no agents left');
   }, 500);
-  const deadManTimeoutMs = deadManTimeoutFromEnv(env);
-  const deadMan =
-    deadManTimeoutMs === undefined
-      ? undefined
-      : new DeadMansSwitch({
-          timeoutMs: deadManTimeoutMs,
-          logger,
-          probe: (deadline) =>
-            connection.withDeadline(deadline, async () => {
-              await connection.workflowService.getSystemInfo({});
-            }),
-          onExpire: () => {
-            const workloads = [...agents.values()].map(async (h) =>
-              (await h.agent.catch(() => undefined))?.runner.stop(),
-            );
-            exit('dead-man switch: Temporal unreachable');
-            // Workers cannot shut down gracefully without their server: once every workload has
-            // stopped (with its grace), do not wait for them.
-            void Promise.all(workloads).finally(() => setTimeout(() => process.exit(0), 2000).unref());
-          },
-        });
-  deadMan?.start();
+  const deadMan = temporalDeadMan(connection, deadManTimeoutFromEnv(env), logger, () => {
+    const workloads = [...agents.values()].map(async (h) =>
+      (await h.agent.catch(() => undefined))?.runner.stop(),
+    );
+    exit('dead-man switch: Temporal unreachable');
+    // Workers cannot shut down gracefully without their server: once every workload has
+    // stopped (with its grace), do not wait for them.
+    void Promise.all(workloads).finally(() => setTimeout(() => process.exit(0), 2000).unref());
+  });
   try {
     await finished;
   } finally {

@@ -6,7 +6,7 @@ import { installRuntimeLogger } from '../runtime';
 import { createLogger } from '../logger';
 import { spawn } from 'node:child_process';
 import { InstanceAgent } from './instance-agent';
-import { DeadMansSwitch, deadManTimeoutFromEnv } from './dead-man';
+import { deadManTimeoutFromEnv, temporalDeadMan } from './dead-man';
 import { NoticeWatcher } from './notices';
 
 /**
@@ -44,24 +44,13 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<vo
   // SIGHUP too: a closed terminal or session must not leave the workload running on its own.
   for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => shutdown(sig));
 
-  const deadMan =
-    deadManTimeoutMs === undefined
-      ? undefined
-      : new DeadMansSwitch({
-          timeoutMs: deadManTimeoutMs,
-          logger,
-          probe: (deadline) =>
-            connection.withDeadline(deadline, async () => {
-              await connection.workflowService.getSystemInfo({});
-            }),
-          onExpire: () =>
-            shutdown('dead-man switch: Temporal unreachable', async () => {
-              if (shutdownCommand) await runShutdownCommand(shutdownCommand, logger);
-              // A worker cannot shut down gracefully without its server; do not wait for it.
-              setTimeout(() => process.exit(0), 2000).unref();
-            }),
-        });
-  deadMan?.start();
+  const deadMan = temporalDeadMan(connection, deadManTimeoutMs, logger, () =>
+    shutdown('dead-man switch: Temporal unreachable', async () => {
+      if (shutdownCommand) await runShutdownCommand(shutdownCommand, logger);
+      // A worker cannot shut down gracefully without its server; do not wait for it.
+      setTimeout(() => process.exit(0), 2000).unref();
+    }),
+  );
   // On a cloud machine: spot and maintenance notices, reported to the supervision at once.
   const noticeSettings = NoticeWatcher.settingsFromEnv(env);
   const notices =
