@@ -31,6 +31,11 @@ export interface AgentSettings {
   deadManTimeoutMs?: number;
 }
 
+/** The TEMPORAL_* variables that tell an agent how to reach Temporal. */
+export function agentConnectionEnv(agent: AgentSettings): Record<string, string> {
+  return { TEMPORAL_ADDRESS: agent.address, TEMPORAL_NAMESPACE: agent.namespace };
+}
+
 /** The agent's DRIFTLESS_DEAD_MAN_TIMEOUT value for these settings. */
 export function deadManEnvValue(agent: AgentSettings): string {
   return agent.deadManTimeoutMs === undefined ? 'off' : `${agent.deadManTimeoutMs}ms`;

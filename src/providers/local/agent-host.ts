@@ -11,7 +11,8 @@ import type { HostedAgentRequest, HostFile } from '../../agent/host';
 import { isAlive, type ProcessIdentity } from '../../common/processes';
 import { sleep } from '../../common/sleep';
 import { packageRoot } from '../../package-root';
-import { deadManEnvValue, type ProvisionRequest } from '../types';
+import type { ProvisionRequest } from '../types';
+import { localAgentEnv } from './agent-env';
 import type { LocalInstanceRecord } from './records';
 
 /** How long a provision waits for a host to start and take the agent. */
@@ -96,14 +97,7 @@ export class AgentHosts {
           detached: true, // its own process group, like an instance's agent
           stdio: ['ignore', out, out],
           cwd: dir,
-          env: {
-            ...process.env,
-            TEMPORAL_ADDRESS: req.agent.address,
-            TEMPORAL_NAMESPACE: req.agent.namespace,
-            DRIFTLESS_HOST_DIR: dir,
-            DRIFTLESS_POOL: pool,
-            DRIFTLESS_DEAD_MAN_TIMEOUT: deadManEnvValue(req.agent),
-          },
+          env: localAgentEnv(req.agent, { DRIFTLESS_HOST_DIR: dir, DRIFTLESS_POOL: pool }),
         },
       );
       child.on('error', (err) => (exited = err.message));

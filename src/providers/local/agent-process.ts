@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { findProcess, identify, type ProcessIdentity } from '../../common/processes';
 import { packageRoot } from '../../package-root';
-import { deadManEnvValue, type ProvisionRequest } from '../types';
+import type { ProvisionRequest } from '../types';
+import { localAgentEnv } from './agent-env';
 import type { LocalInstanceRecord } from './records';
 
 /** The agent process started for an instance, found by its argv (`--instance <id>`). */
@@ -33,16 +34,12 @@ export function spawnAgent(
         detached: true, // its own process group: terminate ends the agent and nothing else
         stdio: ['ignore', out, out],
         cwd: dir,
-        env: {
-          ...process.env,
-          TEMPORAL_ADDRESS: req.agent.address,
-          TEMPORAL_NAMESPACE: req.agent.namespace,
+        env: localAgentEnv(req.agent, {
           DRIFTLESS_INSTANCE_ID: rec.id,
           DRIFTLESS_INSTANCE_DIR: dir,
           DRIFTLESS_WORKLOAD: rec.labels.workload,
-          DRIFTLESS_DEAD_MAN_TIMEOUT: deadManEnvValue(req.agent),
           CUDA_VISIBLE_DEVICES: rec.gpuIndexes.join(','),
-        },
+        }),
       },
     );
     // A failed spawn also emits 'error'; without a listener it would crash the worker.
