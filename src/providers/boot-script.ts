@@ -5,6 +5,7 @@
  */
 
 import { deadManEnvValue, type ProvisionRequest } from './types';
+import { workloadUserLines } from './workload-user';
 
 export interface BootScriptOptions {
   /** host:port of the Temporal frontend, as the instance reaches it. */
@@ -82,13 +83,14 @@ export function bootScript(
     'export DRIFTLESS_INSTANCE_ID',
     'mkdir -p "$DRIFTLESS_INSTANCE_DIR"',
     'cd "$DRIFTLESS_INSTANCE_DIR"',
+    ...workloadUserLines(),
     install === '' ? ': # the image has the agent' : install,
     `agent=${shellQuote(o.agentCommand)}`,
     'if [ -z "${DRIFTLESS_AGENT_FOREGROUND:-}" ] && [ -d /run/systemd/system ] && command -v systemd-run >/dev/null; then',
     '  # A unit, so that the boot script finishes and a crashed agent comes back.',
     '  exec systemd-run --unit=driftless-agent -p Restart=on-failure -p WorkingDirectory="$DRIFTLESS_INSTANCE_DIR" \\',
     '    --setenv=TEMPORAL_ADDRESS --setenv=TEMPORAL_NAMESPACE --setenv=DRIFTLESS_WORKLOAD \\',
-    '    --setenv=DRIFTLESS_INSTANCE_ID --setenv=DRIFTLESS_INSTANCE_DIR \\',
+    '    --setenv=DRIFTLESS_INSTANCE_ID --setenv=DRIFTLESS_INSTANCE_DIR --setenv=DRIFTLESS_WORKLOAD_USER \\',
     '    --setenv=DRIFTLESS_DEAD_MAN_TIMEOUT --setenv=DRIFTLESS_SHUTDOWN_COMMAND \\',
     '    --setenv=DRIFTLESS_NOTICES --setenv=DRIFTLESS_METADATA_URL /bin/bash -c "$agent"',
     'fi',

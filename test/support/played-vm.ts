@@ -35,7 +35,8 @@ function killGroup(p: PlayedVm, signal: NodeJS.Signals): void {
 
 /**
  * Runs an instance's boot script with bash, detached (its own process group), with only PATH,
- * HOME, an empty DRIFTLESS_SHUTDOWN_COMMAND, `env` and the player's settings in its environment.
+ * HOME, an empty DRIFTLESS_SHUTDOWN_COMMAND and DRIFTLESS_WORKLOAD_USER, `env` and the player's
+ * settings in its environment.
  */
 export function playScript(o: {
   instanceId: string;
@@ -52,6 +53,9 @@ export function playScript(o: {
       HOME: process.env.HOME,
       // A dead-man's switch of the agent must never shut this machine down.
       DRIFTLESS_SHUTDOWN_COMMAND: '',
+      // Nor may the boot script create a workload user or touch this machine's firewall: the
+      // workload runs as the agent's user (see src/providers/workload-user.ts).
+      DRIFTLESS_WORKLOAD_USER: '',
       ...o.env,
       DRIFTLESS_INSTANCE_DIR: o.dir,
       DRIFTLESS_AGENT_FOREGROUND: '1',

@@ -92,6 +92,8 @@ describe('buildUserData', () => {
           DRIFTLESS_IMDS_ENDPOINT: imds.endpoint,
           DRIFTLESS_INSTANCE_DIR: dir,
           DRIFTLESS_AGENT_FOREGROUND: '1',
+          // No workload user: the script must not add users or firewall rules to this machine.
+          DRIFTLESS_WORKLOAD_USER: '',
         },
         timeout: 20_000,
       });
@@ -122,7 +124,12 @@ describe('buildUserData', () => {
       await writeFile(file, script);
       await expect(
         run('bash', [file], {
-          env: { PATH: process.env.PATH, DRIFTLESS_INSTANCE_ID: 'i-1', DRIFTLESS_INSTANCE_DIR: dir },
+          env: {
+            PATH: process.env.PATH,
+            DRIFTLESS_INSTANCE_ID: 'i-1',
+            DRIFTLESS_INSTANCE_DIR: dir,
+            DRIFTLESS_WORKLOAD_USER: '',
+          },
           timeout: 20_000,
         }),
       ).rejects.toThrow();

@@ -65,7 +65,14 @@ describe('startupScript', () => {
     const file = join(dir, 'startup.sh');
     await writeFile(file, startupScript(opts));
     await run('bash', [file], {
-      env: { PATH: process.env.PATH, DRIFTLESS_INSTANCE_DIR: dir, DRIFTLESS_AGENT_FOREGROUND: '1', ...env },
+      // No workload user: the script must not add users or firewall rules to this machine.
+      env: {
+        PATH: process.env.PATH,
+        DRIFTLESS_INSTANCE_DIR: dir,
+        DRIFTLESS_AGENT_FOREGROUND: '1',
+        DRIFTLESS_WORKLOAD_USER: '',
+        ...env,
+      },
       timeout: 20_000,
     });
     expect(await readFile(join(dir, 'install.txt'), 'utf8')).toBe('installed\n');
