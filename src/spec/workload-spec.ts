@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseRange, type Range } from './ranges';
 import { describeValue, durationField } from '../common/duration-field';
+import { reservedEnvProblem, reservedEnvProblems } from './reserved-env';
 import { parseSizeGb } from './units';
 
 /**
@@ -352,7 +353,7 @@ export type RecoveryPolicy = z.output<typeof RecoveryPolicy>;
 
 export const WORKLOAD_NAME_PATTERN = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
-export const WorkloadSpec = z.strictObject(
+const WorkloadSpecFields = z.strictObject(
   {
     /** Lower-case letters, digits and dashes; the workflow id is `workload-<name>`. */
     name: z.string({ error: expected('a name') }).regex(WORKLOAD_NAME_PATTERN, {
@@ -369,6 +370,10 @@ export const WorkloadSpec = z.strictObject(
       .record(z.string(), z.union([z.string(), z.number(), z.boolean()], { error: expected('a string') }), {
         error: expected('a map of names to strings'),
       })
+      .superRefine((e, ctx) => {
+        for (const [name, message] of reservedEnvProblems(e, false))
+          ctx.addIssue({ code: 'custom', path: [name], message });
+      })
       .transform((e) => Object.fromEntries(Object.entries(e).map(([k, v]) => [k, String(v)])))
       .default({}),
     resources: Resources.default({}),
@@ -384,6 +389,11 @@ export const WorkloadSpec = z.strictObject(
   },
   { error: expected('a workload spec (a mapping with name, kind and command)') },
 );
+// Nor PORT when the workload has an HTTP check: the agent sets it then (./reserved-env.ts).
+export const WorkloadSpec = WorkloadSpecFields.superRefine((spec, ctx) => {
+  const message = 'PORT' in spec.env && reservedEnvProblem('PORT', !!spec.health.http);
+  if (message) ctx.addIssue({ code: 'custom', path: ['env', 'PORT'], message });
+});
 /** The parsed spec: durations in milliseconds, sizes in GB, GPU types as a list. */
 export type WorkloadSpec = z.output<typeof WorkloadSpec>;
 /** The spec as a user writes it. */

@@ -263,6 +263,27 @@ describe('a spec that is wrong is rejected with the path and reason of the probl
       path: 'env.FOO',
       message: 'expected a string, got null',
     },
+    // env names that driftless sets itself
+    {
+      behaviour: "an env that sets CUDA_VISIBLE_DEVICES (the GPUs are the instance's)",
+      text: withYaml('env:', '  CUDA_VISIBLE_DEVICES: "0,1,2,3"'),
+      path: 'env.CUDA_VISIBLE_DEVICES',
+      message: 'set by driftless from the GPUs the instance was given; a workload cannot choose its GPUs',
+    },
+    {
+      behaviour: 'an env that sets a DRIFTLESS_* name',
+      text: withYaml('env:', '  DRIFTLESS_INSTANCE_ID: i-123'),
+      path: 'env.DRIFTLESS_INSTANCE_ID',
+      message:
+        'DRIFTLESS_* names are set by driftless (DRIFTLESS_INSTANCE_ID, DRIFTLESS_WORKLOAD); choose another name',
+    },
+    {
+      behaviour: 'an env that sets PORT for a workload with an HTTP health check',
+      text: withYaml('env:', '  PORT: 8080', 'health:', '  http: { path: /healthz }'),
+      path: 'env.PORT',
+      message:
+        'set by driftless for a workload with an HTTP health check (health.http.port chooses the port)',
+    },
     {
       behaviour: 'an env section that is a list',
       text: withYaml('env: [FOO=bar]'),
@@ -582,6 +603,17 @@ describe('a valid spec is parsed to its normalised form', () => {
   test('turns number and boolean env values into strings', () => {
     const spec = specOf(parseSpecText(withYaml('env:', '  PORT: 8080', '  DEBUG: true', '  MODE: fast')));
     expect(spec.env).toEqual({ PORT: '8080', DEBUG: 'true', MODE: 'fast' });
+  });
+
+  test('accepts PORT in the env of a workload without an HTTP health check (the agent sets none)', () => {
+    expect(specOf(parseSpecText(withYaml('env:', '  PORT: 18080'))).env).toEqual({ PORT: '18080' });
+  });
+
+  test('names every env name driftless sets that a spec tries to set, each at its own path', () => {
+    const problems = problemsOf(
+      parseSpecText(withYaml('env:', '  CUDA_VISIBLE_DEVICES: "1"', '  DRIFTLESS_WORKLOAD: x', '  OK: y')),
+    );
+    expect(problems.map((p) => p.path)).toEqual(['env.CUDA_VISIBLE_DEVICES', 'env.DRIFTLESS_WORKLOAD']);
   });
 
   test('accepts a name of exactly 63 characters', () => {
