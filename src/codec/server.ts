@@ -1,16 +1,37 @@
 /**
  * The Temporal Web UI's remote codec endpoint: POST /decode (and /encode) with
  * `{ payloads: [{ metadata: { k: base64 }, data: base64 }] }`, answered in the same shape. It
- * decrypts for whoever can reach it, so it listens on loopback by default and answers CORS
+ * decrypts for whoever holds its bearer token, listens on loopback by default and answers CORS
  * requests only from the UI's own origins.
+ *
+ * The token travels one of two ways. `Authorization: Bearer <token>` is for scripts and proxies.
+ * The Web UI cannot send it: the UI's codec settings add an Authorization header only with
+ * `passAccessToken`, and then it is the signed-in user's OAuth access token (only to an https
+ * endpoint), never a static one; `includeCredentials` adds cookies, which we do not issue. So the
+ * token may instead be the first path segment, and the UI's endpoint is `http://host:port/<token>`
+ * (the UI posts to `<endpoint>/decode`; the codec protocol routes on the last segment only). A
+ * URL carrying a secret is the weaker form (it sits in the UI's settings and in the process list
+ * of whatever passes it on), but it is the one the UI can present.
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Payload, PayloadCodec } from '@temporalio/common';
 import { payloadFromJson, payloadToJson, type JsonPayload } from './payload-json';
 
+/** The shortest bearer token the endpoint accepts. */
+export const MIN_TOKEN_LENGTH = 16;
+
 export interface CodecServerOptions {
   codec: PayloadCodec;
+  /**
+   * The bearer token every request but a CORS preflight must carry, in `Authorization: Bearer`
+   * or as the first path segment; at least {@link MIN_TOKEN_LENGTH} characters. Required unless
+   * `insecureNoAuth`.
+   */
+  token?: string;
+  /** Answer without a token: anyone who reaches the endpoint decrypts. @default false */
+  insecureNoAuth?: boolean;
   /** @default "127.0.0.1" */
   host?: string;
   /** 0 picks a free port. @default 0 */
@@ -22,9 +43,19 @@ export interface CodecServerOptions {
 }
 
 export interface CodecServer {
-  /** http://host:port: what the UI's codec endpoint setting takes. */
+  /** http://host:port, without the token: safe to print. */
   url: string;
+  /**
+   * What the UI's codec endpoint setting takes: `url` with the token as its path
+   * (`http://host:port/<token>`), or `url` itself without auth. It holds the secret: never log it.
+   */
+  uiEndpoint: string;
   close(): Promise<void>;
+}
+
+/** `url` as the UI takes it, with the token elided: what may be printed. */
+export function redactedUiEndpoint(server: Pick<CodecServer, 'url' | 'uiEndpoint'>): string {
+  return server.uiEndpoint === server.url ? server.url : `${server.url}/<token>`;
 }
 
 /** Origins of the local dev server's Web UI on `port`. */
@@ -38,6 +69,26 @@ class HttpError extends Error {
     message: string,
   ) {
     super(message);
+  }
+}
+
+const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
+
+/** Compares in constant time: equal-length SHA-256 digests, so neither content nor length leaks. */
+function tokenMatches(expected: Buffer, candidate: string | undefined): boolean {
+  return candidate !== undefined && timingSafeEqual(expected, digest(candidate));
+}
+
+function bearerOf(req: IncomingMessage): string | undefined {
+  const m = /^Bearer[ \t]+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
+  return m?.[1];
+}
+
+function decodeSegment(s: string): string | undefined {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return undefined;
   }
 }
 
@@ -71,6 +122,11 @@ function parsePayloads(body: string): Payload[] {
 export async function startCodecServer(opts: CodecServerOptions): Promise<CodecServer> {
   const origins = new Set(opts.uiOrigins ?? localUiOrigins());
   const max = opts.maxBodyBytes ?? 16 << 20;
+  if (opts.insecureNoAuth === true && opts.token !== undefined)
+    throw new Error('codec server: token and insecureNoAuth exclude each other');
+  if (opts.insecureNoAuth !== true && (opts.token ?? '').length < MIN_TOKEN_LENGTH)
+    throw new Error(`codec server: a token of at least ${MIN_TOKEN_LENGTH} characters, or insecureNoAuth`);
+  const expected = opts.insecureNoAuth === true ? undefined : digest(opts.token!);
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const origin = req.headers.origin;
@@ -80,20 +136,45 @@ export async function startCodecServer(opts: CodecServerOptions): Promise<CodecS
       res.setHeader('Access-Control-Allow-Credentials', 'true');
       res.setHeader('Vary', 'Origin');
     }
-    const path = new URL(req.url ?? '/', 'http://codec').pathname.replace(/\/+$/, '');
+    // A preflight carries no credentials (browsers never send them on one): answer it for the
+    // allowed origins, whose actual request must then carry the token.
     if (req.method === 'OPTIONS') {
       res.setHeader('Access-Control-Allow-Methods', 'POST, OPTIONS');
       res.setHeader('Access-Control-Allow-Headers', 'content-type, x-namespace, authorization');
       res.writeHead(204).end();
       return;
     }
-    if (path !== '/encode' && path !== '/decode')
-      throw new HttpError(404, `no route ${path || '/'}: POST /encode or /decode`);
+    // Empty segments dropped: a UI endpoint with a trailing slash posts to /<token>//decode.
+    // Split by hand: to URL, a path that begins with // would name a host.
+    const segments = (req.url ?? '/')
+      .split(/[?#]/)[0]!
+      .split('/')
+      .filter((x) => x !== '');
+    let shown = segments;
+    if (expected) {
+      // Either form may match: behind an OAuth UI with passAccessToken, the header carries the
+      // user's access token and the path ours. Both are compared, so the time says nothing.
+      const byHeader = tokenMatches(expected, bearerOf(req));
+      const byPath = segments.length >= 1 && tokenMatches(expected, decodeSegment(segments[0]!));
+      if (!byHeader && !byPath) {
+        res.setHeader('WWW-Authenticate', 'Bearer realm="driftless codec"');
+        throw new HttpError(
+          401,
+          'missing or wrong token: send Authorization: Bearer <token>, or use the endpoint http://host:port/<token>',
+        );
+      }
+      if (byPath) shown = ['<token>', ...segments.slice(1)];
+    }
+    // The codec protocol routes on the last segment; what precedes it (our token, a namespace) is the mount.
+    const path = `/${shown.join('/')}`;
+    const action = segments.at(-1);
+    if (action !== 'encode' && action !== 'decode')
+      throw new HttpError(404, `no route ${path}: POST /encode or /decode`);
     if (req.method !== 'POST') throw new HttpError(405, `${req.method} ${path}: expected POST`);
     const payloads = parsePayloads(await readBody(req, max));
     let out: Payload[];
     try {
-      out = path === '/encode' ? await opts.codec.encode(payloads) : await opts.codec.decode(payloads);
+      out = action === 'encode' ? await opts.codec.encode(payloads) : await opts.codec.decode(payloads);
     } catch (err) {
       throw new HttpError(422, (err as Error).message);
     }
@@ -118,8 +199,10 @@ export async function startCodecServer(opts: CodecServerOptions): Promise<CodecS
   });
   const { address, port } = server.address() as AddressInfo;
   const host = address.includes(':') ? `[${address}]` : address;
+  const url = `http://${host}:${port}`;
   return {
-    url: `http://${host}:${port}`,
+    url,
+    uiEndpoint: opts.token === undefined ? url : `${url}/${encodeURIComponent(opts.token)}`,
     close: () =>
       new Promise<void>((r) => {
         server.close(() => r());

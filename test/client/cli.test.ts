@@ -174,3 +174,62 @@ describe('apply plan', () => {
     }
   });
 });
+
+describe('codec serve', () => {
+  // Were the check missing, serve would start and never exit: the timeout makes that a quick failure.
+  const QUICK = 30_000;
+  // A key is set so that what refuses to start is the missing token, not the missing key.
+  const withKey = (): NodeJS.ProcessEnv => ({
+    ...env.env,
+    DRIFTLESS_CODEC_KEY: Buffer.alloc(32, 7).toString('base64'),
+  });
+
+  test('without --token-env or --insecure-no-auth it exits 2 and names both flags', async () => {
+    const r = await cli(['codec', 'serve', '--port', '1'], withKey(), QUICK);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/needs --token-env NAME .* or --insecure-no-auth/);
+  });
+
+  test('--token-env naming an unset variable exits 2 and names the variable', async () => {
+    const e = withKey();
+    delete e.DRIFTLESS_TEST_NO_SUCH_TOKEN;
+    const r = await cli(
+      ['codec', 'serve', '--port', '1', '--token-env', 'DRIFTLESS_TEST_NO_SUCH_TOKEN'],
+      e,
+      QUICK,
+    );
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('the variable DRIFTLESS_TEST_NO_SUCH_TOKEN is not set or empty');
+  });
+
+  test('--token-env naming an empty variable or a short token exits 2, naming the variable and not the token', async () => {
+    const empty = await cli(
+      ['codec', 'serve', '--port', '1', '--token-env', 'CODEC_T'],
+      {
+        ...withKey(),
+        CODEC_T: '',
+      },
+      QUICK,
+    );
+    expect(empty.code).toBe(2);
+    expect(empty.stderr).toContain('the variable CODEC_T is not set or empty');
+    const short = await cli(
+      ['codec', 'serve', '--port', '1', '--token-env', 'CODEC_T'],
+      {
+        ...withKey(),
+        CODEC_T: 'short-secret',
+      },
+      QUICK,
+    );
+    expect(short.code).toBe(2);
+    expect(short.stderr).toContain('the token in CODEC_T has 12 characters; at least 16 are needed');
+    expect(short.stderr).not.toContain('short-secret');
+  });
+
+  test('--help describes --token-env and --insecure-no-auth', async () => {
+    const r = await cli(['codec', 'serve', '--help'], env.env);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/--token-env <name>\s+name of the environment variable holding the bearer/);
+    expect(r.stdout).toMatch(/--insecure-no-auth\s+accept requests without a token/);
+  });
+});

@@ -1,13 +1,25 @@
 /**
  * The payload codec end to end: a worker, agents and a CLI sharing DRIFTLESS_CODEC_KEY, a real
- * dev server, and a workload whose spec carries a secret in its env.
+ * dev server, and a workload whose spec carries a secret in its env; then the Web UI's codec
+ * endpoint as `driftless dev` and `driftless codec serve` run it, token and all.
  */
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { Payload } from '@temporalio/common';
+import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { AesGcmCodec, ENCRYPTED_ENCODING, newCodecKey, parseCodecKey } from '../../src/codec/aes-gcm';
-import { cli, serviceSpec, temporalClient, waitFor, workloadProcesses } from '../support/harness';
+import { payloadToJson } from '../../src/codec/payload-json';
+import { freePort } from '../../src/common/free-port';
+import {
+  CLI,
+  cli,
+  processesWith,
+  serviceSpec,
+  temporalClient,
+  waitFor,
+  workloadProcesses,
+} from '../support/harness';
 import { useE2eInstallation } from '../support/e2e';
 
 const KEY = newCodecKey();
@@ -89,4 +101,104 @@ test("a secret in the spec's env reaches the workload, and Temporal's history ho
     expect((await e2e.cli(['stop', name])).code).toBe(0);
   }
   await waitFor(() => workloadProcesses(name).length === 0, 'the workload to stop', 30_000);
+});
+
+/** Runs the CLI as a long-lived child; `out` is its stdout and stderr so far. */
+function spawnCli(args: string[], env: NodeJS.ProcessEnv) {
+  const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const run = { child, out: '', exited: new Promise<number | null>((r) => child.once('exit', (c) => r(c))) };
+  child.stdout.on('data', (d) => (run.out += d));
+  child.stderr.on('data', (d) => (run.out += d));
+  return run;
+}
+
+/** POSTs one payload this key encrypted to `url`; the status and, on a 200, the value decoded. */
+async function decodeVia(url: string, headers: Record<string, string> = {}) {
+  const codec = new AesGcmCodec([parseCodecKey(KEY, 'test')]);
+  const [enc] = await codec.encode([defaultPayloadConverter.toPayload('decoded for the UI')!]);
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-namespace': 'default', ...headers },
+    body: JSON.stringify({ payloads: [payloadToJson(enc!)] }),
+  });
+  if (res.status !== 200) return { status: res.status, auth: res.headers.get('www-authenticate') };
+  const { payloads } = (await res.json()) as { payloads: Array<{ data: string }> };
+  return {
+    status: res.status,
+    value: JSON.parse(Buffer.from(payloads[0]!.data, 'base64').toString()) as unknown,
+  };
+}
+
+test('dev gives the Web UI a codec endpoint that carries a token of this run; the bare endpoint answers 401', async () => {
+  const [port, uiPort] = [await freePort(), await freePort()];
+  const dev = spawnCli(['dev', '--no-worker', '--port', String(port), '--ui-port', String(uiPort)], e2e.env);
+  try {
+    await waitFor(
+      () => dev.out.includes('Ctrl-C stops the server'),
+      `dev to start; output so far:\n${dev.out}`,
+      90_000,
+    );
+    const printed = /the Web UI decodes via (http:\/\/127\.0\.0\.1:\d+)\/<token>/.exec(dev.out)?.[1];
+    expect(printed).toBeDefined();
+    const settings = (await (await fetch(`http://127.0.0.1:${uiPort}/api/v1/settings`)).json()) as {
+      Codec: { Endpoint: string };
+    };
+    const endpoint = settings.Codec.Endpoint;
+    const token = endpoint.slice(`${printed}/`.length);
+    expect(endpoint.startsWith(`${printed}/`)).toBe(true);
+    expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/); // 32 random bytes, base64url
+    expect(dev.out).not.toContain(token);
+
+    // Without the token (as anything but the UI would call it): refused.
+    expect(await decodeVia(`${printed}/decode`, { origin: `http://localhost:${uiPort}` })).toEqual({
+      status: 401,
+      auth: expect.stringMatching(/^Bearer/),
+    });
+    // As the UI calls it, `<endpoint>/decode` from its origin: decoded.
+    expect(await decodeVia(`${endpoint}/decode`, { origin: `http://localhost:${uiPort}` })).toEqual({
+      status: 200,
+      value: 'decoded for the UI',
+    });
+    dev.child.kill('SIGINT');
+    expect(await dev.exited).toBe(0);
+  } finally {
+    dev.child.kill('SIGKILL');
+    for (const pid of processesWith('start-dev', '--port', String(port))) process.kill(pid, 'SIGKILL');
+  }
+});
+
+test('codec serve --token-env answers only requests with the token and never prints it', async () => {
+  const port = await freePort();
+  const token = randomBytes(24).toString('hex');
+  const serve = spawnCli(['codec', 'serve', '--port', String(port), '--token-env', 'CODEC_TOKEN'], {
+    ...e2e.env,
+    CODEC_TOKEN: token,
+  });
+  try {
+    await waitFor(
+      () => serve.out.includes('Ctrl-C stops it'),
+      `codec serve to start; output so far:\n${serve.out}`,
+      30_000,
+    );
+    const url = `http://127.0.0.1:${port}`;
+    expect(serve.out).toContain(
+      `bearer token from CODEC_TOKEN; the Web UI's codec endpoint is ${url}/<token>`,
+    );
+    expect(serve.out).not.toContain(token);
+    expect(await decodeVia(`${url}/decode`)).toMatchObject({ status: 401 });
+    expect(await decodeVia(`${url}/decode`, { authorization: `Bearer ${token}x` })).toMatchObject({
+      status: 401,
+    });
+    expect(await decodeVia(`${url}/decode`, { authorization: `Bearer ${token}` })).toMatchObject({
+      status: 200,
+    });
+    expect(await decodeVia(`${url}/${token}/decode`)).toMatchObject({
+      status: 200,
+      value: 'decoded for the UI',
+    });
+    serve.child.kill('SIGINT');
+    expect(await serve.exited).toBe(0);
+  } finally {
+    serve.child.kill('SIGKILL');
+  }
 });

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { createLogger } from '../../logger';
@@ -5,7 +6,7 @@ import { configFrom, notice } from '../context';
 import { CliError } from '../errors';
 import { untilSignal } from './worker';
 import { CODEC_KEY_ENV, codecFromEnv } from '../../codec/aes-gcm';
-import { localUiOrigins, startCodecServer } from '../../codec/server';
+import { localUiOrigins, redactedUiEndpoint, startCodecServer } from '../../codec/server';
 
 export function portOption(v: string): number {
   const n = Number(v);
@@ -32,12 +33,15 @@ export function configureDevCommand(program: Command): void {
         const { startDevServer } = await import('../services/dev-server');
         const { createDriftlessWorker } = await import('../../worker');
         // With a codec key, history is encrypted: the UI reads it through a codec endpoint of ours.
+        // Its token is new each run; the UI gets it inside its endpoint (the UI cannot send a
+        // header of ours, see src/codec/server.ts), so it is as secret as the UI's settings are.
         const codec = codecFromEnv();
         const codecServer = codec.encrypting
           ? await startCodecServer({
               codec,
               port: opts.codecPort ?? 0,
               uiOrigins: localUiOrigins(opts.uiPort),
+              token: randomBytes(32).toString('base64url'),
             })
           : undefined;
         const server = await startDevServer({
@@ -45,7 +49,7 @@ export function configureDevCommand(program: Command): void {
           uiPort: opts.uiPort,
           dbFile: join(dir, 'dev.db'),
           logFile: join(dir, 'server.log'),
-          uiCodecEndpoint: codecServer?.url,
+          uiCodecEndpoint: codecServer?.uiEndpoint,
           ownProcessGroup: true,
         }).catch(async (err: unknown) => {
           await codecServer?.close();
@@ -56,7 +60,10 @@ export function configureDevCommand(program: Command): void {
           `Temporal dev server on ${server.address}; Web UI ${server.uiUrl}; history in ${join(dir, 'dev.db')}`,
         );
         if (codecServer)
-          notice(`payloads encrypted (key ${codec.keyId}); the Web UI decodes via ${codecServer.url}`);
+          notice(
+            `payloads encrypted (key ${codec.keyId}); the Web UI decodes via ${redactedUiEndpoint(codecServer)} ` +
+              "(a token made for this run, in the UI's settings)",
+          );
         try {
           if (!opts.worker) {
             notice('no worker started (--no-worker); Ctrl-C stops the server');
