@@ -11,7 +11,8 @@ import type { Installation } from './providers/types';
 import { storedInstallationId } from './reconcile/installation';
 import { ensureReconcileSchedule, reconcileScheduleId } from './reconcile/schedule';
 import { installRuntimeLogger } from './runtime';
-import { connectionOptions, dataConverterFromEnv } from './temporal-connection';
+import { agentSettingsFor, checkAgentSettings } from './providers/agent-settings';
+import { connectError, connectionOptions, dataConverterFromEnv } from './temporal-connection';
 
 /** Prebuilt by `npm run build` so a worker starts in about a second instead of bundling. */
 export const WORKFLOW_BUNDLE = join(__dirname, 'workflow-bundle.js');
@@ -29,9 +30,14 @@ export async function createDriftlessWorker(
   logger = createLogger(),
 ): Promise<DriftlessWorker> {
   installRuntimeLogger(logger);
-  // Read first: a malformed key stops the worker before it connects.
+  // Read first: a malformed key, or a cloud its agents could not use, stops the worker before it connects.
   const dataConverter = dataConverterFromEnv();
-  const connection = await NativeConnection.connect(connectionOptions(config.temporal));
+  checkAgentSettings(config);
+  const connection = await NativeConnection.connect(connectionOptions(config.temporal)).catch(
+    (err: unknown) => {
+      throw connectError(config.temporal, err);
+    },
+  );
   const providers = await createProviders(config, logger);
   // Reconcile reads workflows' state, which needs a client connection (a NativeConnection cannot query).
   let client: Promise<Client> | undefined;
@@ -63,11 +69,7 @@ export async function createDriftlessWorker(
         logger,
         owner: config.owner,
         installation,
-        agentTemporal: {
-          address: config.temporal.address,
-          namespace: config.temporal.namespace,
-          deadManTimeoutMs: config.agent.deadManTimeoutMs,
-        },
+        agentTemporal: agentSettingsFor(config),
         watch: {
           client: queryClient,
           taskQueue: config.temporal.taskQueue,

@@ -26,8 +26,8 @@ import { watchSignal } from '../workflows/messages';
 export interface ActivityDeps {
   providers: Map<string, Provider>;
   logger: Logger;
-  /** How agents reach Temporal (the worker's own connection settings) and their dead-man's timeout. */
-  agentTemporal: AgentSettings;
+  /** How the agents of each provider reach Temporal, and their dead-man's timeout (providers/agent-settings.ts). */
+  agentTemporal: (provider: string) => AgentSettings;
   /** This installation's owner mark. */
   owner: string;
   /** This installation's namespace and id, marked on every instance; compensation matches both. */
@@ -176,7 +176,7 @@ export function createActivities(deps: ActivityDeps) {
             namespace: deps.installation.namespace,
             installation: deps.installation.id,
           },
-          agent: deps.agentTemporal,
+          agent: deps.agentTemporal(offer.provider),
           signal: ctx.cancellationSignal,
         });
       } catch (err) {

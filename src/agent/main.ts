@@ -1,6 +1,5 @@
 import { NativeConnection } from '@temporalio/worker';
 import { instanceTaskQueue } from '../common/names';
-import { temporalSecurityFromEnv } from '../config/config';
 import { connectionOptions, dataConverterFromEnv } from '../temporal-connection';
 import { installRuntimeLogger } from '../runtime';
 import { createLogger } from '../logger';
@@ -8,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { InstanceAgent } from './instance-agent';
 import { deadManTimeoutFromEnv, temporalDeadMan } from './dead-man';
 import { NoticeWatcher } from './notices';
+import { agentCredentials } from './secrets';
 
 /**
  * The agent process of one instance: a Temporal worker on the instance's own task queue
@@ -22,15 +22,15 @@ export async function runAgent(env: NodeJS.ProcessEnv = process.env): Promise<vo
   /** Run when the dead-man's switch fires, e.g. "sudo shutdown -h now" on a cloud instance. */
   const shutdownCommand = env.DRIFTLESS_SHUTDOWN_COMMAND?.trim() || undefined;
   const logger = createLogger({ component: 'agent', instanceId });
-  const address = env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
-  const namespace = env.TEMPORAL_NAMESPACE ?? 'default';
   installRuntimeLogger(logger);
+  // TEMPORAL_* from the provider; on a cloud machine the API key or client certificate and the
+  // codec key are fetched from the secrets the boot script names (secrets.ts).
+  const { connection: settings, codecEnv } = await agentCredentials(env);
+  const { address, namespace } = settings;
   // The workflow's arguments to the agent (the workload's env) are encrypted when the
-  // installation has a codec key; the agent needs the same key (inherited on a local pool).
-  const dataConverter = dataConverterFromEnv(env);
-  const connection = await NativeConnection.connect(
-    connectionOptions({ ...temporalSecurityFromEnv(env), address, namespace, taskQueue: '' }),
-  );
+  // installation has a codec key; the agent needs the same key.
+  const dataConverter = dataConverterFromEnv(codecEnv);
+  const connection = await NativeConnection.connect(connectionOptions(settings));
   const agent = await InstanceAgent.create({
     connection,
     namespace,

@@ -7,6 +7,7 @@ export interface GlobalOptions {
   config?: string;
   address?: string;
   namespace?: string;
+  profile?: string;
   taskQueue?: string;
   stateDir?: string;
 }
@@ -18,6 +19,7 @@ export function configFrom(cmd: Command): Promise<Config> {
     configPath: o.config,
     temporalAddress: o.address,
     namespace: o.namespace,
+    profile: o.profile,
     taskQueue: o.taskQueue,
     stateDir: o.stateDir,
   });

@@ -3,12 +3,14 @@ import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { CodecError } from '../codec/aes-gcm';
 import { ConfigError } from '../config/config';
+import { TemporalConnectError } from '../temporal-connection';
 import { configureApplyCommand } from './commands/apply';
 import { configureDemoCommand } from './commands/demo';
 import { configureCheckCommand } from './commands/check';
 import { configureCodecCommand } from './commands/codec';
 import { configureDevCommand } from './commands/dev';
 import { configureGcCommand } from './commands/gc';
+import { configureHealthCommand } from './commands/health';
 import { configureMigrateCommand } from './commands/migrate';
 import { configureOffersCommand } from './commands/offers';
 import { configurePoolCommand } from './commands/pool';
@@ -33,6 +35,10 @@ export function buildProgram(): Command {
     .option('--address <host:port>', 'Temporal frontend (env TEMPORAL_ADDRESS) [default: 127.0.0.1:7233]')
     .option('--namespace <ns>', 'Temporal namespace (env TEMPORAL_NAMESPACE) [default: default]')
     .option(
+      '--profile <name>',
+      'profile of temporal.toml with the address, namespace, TLS and API key (env TEMPORAL_PROFILE, TEMPORAL_CONFIG_FILE)',
+    )
+    .option(
       '--task-queue <name>',
       'task queue of the driftless workers (env DRIFTLESS_TASK_QUEUE) [default: driftless]',
     )
@@ -54,6 +60,7 @@ export function buildProgram(): Command {
   configurePoolCommand(program);
   configureDevCommand(program);
   configureWorkerCommand(program);
+  configureHealthCommand(program);
   configureDemoCommand(program);
   configureCodecCommand(program);
   for (const cmd of program.commands) {
@@ -86,6 +93,12 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof ConfigError) {
       process.stderr.write(`error: ${err.message}\n`);
       return ExitCode.Usage;
+    }
+    if (err instanceof TemporalConnectError) {
+      const { cliConnectError } = await import('./services/temporal-client');
+      const e = cliConnectError(err);
+      process.stderr.write(`error: ${e.message}\n  ${e.hint}\n`);
+      return e.exitCode;
     }
     process.stderr.write(
       `driftless: unexpected error (a bug; please report it):\n${(err as Error).stack ?? err}\n`,

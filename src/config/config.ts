@@ -7,6 +7,13 @@ import { DEFAULT_TASK_QUEUE } from '../common/names';
 import { defaultProviders, ProvidersConfigSchema, type ProvidersConfig } from '../providers/registry';
 import { problemsFromZod, type SpecProblem } from '../spec/load';
 import { durationField } from '../common/duration-field';
+import {
+  AgentTemporalConfig,
+  resolveAgentTemporal,
+  SecretRef,
+  type CloudAgentTemporal,
+} from './agent-temporal';
+import { ConnectionSettingsError, resolveConnection, type TemporalConnection } from '../temporal-connection';
 
 const OWNER_PATTERN = /^[a-z0-9][a-z0-9-]*$/;
 /** Fits an AWS tag, a GCE label value and a schedule id as it is. */
@@ -15,6 +22,12 @@ const INSTALLATION_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const duration = durationField({ example: '"2s"' });
 
 export const TemporalConfig = z.strictObject({
+  /**
+   * The profile of temporal.toml (the Temporal CLI's and SDKs' shared connection file) that
+   * supplies the address, namespace, TLS and API key; TEMPORAL_PROFILE and --profile win.
+   * @default "default" when the file has it
+   */
+  profile: z.string().min(1).optional(),
   /** host:port of the Temporal frontend. @default "127.0.0.1:7233" */
   address: z.string().min(1).optional(),
   /** @default "default" */
@@ -38,6 +51,10 @@ export const ReconcileConfig = z.strictObject({
 });
 
 export const AgentConfig = z.strictObject({
+  /** How agents on AWS and GCP instances reach Temporal; required when either is configured. */
+  temporal: AgentTemporalConfig.optional(),
+  /** The payload codec key (DRIFTLESS_CODEC_KEY) for cloud agents, fetched by the instance; required with a codec key and a cloud. */
+  codecKey: SecretRef.optional(),
   /**
    * An agent that cannot reach Temporal for this long stops its workload (and a cloud instance
    * shuts down); "off" never. @default "10m"
@@ -115,13 +132,8 @@ export type ConfigFile = z.output<typeof ConfigFile>;
 export interface Config {
   /** The file it came from, if any. */
   source?: string;
-  temporal: {
-    address: string;
-    namespace: string;
-    taskQueue: string;
-    apiKey?: string;
-    tls?: { certPath?: string; keyPath?: string; caPath?: string; serverName?: string; enabled: boolean };
-  };
+  /** The worker's and CLI's own connection (see src/temporal-connection.ts), and its task queue. */
+  temporal: TemporalConnection & { taskQueue: string };
   owner: string;
   /** Set explicitly (`installation`, DRIFTLESS_INSTALLATION); else the worker gets the stored one. */
   installation?: string;
@@ -138,6 +150,10 @@ export interface Config {
   agent: {
     /** Undefined: the switch is off. */
     deadManTimeoutMs?: number;
+    /** How agents on cloud instances reach Temporal (agent.temporal); local agents use the worker's own connection. */
+    cloud?: CloudAgentTemporal;
+    /** Where cloud agents fetch the codec key. */
+    codecKey?: SecretRef;
   };
 }
 
@@ -146,6 +162,8 @@ export interface ConfigOverrides {
   configPath?: string;
   temporalAddress?: string;
   namespace?: string;
+  /** The temporal.toml profile (--profile). */
+  profile?: string;
   taskQueue?: string;
   stateDir?: string;
   catalogDir?: string;
@@ -163,25 +181,6 @@ export class ConfigError extends Error {
 }
 
 export const DEFAULT_CONFIG_FILE = 'driftless.config.yaml';
-
-/** API key and TLS settings from the standard TEMPORAL_* variables (secrets never come from files). */
-export function temporalSecurityFromEnv(env: NodeJS.ProcessEnv): Pick<Config['temporal'], 'apiKey' | 'tls'> {
-  const apiKey = envValue(env, 'TEMPORAL_API_KEY');
-  const certPath = envValue(env, 'TEMPORAL_TLS_CLIENT_CERT_PATH');
-  const enabled = env.TEMPORAL_TLS === 'true' || env.TEMPORAL_TLS === '1' || !!certPath || !!apiKey;
-  return {
-    apiKey,
-    tls: enabled
-      ? {
-          enabled: true,
-          certPath,
-          keyPath: envValue(env, 'TEMPORAL_TLS_CLIENT_KEY_PATH'),
-          caPath: envValue(env, 'TEMPORAL_TLS_SERVER_CA_CERT_PATH'),
-          serverName: envValue(env, 'TEMPORAL_TLS_SERVER_NAME'),
-        }
-      : undefined,
-  };
-}
 
 /** An environment variable, with "" read as unset. */
 function envValue(env: NodeJS.ProcessEnv, name: string): string | undefined {
@@ -257,22 +256,38 @@ export async function loadConfig(
       `DRIFTLESS_INSTALLATION: expected up to 63 lower-case letters, digits and dashes, got "${installation}"`,
     );
   }
+  let temporal: TemporalConnection;
+  try {
+    temporal = resolveConnection(
+      {
+        address: overrides.temporalAddress,
+        namespace: overrides.namespace,
+        profile: overrides.profile,
+        fileAddress: file.temporal.address,
+        fileNamespace: file.temporal.namespace,
+        fileProfile: file.temporal.profile,
+      },
+      env,
+    );
+  } catch (err) {
+    if (err instanceof ConnectionSettingsError) throw new ConfigError(err.message);
+    throw err;
+  }
+  let cloud: CloudAgentTemporal | undefined;
+  try {
+    cloud = file.agent.temporal && resolveAgentTemporal(file.agent.temporal, temporal.namespace, source);
+  } catch (err) {
+    throw new ConfigError(`config file ${source}: ${(err as Error).message}`);
+  }
   return {
     source,
     temporal: {
-      address:
-        overrides.temporalAddress ??
-        envValue(env, 'TEMPORAL_ADDRESS') ??
-        file.temporal.address ??
-        '127.0.0.1:7233',
-      namespace:
-        overrides.namespace ?? envValue(env, 'TEMPORAL_NAMESPACE') ?? file.temporal.namespace ?? 'default',
+      ...temporal,
       taskQueue:
         overrides.taskQueue ??
         envValue(env, 'DRIFTLESS_TASK_QUEUE') ??
         file.temporal.taskQueue ??
         DEFAULT_TASK_QUEUE,
-      ...temporalSecurityFromEnv(env),
     },
     owner,
     installation,
@@ -286,6 +301,8 @@ export async function loadConfig(
     },
     agent: {
       deadManTimeoutMs: file.agent.deadManTimeout === 'off' ? undefined : file.agent.deadManTimeout,
+      ...(cloud ? { cloud } : {}),
+      ...(file.agent.codecKey ? { codecKey: file.agent.codecKey } : {}),
     },
     watch: { intervalMs: file.watch.interval },
     worker: { ...file.worker },

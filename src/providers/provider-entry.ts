@@ -28,6 +28,12 @@ export interface ProviderEntry<Schema extends z.ZodType = z.ZodType> {
   check(config: z.output<Schema>, ctx: ProviderContext, signal?: AbortSignal): Promise<ProviderCheck>;
   /** Its regions are pools on this machine, and `status` names them so. @default false */
   regionsArePools?: boolean;
+  /**
+   * Its agents run on remote machines: they reach Temporal as `agent.temporal` says and fetch
+   * their credentials from this cloud's secret store (the `awsSecret` or `gcpSecret` of each
+   * secret reference). Unset: its agents run on this machine with the worker's own connection.
+   */
+  agentSecrets?: 'aws' | 'gcp';
 }
 
 /** What a provider's folder gives the registry: `check` may be left out. */

@@ -5,6 +5,7 @@
 
 import type { Offer } from '../common/offer';
 import type { ProviderCheck } from './check';
+import { connectionEnv, SECRET_ENV, type TemporalConnection } from '../temporal-connection';
 
 export type { FailureScope, Location, Offer } from '../common/offer';
 export { isOfInstallation, type Installation } from '../common/installation';
@@ -22,18 +23,25 @@ export interface InstanceOwner {
   attempt: number;
 }
 
-/** What every agent is started with. */
-export interface AgentSettings {
-  /** host:port of the Temporal frontend, as the instance reaches it. */
-  address: string;
-  namespace: string;
+/**
+ * What every agent is started with: how it reaches Temporal (address and namespace as the
+ * instance reaches them). A local agent gets the worker's own connection, credentials included;
+ * a cloud agent gets only public settings and `secrets`.
+ */
+export interface AgentSettings extends TemporalConnection {
   /** Dead-man's switch: stop the workload after this long without Temporal; undefined = off. */
   deadManTimeoutMs?: number;
+  /** Cloud agents: where each credential is fetched with the instance's role ("aws:<ARN>", "gcp:<name>"). */
+  secrets?: Partial<Record<keyof typeof SECRET_ENV, string>>;
 }
 
-/** The TEMPORAL_* variables that tell an agent how to reach Temporal. */
+/** The variables that tell an agent how to reach Temporal: TEMPORAL_* and where its secrets are. */
 export function agentConnectionEnv(agent: AgentSettings): Record<string, string> {
-  return { TEMPORAL_ADDRESS: agent.address, TEMPORAL_NAMESPACE: agent.namespace };
+  const env = connectionEnv(agent);
+  for (const [name, where] of Object.entries(agent.secrets ?? {})) {
+    if (where) env[SECRET_ENV[name as keyof typeof SECRET_ENV]] = where;
+  }
+  return env;
 }
 
 /** The agent's DRIFTLESS_DEAD_MAN_TIMEOUT value for these settings. */

@@ -361,19 +361,21 @@ describe('loadConfig state directory', () => {
   });
 });
 
-describe('loadConfig TLS and API key', () => {
+const PEM = (what: string) => `-----BEGIN ${what}-----\nMIIB${what.length}\n-----END ${what}-----\n`;
+
+describe('loadConfig: the Temporal connection through envconfig (TLS, API key, profiles)', () => {
   beforeEach(() => process.chdir(dir));
 
-  test('TEMPORAL_API_KEY sets the api key and enables TLS', async () => {
+  test('TEMPORAL_API_KEY sets the api key and turns TLS on with the system roots', async () => {
     const c = await loadConfig({}, { TEMPORAL_API_KEY: 'secret' });
     expect(c.temporal.apiKey).toBe('secret');
-    expect(c.temporal.tls).toEqual({
-      enabled: true,
-      certPath: undefined,
-      keyPath: undefined,
-      caPath: undefined,
-      serverName: undefined,
-    });
+    expect(c.temporal.tls).toEqual({});
+  });
+
+  test('TEMPORAL_TLS=false keeps TLS off even with an API key (a plaintext proxy in front)', async () => {
+    const c = await loadConfig({}, { TEMPORAL_API_KEY: 'secret', TEMPORAL_TLS: 'false' });
+    expect(c.temporal.apiKey).toBe('secret');
+    expect(c.temporal.tls).toBeUndefined();
   });
 
   test('an empty TEMPORAL_API_KEY is treated as unset and leaves TLS off', async () => {
@@ -384,30 +386,130 @@ describe('loadConfig TLS and API key', () => {
 
   test.each(['true', '1'])('TEMPORAL_TLS=%s enables TLS without an api key', async (v) => {
     const c = await loadConfig({}, { TEMPORAL_TLS: v });
-    expect(c.temporal.tls?.enabled).toBe(true);
+    expect(c.temporal.tls).toEqual({});
     expect(c.temporal.apiKey).toBeUndefined();
   });
 
-  test.each(['false', '0', 'yes'])('TEMPORAL_TLS=%s leaves TLS off', async (v) => {
+  test.each(['false', '0'])('TEMPORAL_TLS=%s leaves TLS off', async (v) => {
     expect((await loadConfig({}, { TEMPORAL_TLS: v })).temporal.tls).toBeUndefined();
   });
 
-  test('a client certificate enables TLS and carries the cert, key, CA and server name paths', async () => {
-    const c = await loadConfig(
-      {},
-      {
-        TEMPORAL_TLS_CLIENT_CERT_PATH: '/c.pem',
-        TEMPORAL_TLS_CLIENT_KEY_PATH: '/k.pem',
-        TEMPORAL_TLS_SERVER_CA_CERT_PATH: '/ca.pem',
-        TEMPORAL_TLS_SERVER_NAME: 'temporal.example',
-      },
-    );
+  test('a client certificate turns TLS on; the files are read once, with the CA and server name', async () => {
+    const env = {
+      TEMPORAL_TLS_CLIENT_CERT_PATH: await write('c.pem', PEM('CERTIFICATE')),
+      TEMPORAL_TLS_CLIENT_KEY_PATH: await write('k.pem', PEM('PRIVATE KEY')),
+      TEMPORAL_TLS_SERVER_CA_CERT_PATH: await write('ca.pem', PEM('CERTIFICATE')),
+      TEMPORAL_TLS_SERVER_NAME: 'temporal.example',
+    };
+    const c = await loadConfig({}, env);
     expect(c.temporal.tls).toEqual({
-      enabled: true,
-      certPath: '/c.pem',
-      keyPath: '/k.pem',
-      caPath: '/ca.pem',
       serverName: 'temporal.example',
+      serverCaPem: PEM('CERTIFICATE'),
+      clientCertPem: PEM('CERTIFICATE'),
+      clientKeyPem: PEM('PRIVATE KEY'),
+    });
+  });
+
+  test('a missing certificate file is a ConfigError naming the variable and the path', async () => {
+    const missing = join(dir, 'nope.pem');
+    const err = await loadConfig(
+      {},
+      { TEMPORAL_TLS_CLIENT_CERT_PATH: missing, TEMPORAL_TLS_CLIENT_KEY_PATH: missing },
+    ).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as Error).message).toMatch(/TEMPORAL_TLS_CLIENT_CERT.*nope\.pem.*ENOENT/);
+  });
+
+  test('a certificate file that is not PEM is a ConfigError', async () => {
+    const env = {
+      TEMPORAL_TLS_SERVER_CA_CERT_PATH: await write('ca.txt', 'not a certificate'),
+    };
+    await expect(loadConfig({}, env)).rejects.toThrow(/TEMPORAL_TLS_SERVER_CA_CERT: expected a PEM/);
+  });
+
+  test('a client certificate without its key is a ConfigError', async () => {
+    const env = { TEMPORAL_TLS_CLIENT_CERT_PATH: await write('c.pem', PEM('CERTIFICATE')) };
+    await expect(loadConfig({}, env)).rejects.toThrow(/expected both/);
+  });
+
+  describe('temporal.toml profiles', () => {
+    const toml = (caPath: string) => `
+[profile.default]
+address = "toml-default:7233"
+namespace = "toml-ns"
+
+[profile.cloud]
+address = "acct.tmprl.cloud:7233"
+namespace = "prod.acct"
+api_key = "toml-key"
+
+[profile.mtls]
+address = "secure:7233"
+[profile.mtls.tls]
+server_ca_cert_path = "${caPath}"
+server_name = "secure.example"
+`;
+    let tomlPath: string;
+    beforeEach(async () => {
+      tomlPath = await write('temporal.toml', toml(await write('ca.pem', PEM('CERTIFICATE'))));
+    });
+
+    test('the default profile of TEMPORAL_CONFIG_FILE supplies address and namespace', async () => {
+      const c = await loadConfig({}, { TEMPORAL_CONFIG_FILE: tomlPath });
+      expect(c.temporal).toMatchObject({ address: 'toml-default:7233', namespace: 'toml-ns' });
+      expect(c.temporal.tls).toBeUndefined();
+    });
+
+    test('--profile picks a profile; its API key turns TLS on', async () => {
+      const c = await loadConfig({ profile: 'cloud' }, { TEMPORAL_CONFIG_FILE: tomlPath });
+      expect(c.temporal).toMatchObject({
+        address: 'acct.tmprl.cloud:7233',
+        namespace: 'prod.acct',
+        apiKey: 'toml-key',
+        tls: {},
+      });
+    });
+
+    test('TEMPORAL_PROFILE picks a profile, and the profile reads its CA file', async () => {
+      const c = await loadConfig({}, { TEMPORAL_CONFIG_FILE: tomlPath, TEMPORAL_PROFILE: 'mtls' });
+      expect(c.temporal.tls).toEqual({ serverName: 'secure.example', serverCaPem: PEM('CERTIFICATE') });
+    });
+
+    test('temporal.profile in driftless.config.yaml picks a profile; the flag wins over it', async () => {
+      const configPath = await write('p.yaml', 'temporal:\n  profile: cloud\n');
+      const env = { TEMPORAL_CONFIG_FILE: tomlPath };
+      expect((await loadConfig({ configPath }, env)).temporal.address).toBe('acct.tmprl.cloud:7233');
+      expect((await loadConfig({ configPath, profile: 'mtls' }, env)).temporal.address).toBe('secure:7233');
+    });
+
+    test('precedence: flag > TEMPORAL_* > driftless.config.yaml > the profile', async () => {
+      const configPath = await write('a.yaml', 'temporal:\n  address: yaml-host:7233\n');
+      const env = { TEMPORAL_CONFIG_FILE: tomlPath };
+      expect((await loadConfig({ configPath }, env)).temporal.address).toBe('yaml-host:7233');
+      expect(
+        (await loadConfig({ configPath }, { ...env, TEMPORAL_ADDRESS: 'env-host:7233' })).temporal.address,
+      ).toBe('env-host:7233');
+      expect(
+        (
+          await loadConfig(
+            { configPath, temporalAddress: 'flag-host:7233' },
+            { ...env, TEMPORAL_ADDRESS: 'env-host:7233' },
+          )
+        ).temporal.address,
+      ).toBe('flag-host:7233');
+      // The namespace the YAML does not set still comes from the profile.
+      expect((await loadConfig({ configPath }, env)).temporal.namespace).toBe('toml-ns');
+    });
+
+    test('an unknown profile is a ConfigError naming it', async () => {
+      await expect(loadConfig({ profile: 'nope' }, { TEMPORAL_CONFIG_FILE: tomlPath })).rejects.toThrow(
+        /profile "nope".*not found/,
+      );
+    });
+
+    test('a temporal.toml that is not TOML is a ConfigError', async () => {
+      const bad = await write('bad.toml', '[profile.default\naddress = ');
+      await expect(loadConfig({}, { TEMPORAL_CONFIG_FILE: bad })).rejects.toThrow(ConfigError);
     });
   });
 });

@@ -29,6 +29,8 @@ export interface PoolSpec {
   readyDelay?: string;
   /** "shared": scale mode, every instance's agent in the pool's one agent host. */
   agents?: 'process' | 'shared';
+  /** The user the pool's workloads run as (the agent, so the test, must be root). */
+  runAs?: string;
 }
 
 /** The log level of the processes tests start (warn unless the developer's shell says otherwise). */
@@ -56,7 +58,15 @@ export async function writeConfig(
   pools: PoolSpec[],
   config: Record<string, unknown> = {},
 ): Promise<void> {
-  const { providers, ...settings } = config;
+  const { providers, agent, ...settings } = config;
+  // Cloud instances (played on this machine) reach the suite's server at its own address.
+  const clouds = Object.keys((providers as Record<string, unknown> | undefined) ?? {}).some(
+    (p) => p !== 'local',
+  );
+  const agentSettings = {
+    ...(clouds ? { temporal: { address: temporalAddress() } } : {}),
+    ...(agent as Record<string, unknown> | undefined),
+  };
   await writeFile(
     configPath,
     stringify({
@@ -68,6 +78,7 @@ export async function writeConfig(
         local: { pools: pools.map((p) => ({ gpus: { type: 'A100', count: 2 }, pricePerGpuHour: 1, ...p })) },
         ...(providers as Record<string, unknown> | undefined),
       },
+      ...(Object.keys(agentSettings).length > 0 ? { agent: agentSettings } : {}),
       ...settings,
     }),
   );

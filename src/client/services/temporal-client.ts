@@ -1,7 +1,12 @@
 import { Client, Connection } from '@temporalio/client';
 import type { Config } from '../../config/config';
 import { CodecError } from '../../codec/aes-gcm';
-import { connectionOptions, dataConverterFromEnv } from '../../temporal-connection';
+import {
+  connectError,
+  connectionOptions,
+  dataConverterFromEnv,
+  type TemporalConnectError,
+} from '../../temporal-connection';
 import { CliError, ExitCode } from '../errors';
 
 /** Connects to Temporal or explains what to do when nothing answers. */
@@ -20,10 +25,21 @@ export async function connectClient(config: Config, timeoutMs = 5000): Promise<C
     });
     return new Client({ connection, namespace: config.temporal.namespace, dataConverter });
   } catch (err) {
-    throw new CliError(
-      `cannot reach Temporal at ${config.temporal.address}: ${(err as Error).message}`,
-      ExitCode.Failed,
-      'start a local server and worker with `driftless dev`, or set TEMPORAL_ADDRESS / --address',
-    );
+    throw cliConnectError(connectError(config.temporal, err));
   }
+}
+
+/** What the CLI says when Temporal cannot be reached (exit 3) or refuses our credentials (exit 2). */
+export function cliConnectError(err: TemporalConnectError): CliError {
+  return err.auth
+    ? new CliError(
+        err.message,
+        ExitCode.Usage,
+        'check TEMPORAL_API_KEY / TEMPORAL_TLS_CLIENT_CERT_PATH and _KEY_PATH, or the profile (--profile, TEMPORAL_PROFILE)',
+      )
+    : new CliError(
+        err.message,
+        ExitCode.Failed,
+        'start a local server and worker with `driftless dev`, or set TEMPORAL_ADDRESS / --address / --profile',
+      );
 }

@@ -3,6 +3,7 @@ import { defineProvider } from '../provider-entry';
 import { AwsProviderConfig } from './config';
 
 export const awsEntry = defineProvider({
+  agentSecrets: 'aws',
   configSchema: AwsProviderConfig,
   async create(config, ctx) {
     const { AwsProvider } = await import('./aws-provider');

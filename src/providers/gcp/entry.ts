@@ -3,6 +3,7 @@ import { defineProvider } from '../provider-entry';
 import { GcpProviderConfig } from './config';
 
 export const gcpEntry = defineProvider({
+  agentSecrets: 'gcp',
   configSchema: GcpProviderConfig,
   async create(config, ctx) {
     const { GcpProvider } = await import('./gcp-provider');
