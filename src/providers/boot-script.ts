@@ -4,13 +4,18 @@
  * supplies the lines that find that id; everything else is shared.
  */
 
-import { deadManEnvValue, type ProvisionRequest } from './types';
+import { agentConnectionEnv, deadManEnvValue, type AgentSettings, type ProvisionRequest } from './types';
 import { workloadUserLines } from './workload-user';
 
 export interface BootScriptOptions {
   /** host:port of the Temporal frontend, as the instance reaches it. */
   temporalAddress: string;
   temporalNamespace: string;
+  /**
+   * The agent's other connection variables: TEMPORAL_TLS and TLS's public settings, and where
+   * it fetches its credentials (DRIFTLESS_*_SECRET). Never a credential itself.
+   */
+  connectionEnv?: Record<string, string>;
   workload: string;
   /** Shell line installing the agent; "" when the image has it. */
   agentInstall: string;
@@ -34,14 +39,33 @@ export function bootOptions(
   req: ProvisionRequest,
   agent: Pick<BootScriptOptions, 'agentInstall' | 'agentCommand'>,
 ): BootScriptOptions {
+  const { TEMPORAL_ADDRESS: _a, TEMPORAL_NAMESPACE: _n, ...connectionEnv } = cloudAgentEnv(req.agent);
   return {
     temporalAddress: req.agent.address,
     temporalNamespace: req.agent.namespace,
+    connectionEnv,
     workload: req.labels.workload,
     agentInstall: agent.agentInstall,
     agentCommand: agent.agentCommand,
     deadManTimeout: deadManEnvValue(req.agent),
   };
+}
+
+/**
+ * The agent's connection variables for a boot script, which a cloud keeps in user data or
+ * metadata that anyone with read access to the instance sees: refuses a literal credential.
+ */
+export function cloudAgentEnv(agent: AgentSettings): Record<string, string> {
+  if (
+    agent.apiKey !== undefined ||
+    agent.tls?.clientKeyPem !== undefined ||
+    agent.tls?.clientCertPem !== undefined
+  ) {
+    throw new Error(
+      'a cloud agent is never given a literal credential: set agent.temporal.apiKey / clientCert / clientKey to secret references',
+    );
+  }
+  return agentConnectionEnv(agent);
 }
 
 /** Single-quotes a value for bash. */
@@ -62,12 +86,17 @@ export function bootScript(
   notices?: 'aws' | 'gcp',
 ): string {
   const install = o.agentInstall.trim();
+  const extra = o.connectionEnv ?? {};
+  for (const k of Object.keys(extra)) {
+    if (!/^[A-Z][A-Z0-9_]*$/.test(k)) throw new Error(`boot script: bad variable name ${k}`);
+  }
   return [
     '#!/bin/bash',
     `# driftless: installs and starts the agent of workload ${o.workload.replace(/[\r\n]/g, ' ')}.`,
     'set -euo pipefail',
     `export TEMPORAL_ADDRESS=${shellQuote(o.temporalAddress)}`,
     `export TEMPORAL_NAMESPACE=${shellQuote(o.temporalNamespace)}`,
+    ...Object.entries(extra).map(([k, v]) => `export ${k}=${shellQuote(v)}`),
     `export DRIFTLESS_WORKLOAD=${shellQuote(o.workload)}`,
     `export DRIFTLESS_DEAD_MAN_TIMEOUT=${shellQuote(o.deadManTimeout)}`,
     `export DRIFTLESS_SHUTDOWN_COMMAND="\${DRIFTLESS_SHUTDOWN_COMMAND-${CLOUD_SHUTDOWN_COMMAND}}"`,
@@ -92,6 +121,7 @@ export function bootScript(
     '    --setenv=TEMPORAL_ADDRESS --setenv=TEMPORAL_NAMESPACE --setenv=DRIFTLESS_WORKLOAD \\',
     '    --setenv=DRIFTLESS_INSTANCE_ID --setenv=DRIFTLESS_INSTANCE_DIR --setenv=DRIFTLESS_WORKLOAD_USER \\',
     '    --setenv=DRIFTLESS_DEAD_MAN_TIMEOUT --setenv=DRIFTLESS_SHUTDOWN_COMMAND \\',
+    ...Object.keys(extra).map((k) => `    --setenv=${k} \\`),
     '    --setenv=DRIFTLESS_NOTICES --setenv=DRIFTLESS_METADATA_URL /bin/bash -c "$agent"',
     'fi',
     'exec /bin/bash -c "$agent"',
