@@ -99,7 +99,11 @@ export async function agentCredentials(env: NodeJS.ProcessEnv): Promise<AgentCre
     get(SECRET_ENV.clientKey),
     get(SECRET_ENV.codecKey),
   ]);
-  if (apiKey !== undefined) connection.apiKey = apiKey.trim();
+  if (apiKey !== undefined) {
+    connection.apiKey = apiKey.trim();
+    // As for any API key: TLS unless TEMPORAL_TLS says otherwise.
+    if (!env.TEMPORAL_TLS) connection.tls ??= {};
+  }
   if (clientCertPem !== undefined || clientKeyPem !== undefined) {
     if (clientCertPem === undefined || clientKeyPem === undefined) {
       throw new SecretError(`${SECRET_ENV.clientCert} and ${SECRET_ENV.clientKey}: expected both or neither`);

@@ -128,13 +128,15 @@ test('dev with DRIFTLESS_CODEC_KEY serves a codec endpoint and points the Web UI
       `dev to start; output so far:\n${out}`,
       90_000,
     );
-    const endpoint = /the Web UI decodes via (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];
-    expect(endpoint).toBeDefined();
+    const base = /the Web UI decodes via (http:\/\/127\.0\.0\.1:\d+)\/<token>/.exec(out)?.[1];
+    expect(base).toBeDefined();
     expect(out).toContain(`payloads encrypted (key ${parseCodecKey(key, 'k').id})`);
     const settings = (await (await fetch(`http://127.0.0.1:${uiPort}/api/v1/settings`)).json()) as {
       Codec: { Endpoint: string };
     };
-    expect(settings.Codec.Endpoint).toBe(endpoint);
+    // The UI's endpoint carries this run's token (the UI cannot send a header of ours).
+    const endpoint = settings.Codec.Endpoint;
+    expect(endpoint).toMatch(new RegExp(`^${base}/[A-Za-z0-9_-]{43}$`));
     // The endpoint decodes what this key encoded, for the UI's origin.
     const codec = new AesGcmCodec([parseCodecKey(key, 'k')]);
     const [enc] = await codec.encode([defaultPayloadConverter.toPayload('decoded for the UI')!]);
