@@ -26,6 +26,8 @@ export interface HostedAgentRequest {
   workload: string;
   /** CUDA_VISIBLE_DEVICES for the workload. */
   gpus: string;
+  /** The user the workload runs as (DRIFTLESS_WORKLOAD_USER); the host's own when unset. */
+  runAs?: string;
   /** The Temporal address and namespace the agent must poll: the host's own. */
   address: string;
   namespace: string;
@@ -69,6 +71,7 @@ export async function runAgentHost(env: NodeJS.ProcessEnv = process.env): Promis
       DRIFTLESS_INSTANCE_DIR: req.dir,
       DRIFTLESS_WORKLOAD: req.workload,
       CUDA_VISIBLE_DEVICES: req.gpus,
+      DRIFTLESS_WORKLOAD_USER: req.runAs ?? '',
     };
     const agent = InstanceAgent.create({
       connection,
@@ -144,7 +147,7 @@ export async function runAgentHost(env: NodeJS.ProcessEnv = process.env): Promis
   };
   // Its own file (how each instance's record finds its host) and the pool's newest (host.json).
   for (const name of [`host-${process.pid}.json`, 'host.json']) {
-    writeFileSync(join(hostDir, `${name}.tmp`), JSON.stringify(file));
+    writeFileSync(join(hostDir, `${name}.tmp`), JSON.stringify(file), { mode: 0o600 });
     renameSync(join(hostDir, `${name}.tmp`), join(hostDir, name));
   }
   logger.info({ port, address, namespace }, 'agent host listening');

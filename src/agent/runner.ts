@@ -3,13 +3,25 @@
  * own, restarted in place by generation, stopped with its stop grace, and told of notices.
  */
 import { spawn } from 'node:child_process';
-import { openSync, closeSync, writeFileSync, renameSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  closeSync,
+  fchmodSync,
+  mkdirSync,
+  openSync,
+  renameSync,
+  writeFileSync,
+} from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
+import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
 import { freePort } from '../common/free-port';
 import { identify, isAlive, killGroup, type ProcessIdentity } from '../common/processes';
+import { reservedEnvProblem } from '../spec/reserved-env';
 import type { Notice } from './notices';
+import { resolveWorkloadUser, WorkloadUserError, type RunAsUser } from './run-as';
 
 export interface StartWorkloadInput {
   workload: string;
@@ -46,17 +58,42 @@ export interface WorkloadExit {
   error?: string;
 }
 
+/** What a workload keeps of the agent's environment: the basics a process needs, nothing else. */
+const WORKLOAD_BASICS = ['PATH', 'HOME', 'USER', 'LOGNAME', 'LANG', 'LC_ALL', 'TZ'] as const;
+
 /**
- * The agent's environment minus what belongs to the control plane: Temporal credentials, cloud
- * credentials and driftless's own settings. The instance id and GPUs stay.
+ * The workload's environment before its spec's env: an allowlist of the agent's (PATH, HOME,
+ * USER, LOGNAME, LANG, LC_ALL, TZ), the instance id and its GPUs. Everything else the agent has
+ * (Temporal and cloud credentials, the codec key, other tools' tokens) stays with the agent. A
+ * workload run as `user` gets that user's HOME, USER and LOGNAME.
  */
-export function workloadBaseEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const keep = new Set(['DRIFTLESS_INSTANCE_ID', 'CUDA_VISIBLE_DEVICES']);
-  return Object.fromEntries(
-    Object.entries(env).filter(
-      ([k]) => keep.has(k) || !/^(TEMPORAL_|DRIFTLESS_|AWS_|GOOGLE_|CLOUDSDK_)/.test(k),
-    ),
-  );
+export function workloadBaseEnv(env: NodeJS.ProcessEnv, user?: RunAsUser): Record<string, string> {
+  const out: Record<string, string> = {};
+  const names = [...WORKLOAD_BASICS, 'DRIFTLESS_INSTANCE_ID', 'CUDA_VISIBLE_DEVICES'];
+  for (const name of names) {
+    const v = env[name];
+    if (v !== undefined) out[name] = v;
+  }
+  if (user) Object.assign(out, { HOME: user.home, USER: user.name, LOGNAME: user.name });
+  return out;
+}
+
+/**
+ * The spec's env without the names driftless sets itself (CUDA_VISIBLE_DEVICES, DRIFTLESS_*,
+ * PORT for an HTTP workload). The spec's validation rejects them; a spec from an older history
+ * may still carry them, and must not choose its GPUs that way.
+ */
+function specEnvOf(
+  env: Record<string, string>,
+  http: boolean,
+): { kept: Record<string, string>; dropped: string[] } {
+  const kept: Record<string, string> = {};
+  const dropped: string[] = [];
+  for (const [k, v] of Object.entries(env)) {
+    if (reservedEnvProblem(k, http)) dropped.push(k);
+    else kept[k] = v;
+  }
+  return { kept, dropped };
 }
 
 /** How long a workload gets between SIGTERM and SIGKILL when no spec said (recovery.stopGrace). */
@@ -67,7 +104,10 @@ export interface AgentDeps {
   /** Directory for workload.log and agent.json. */
   dir: string;
   logger: Logger;
-  /** What the workload's environment is derived from (see workloadBaseEnv). @default process.env */
+  /**
+   * What the workload's environment is derived from (see workloadBaseEnv), and where
+   * DRIFTLESS_WORKLOAD_USER (the user the workload runs as) is read. @default process.env
+   */
   env?: NodeJS.ProcessEnv;
 }
 
@@ -95,7 +135,18 @@ export class WorkloadRunner {
   private stops = 0;
   private noticeWaiters: Array<(n: Notice) => void> = [];
 
-  constructor(private readonly deps: AgentDeps) {}
+  /** Who the workload runs as: a user, undefined for the agent's own, or why it cannot run. */
+  private readonly user: RunAsUser | WorkloadUserError | undefined;
+
+  constructor(private readonly deps: AgentDeps) {
+    try {
+      this.user = resolveWorkloadUser((deps.env ?? process.env).DRIFTLESS_WORKLOAD_USER);
+    } catch (err) {
+      if (!(err instanceof WorkloadUserError)) throw err;
+      this.user = err;
+      deps.logger.error({ user: err.user, err: err.message }, 'the workload cannot run as its user');
+    }
+  }
 
   /** Set once this agent has ended inside a process that goes on (an agent host). */
   private gone = false;
@@ -114,6 +165,7 @@ export class WorkloadRunner {
         stopGraceMs: this.stopGraceMs,
         ...(this.gone ? { gone: true } : {}),
       }),
+      { mode: 0o600 },
     );
     renameSync(file + '.tmp', file);
   }
@@ -144,20 +196,29 @@ export class WorkloadRunner {
     // A start that overlapped this one may have won while the old run stopped or the port was picked.
     if (this.run && this.run.generation >= generation) return this.run.started;
     if (this.shuttingDown) throw new Error('the agent is shutting down; no workload is started');
+    const user = this.runAs();
+    const cwd = user ? this.workDir(user) : this.deps.dir;
     const logPath = join(this.deps.dir, 'workload.log');
-    const out = openSync(logPath, 'a');
+    // The agent's files are its own: the workload writes its log through this descriptor only.
+    const out = openSync(logPath, 'a', 0o600);
     try {
+      fchmodSync(out, 0o600);
       const [cmd, ...args] = input.command;
+      const spec = specEnvOf(input.env, input.http !== undefined);
+      if (spec.dropped.length > 0)
+        this.deps.logger.warn({ names: spec.dropped }, "ignored the spec's env names that driftless sets");
+      const switchUser = user && user.uid !== process.getuid?.();
       const child = spawn(cmd!, args, {
         detached: true, // own process group, so stopping it reaches its children too
         stdio: ['ignore', out, out],
         env: {
-          ...workloadBaseEnv(this.deps.env ?? process.env),
-          ...input.env,
+          ...workloadBaseEnv(this.deps.env ?? process.env, user),
+          ...spec.kept,
           DRIFTLESS_WORKLOAD: input.workload,
           ...(port !== undefined ? { PORT: String(port) } : {}),
         },
-        cwd: this.deps.dir,
+        cwd,
+        ...(switchUser ? { uid: user.uid, gid: user.gid } : {}),
       });
       const started: StartedWorkload = {
         pid: child.pid ?? -1,
@@ -175,11 +236,37 @@ export class WorkloadRunner {
       child.on('exit', (code, signal) => this.finish(run, { exitCode: code, signal }));
       this.run = run;
       this.writeStatus();
-      this.deps.logger.info({ pid: child.pid, generation, program: cmd }, 'workload started');
+      // The program's name only: arguments may carry what the log must not.
+      const who = user ? { user: user.name } : {};
+      this.deps.logger.info(
+        { pid: child.pid, generation, program: basename(cmd!), ...who },
+        'workload started',
+      );
       return started;
     } finally {
       closeSync(out);
     }
+  }
+
+  /** The user to run the workload as; a start fails (for good) when it cannot be used. */
+  private runAs(): RunAsUser | undefined {
+    if (this.user instanceof WorkloadUserError)
+      throw ApplicationFailure.nonRetryable(this.user.message, 'WorkloadUserError');
+    return this.user;
+  }
+
+  /**
+   * The working directory of a workload run as another user: <dir>/work, its own. The instance
+   * directory around it (agent.json, the logs) is the agent's alone; the workload reaches its
+   * directory because it starts there.
+   */
+  private workDir(user: RunAsUser): string {
+    const work = join(this.deps.dir, 'work');
+    chmodSync(this.deps.dir, 0o700);
+    mkdirSync(work, { recursive: true, mode: 0o700 });
+    chownSync(work, user.uid, user.gid);
+    chmodSync(work, 0o700);
+    return work;
   }
 
   private finish(run: Run, exit: WorkloadExit) {

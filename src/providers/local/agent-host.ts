@@ -3,7 +3,7 @@
  * first provision, told over HTTP on 127.0.0.1 to start and stop instances' agents.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { chmodSync, closeSync, fchmodSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -13,7 +13,7 @@ import { sleep } from '../../common/sleep';
 import { packageRoot } from '../../package-root';
 import type { ProvisionRequest } from '../types';
 import { localAgentEnv } from './agent-env';
-import type { LocalInstanceRecord } from './records';
+import { PRIVATE_DIR, PRIVATE_FILE, type LocalInstanceRecord } from './records';
 
 /** How long a provision waits for a host to start and take the agent. */
 const START_TIMEOUT_MS = 20_000;
@@ -45,6 +45,7 @@ export class AgentHosts {
       dir,
       workload: rec.labels.workload,
       gpus: rec.gpuIndexes.join(','),
+      ...(rec.runAs ? { runAs: rec.runAs } : {}),
       address: req.agent.address,
       namespace: req.agent.namespace,
     };
@@ -86,10 +87,12 @@ export class AgentHosts {
   /** Starts a host for the pool and waits until it listens. */
   private async spawn(pool: string, req: ProvisionRequest): Promise<HostFile> {
     const dir = this.dir(pool);
-    mkdirSync(dir, { recursive: true });
-    const out = openSync(join(dir, 'host.log'), 'a');
+    mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR });
+    chmodSync(dir, PRIVATE_DIR);
+    const out = openSync(join(dir, 'host.log'), 'a', PRIVATE_FILE);
     let exited: string | undefined;
     try {
+      fchmodSync(out, PRIVATE_FILE);
       const child = spawn(
         process.execPath,
         [join(packageRoot(), 'dist/agent/host.js'), '--agent-host', dir],

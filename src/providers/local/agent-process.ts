@@ -1,13 +1,13 @@
 /** The agent process that is a local instance: started detached in its own process group. */
 import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, fchmodSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { findProcess, identify, type ProcessIdentity } from '../../common/processes';
 import { packageRoot } from '../../package-root';
 import type { ProvisionRequest } from '../types';
 import { localAgentEnv } from './agent-env';
-import type { LocalInstanceRecord } from './records';
+import { PRIVATE_FILE, type LocalInstanceRecord } from './records';
 
 /** The agent process started for an instance, found by its argv (`--instance <id>`). */
 export function findAgentProcess(id: string): ProcessIdentity | undefined {
@@ -25,8 +25,9 @@ export function spawnAgent(
   log: Logger,
   command: string[] = [process.execPath, join(packageRoot(), 'dist/agent/main.js')],
 ): ProcessIdentity {
-  const out = openSync(join(dir, 'agent.log'), 'a');
+  const out = openSync(join(dir, 'agent.log'), 'a', PRIVATE_FILE);
   try {
+    fchmodSync(out, PRIVATE_FILE); // one made before files were private
     const child = spawn(
       command[0]!,
       [...command.slice(1), '--instance', rec.id, '--workload', rec.labels.workload],
@@ -39,6 +40,7 @@ export function spawnAgent(
           DRIFTLESS_INSTANCE_DIR: dir,
           DRIFTLESS_WORKLOAD: rec.labels.workload,
           CUDA_VISIBLE_DEVICES: rec.gpuIndexes.join(','),
+          ...(rec.runAs ? { DRIFTLESS_WORKLOAD_USER: rec.runAs } : {}),
         }),
       },
     );

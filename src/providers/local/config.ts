@@ -45,6 +45,15 @@ export const LocalPoolConfig = z.strictObject({
    * process group), so a thousand simulated instances fit on a laptop. @default "process"
    */
   agents: z.enum(['process', 'shared']).default('process'),
+  /**
+   * The user the pool's workloads run as (a name in this machine's passwd), so that a workload
+   * cannot read its agent's environment or files: the agent (so the worker) must run as root.
+   * @default the agent's own user
+   */
+  runAs: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_-]*\$?$/i, 'expected a user name (letters, digits, "_" and "-")')
+    .optional(),
 });
 export type LocalPoolConfig = z.output<typeof LocalPoolConfig>;
 

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
 import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -229,11 +228,12 @@ export class LocalProvider implements Provider {
           gpuIndexes: free.slice(0, req.offer.gpuCount),
           createdAt: new Date().toISOString(),
           ...(pool.agents === 'shared' ? { hosted: true } : {}),
+          ...(pool.runAs ? { runAs: pool.runAs } : {}),
         };
         if (req.signal?.aborted)
           throw new TransientProviderError('provision cancelled', location, 'Cancelled');
         // Recorded before the launch: a crash between the two leaves a record a retry completes.
-        await mkdir(this.instanceDir(id), { recursive: true });
+        await this.state.makeInstanceDir(id);
         await this.writeRecord(rec);
         // A host takes its agent outside the lock (it may be slow with a thousand agents); the
         // record, written, already holds the GPUs.

@@ -4,10 +4,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { ProcessIdentity } from '../../common/processes';
 import type { InstanceOwner, Offer } from '../types';
+
+/** Modes of what the provider and the agents keep here: this user's alone (a workload run as another user reads none of it). */
+export const PRIVATE_DIR = 0o700;
+export const PRIVATE_FILE = 0o600;
 
 /** What the local provider records about one instance (instances/<id>/instance.json). */
 export interface LocalInstanceRecord {
@@ -18,6 +22,8 @@ export interface LocalInstanceRecord {
   offer: Offer;
   /** GPU indexes given to the instance (CUDA_VISIBLE_DEVICES). */
   gpuIndexes: number[];
+  /** The user its workload runs as (the pool's runAs), when not the agent's own. */
+  runAs?: string;
   createdAt: string;
   /** The agent's process: its own, or the pool's agent host when `hosted`. */
   agent?: ProcessIdentity;
@@ -59,6 +65,12 @@ export class LocalStateDir {
     return join(this.root, 'instances', id);
   }
 
+  /** Creates the instance's directory: the agent's, readable by this user only (0700). */
+  async makeInstanceDir(id: string): Promise<void> {
+    await mkdir(this.instanceDir(id), { recursive: true, mode: PRIVATE_DIR });
+    await chmod(this.instanceDir(id), PRIVATE_DIR);
+  }
+
   private downMarker(pool: string): string {
     return join(this.root, 'pools', `${pool}.down`);
   }
@@ -69,8 +81,8 @@ export class LocalStateDir {
 
   /** Marks a pool down (writes its marker) or up (removes it). */
   async markPool(pool: string, down: boolean): Promise<void> {
-    await mkdir(join(this.root, 'pools'), { recursive: true });
-    if (down) await writeFile(this.downMarker(pool), new Date().toISOString());
+    await mkdir(join(this.root, 'pools'), { recursive: true, mode: PRIVATE_DIR });
+    if (down) await writeFile(this.downMarker(pool), new Date().toISOString(), { mode: PRIVATE_FILE });
     else await rm(this.downMarker(pool), { force: true });
   }
 
@@ -83,7 +95,7 @@ export class LocalStateDir {
     // A temporary name of its own per write: the worker, `pool down` and a retried activity may
     // write the same record at once, and a shared name would be renamed away under one of them.
     const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-    await writeFile(tmp, JSON.stringify(rec, null, 2));
+    await writeFile(tmp, JSON.stringify(rec, null, 2), { mode: PRIVATE_FILE });
     await rename(tmp, file);
   }
 

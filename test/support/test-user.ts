@@ -1,0 +1,28 @@
+/**
+ * An unprivileged user for tests that run a workload as another user (runAs,
+ * DRIFTLESS_WORKLOAD_USER): created with useradd when missing. Only root can create it or start
+ * a process as it; elsewhere the tests that need it are skipped with the reason.
+ */
+import { execFileSync } from 'node:child_process';
+import { lookupUser, type RunAsUser } from '../../src/agent/run-as';
+
+/** The test user's name. */
+export const TEST_WORKLOAD_USER = 'driftless-test-wl';
+
+/** Why tests that need another user cannot run here, or undefined when they can. */
+export function cannotRunAsAnotherUser(): string | undefined {
+  if (process.getuid?.() !== 0) return 'needs root: only root can start a workload as another user';
+  return undefined;
+}
+
+/** The test user, created (a system user without a home) when it does not exist yet. */
+export function ensureTestUser(): RunAsUser {
+  const had = lookupUser(TEST_WORKLOAD_USER);
+  if (had) return had;
+  execFileSync('useradd', ['--system', '--user-group', '--shell', '/usr/sbin/nologin', TEST_WORKLOAD_USER], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const made = lookupUser(TEST_WORKLOAD_USER);
+  if (!made) throw new Error(`useradd did not create ${TEST_WORKLOAD_USER}`);
+  return made;
+}
