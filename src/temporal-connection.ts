@@ -212,11 +212,13 @@ export class TemporalConnectError extends Error {
 }
 
 const AUTH_FAILURE =
-  /unauthenticated|unauthorized|permission ?denied|\b40[13]\b|certificate|handshake|bad ?record|alert|invalid ?peer/i;
+  /unauthenticated|unauthorized|authentication credentials|permission ?denied|\b40[13]\b|certificate|handshake|bad ?record|alert|invalid ?peer/i;
 
 /** The error to throw when connecting to `t` failed with `err`. */
 export function connectError(t: Pick<TemporalConnection, 'address'>, err: unknown): TemporalConnectError {
-  const text = String((err as Error)?.message ?? err);
+  // The client's Connection says only "Failed to connect"; the gRPC status is its cause.
+  const cause = (err as { cause?: { message?: string } })?.cause?.message;
+  const text = [String((err as Error)?.message ?? err), cause].filter(Boolean).join(': ');
   const auth = AUTH_FAILURE.test(text);
   return new TemporalConnectError(
     auth
