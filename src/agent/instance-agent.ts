@@ -18,7 +18,10 @@ export interface InstanceAgentOptions {
   /** The instance's directory: agent.json, workload.log, the workload's working directory. */
   dir: string;
   logger: Logger;
-  /** What the workload's environment is derived from. @default process.env */
+  /**
+   * What the workload's environment is derived from (an allowlist of it, see workloadBaseEnv),
+   * with DRIFTLESS_WORKLOAD_USER, the user it runs as. @default process.env
+   */
   env?: NodeJS.ProcessEnv;
   /** Most activity polls at once on the instance's queue. @default the SDK's */
   maxPolls?: number;
