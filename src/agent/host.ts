@@ -13,10 +13,10 @@ import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NativeConnection } from '@temporalio/worker';
 import { identify } from '../common/processes';
-import { temporalSecurityFromEnv } from '../config/config';
 import { createLogger } from '../logger';
 import { installRuntimeLogger } from '../runtime';
 import { connectionOptions, dataConverterFromEnv } from '../temporal-connection';
+import { agentCredentials } from './secrets';
 import { deadManTimeoutFromEnv, temporalDeadMan } from './dead-man';
 import { InstanceAgent } from './instance-agent';
 
@@ -50,14 +50,12 @@ export async function runAgentHost(env: NodeJS.ProcessEnv = process.env): Promis
   if (!hostDir) throw new Error('DRIFTLESS_HOST_DIR is not set');
   const pool = env.DRIFTLESS_POOL ?? 'local';
   const idleMs = Number(env.DRIFTLESS_HOST_IDLE_MS) || 10_000;
-  const address = env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
-  const namespace = env.TEMPORAL_NAMESPACE ?? 'default';
   const logger = createLogger({ component: 'agent-host', pool });
   installRuntimeLogger(logger);
-  const dataConverter = dataConverterFromEnv(env);
-  const connection = await NativeConnection.connect(
-    connectionOptions({ ...temporalSecurityFromEnv(env), address, namespace, taskQueue: '' }),
-  );
+  const { connection: settings, codecEnv } = await agentCredentials(env);
+  const { address, namespace } = settings;
+  const dataConverter = dataConverterFromEnv(codecEnv);
+  const connection = await NativeConnection.connect(connectionOptions(settings));
   const agents = new Map<string, { agent: Promise<InstanceAgent>; ended: Promise<void> }>();
   let lastBusy = Date.now();
   let exiting = false;
