@@ -170,7 +170,8 @@ export function connectionOptions(t: TemporalConnection) {
             ? { crt: Buffer.from(t.tls.clientCertPem), key: Buffer.from(t.tls.clientKeyPem) }
             : undefined,
       }
-    : undefined;
+    : // false, not undefined: the SDK would turn TLS on for an API key.
+      false;
   return { address: t.address, tls, apiKey: t.apiKey, metadata: t.metadata };
 }
 
