@@ -55,7 +55,9 @@ export function configureDevCommand(program: Command): void {
           await codecServer?.close();
           throw err;
         });
-        const config = { ...base, temporal: { ...base.temporal, address: server.address } };
+        // Its own plain server: no TLS or API key from the shell's TEMPORAL_* or a profile.
+        const { namespace, taskQueue } = base.temporal;
+        const config = { ...base, temporal: { address: server.address, namespace, taskQueue } };
         notice(
           `Temporal dev server on ${server.address}; Web UI ${server.uiUrl}; history in ${join(dir, 'dev.db')}`,
         );

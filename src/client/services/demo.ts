@@ -68,12 +68,16 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   const uiPort = (await portInUse(8233)) ? await freePort() : 8233;
   say(`1. starting a Temporal dev server on 127.0.0.1:${port} (state in ${stateDir})`);
   const server = await startDevServer({ port, uiPort, logFile: join(stateDir, 'temporal-server.log') });
-  const config = await loadConfig({
+  const loaded = await loadConfig({
     configPath: join(opts.examplesDir, 'driftless.config.yaml'),
-    temporalAddress: server.address,
     stateDir,
     taskQueue: 'driftless-demo',
   });
+  // Its own plain dev server: nothing of the shell's TEMPORAL_* settings or profile.
+  const config = {
+    ...loaded,
+    temporal: { address: server.address, namespace: 'default', taskQueue: loaded.temporal.taskQueue },
+  };
   const logger = createLogger({}, process.env.DRIFTLESS_LOG_LEVEL ?? 'warn');
   const worker = await createDriftlessWorker(config, logger);
   const running = worker.run();
