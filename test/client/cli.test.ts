@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { cli, makeEnv, temporalClient, type TestEnv } from '../support/harness';
+import { spawn } from 'node:child_process';
+import { CLI, cli, makeEnv, temporalClient, type TestEnv } from '../support/harness';
 
 // The real CLI binary in a child process; validate needs no server, the rest use the run's one.
 let env: TestEnv;
@@ -233,3 +234,84 @@ describe('codec serve', () => {
     expect(r.stdout).toMatch(/--insecure-no-auth\s+accept requests without a token/);
   });
 });
+
+describe('hostile and unusual spec input', () => {
+  /** An alias bomb: each level doubles what the next expands to (a billion "lol"s at depth 30). */
+  const aliasBomb = (depth: number) => {
+    const lines = ['a0: &a0 [lol, lol]'];
+    for (let i = 1; i <= depth; i++) lines.push(`a${i}: &a${i} [*a${i - 1}, *a${i - 1}]`);
+    return lines.join('\n') + `\nname: web\nkind: job\ncommand: [x]\nbomb: *a${depth}\n`;
+  };
+
+  test('a YAML alias bomb is refused with exit 2 and a short message, not a crash', async () => {
+    const file = join(env.dir, 'bomb.yaml');
+    await writeFile(file, aliasBomb(30));
+    const r = await cli(['validate', file], env.env, 30_000);
+    expect(r.code).toBe(2);
+    expect(r.stdout + r.stderr).toMatch(/alias/i);
+    expect(r.stdout + r.stderr).not.toMatch(/unexpected error|a bug/);
+    expect((r.stdout + r.stderr).length).toBeLessThan(2000);
+  });
+
+  test('a binary file is refused with exit 2 without echoing its bytes', async () => {
+    const file = join(env.dir, 'model.bin');
+    const bytes = Buffer.alloc(3 << 20);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 7919) & 0xff;
+    await writeFile(file, bytes);
+    const r = await cli(['apply', file], env.env, 30_000);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/not a text file \(binary content at byte \d+\)/);
+    expect(r.stdout.length + r.stderr.length).toBeLessThan(2000);
+  });
+
+  test('a spec over 256 KiB is refused with exit 2 naming the limit', async () => {
+    const file = join(env.dir, 'huge.yaml');
+    await writeFile(file, good + `env: { BIG: "${'x'.repeat(10 << 20)}" }\n`);
+    const r = await cli(['validate', file], env.env, 30_000);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toMatch(/the spec is 10\.0 MiB; a spec may be at most 256 KiB/);
+    expect(r.stdout.length).toBeLessThan(2000);
+  });
+
+  test('endless input is refused, not read forever: /dev/zero, and text on stdin', async () => {
+    const zero = await cli(['validate', '/dev/zero'], env.env, 30_000);
+    expect(zero.code).toBe(2);
+    expect(zero.stdout).toMatch(/not a text file \(binary content at byte 0\)/);
+    const long = await cliWithStdin(['validate', '-'], good + `# ${'x'.repeat(1 << 20)}\n`);
+    expect(long.code).toBe(2);
+    expect(long.stdout).toMatch(/the spec is over 256 KiB; a spec may be at most 256 KiB/);
+  });
+
+  test('"-" reads the spec from stdin', async () => {
+    const r = await cliWithStdin(['validate', '-'], good);
+    expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 0, stdout: '-: valid (service web)\n' });
+    const bad = await cliWithStdin(['validate', '-', '--json'], 'name: web\nkind: 5\ncommand: [x]\n');
+    expect(bad.code).toBe(2);
+    expect(JSON.parse(bad.stdout)).toMatchObject({ valid: false, problems: [{ path: 'kind' }] });
+  });
+});
+
+/** The CLI with `input` on its stdin. */
+function cliWithStdin(
+  args: string[],
+  input: string,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env: env.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const t = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`driftless ${args.join(' ')} timed out: ${stderr}`));
+    }, 30_000);
+    child.on('exit', (code) => {
+      clearTimeout(t);
+      resolve({ code, stdout, stderr });
+    });
+    // The CLI may stop reading before the end (input over the limit): that is not an error here.
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(input);
+  });
+}

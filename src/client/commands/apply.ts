@@ -16,7 +16,7 @@ export function configureApplyCommand(program: Command): void {
   program
     .command('apply')
     .description('start the workload a spec describes (one workflow per name)')
-    .argument('<file>', 'spec file (YAML or JSON)')
+    .argument('<file>', 'spec file (YAML or JSON); - reads it from stdin')
     .option('--wait', 'wait until a service runs or a job finishes')
     .option('--timeout <duration>', 'how long --wait waits', durationOption, 600_000)
     .option('--json', 'print one JSON document')

@@ -113,7 +113,7 @@ export function configureOffersCommand(program: Command): void {
     .description(
       'priced offers that fit a spec or the flags, cheapest first (AWS and GCP catalogs, local pools)',
     )
-    .argument('[file]', 'a workload spec; its resources and placement are used')
+    .argument('[file]', 'a workload spec (- reads it from stdin); its resources and placement are used')
     .option('--gpu <gpu>', 'GPU request: H100:8, A100:4..8, L4, any [default: any]')
     .option('--cpu <n>', 'vCPUs: 16 (at least) or a range such as 16..32')
     .option('--memory <size>', 'RAM: 64GB (at least) or a range such as 64GB..256GB')

@@ -8,7 +8,7 @@ export function configureValidateCommand(program: Command): void {
   program
     .command('validate')
     .description('check a workload spec and print every problem with its path; starts nothing')
-    .argument('<file>', 'spec file (YAML or JSON)')
+    .argument('<file>', 'spec file (YAML or JSON); - reads it from stdin')
     .option('--json', 'print one JSON document')
     .action(async (file: string, opts: { json?: boolean }) => {
       const result = await loadSpecFile(file);

@@ -8,6 +8,7 @@
 import type { InstancesClient, ZoneOperationsClient, ZonesClient } from '@google-cloud/compute';
 import type { Logger } from 'pino';
 import { ProviderCalls, type CallContext } from '../calls';
+import { AuthError } from '../errors';
 import type { GcpProviderConfig } from './config';
 import { GCP_UNAVAILABLE_CODES, classifyGcpError } from './errors';
 
@@ -62,6 +63,7 @@ export class GcpApi {
   private instancesClient?: InstancesClient;
   private operationsClient?: ZoneOperationsClient;
   private zonesClient?: ZonesClient;
+  private credentialsFound = false;
 
   constructor(private readonly opts: GcpApiOptions) {
     this.clientOptions = { ...gcpClientOptions(opts.config), ...opts.clientOptions };
@@ -108,7 +110,29 @@ export class GcpApi {
    */
   async once<T>(ctx: CallContext, fn: (signal: AbortSignal) => Promise<T>, timeoutMs?: number): Promise<T> {
     await this.load();
+    await this.credentials(ctx);
     return this.calls.once(ctx, fn, timeoutMs);
+  }
+
+  /**
+   * Finds the Application Default Credentials once, before the first call. A client that cannot
+   * find them fails its call with an unhandled rejection inside google-gax (its `initialize()`
+   * rethrows from a detached promise), which would end the process: here it is an AuthError.
+   */
+  private async credentials(ctx: CallContext): Promise<void> {
+    if (this.clientOptions.authClient || this.credentialsFound) return;
+    const auth = (this.zones as unknown as { auth?: { getClient(): Promise<unknown> } }).auth;
+    try {
+      await auth?.getClient();
+      this.credentialsFound = true;
+    } catch (err) {
+      throw new AuthError(
+        `GCP credentials: ${(err as Error).message.split('\n')[0]} (Application Default Credentials: ` +
+          'GOOGLE_APPLICATION_CREDENTIALS, `gcloud auth application-default login`, or the instance service account)',
+        ctx.location,
+        'NoCredentials',
+      );
+    }
   }
 
   /** Tries `fn` within the bounds; see {@link ProviderCalls.retrying}. */

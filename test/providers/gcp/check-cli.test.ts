@@ -21,20 +21,41 @@ afterAll(async () => {
 });
 
 /** Runs `driftless check --json` with a config naming only GCP at `endpoint`. */
-async function check(endpoint: string) {
+async function check(endpoint: string, adc?: NodeJS.ProcessEnv) {
   const gcp = {
     project: 'test-project',
     zones: ['us-central1-a', 'us-east1-b'],
     endpoint,
-    credentials: 'none',
+    ...(adc ? {} : { credentials: 'none' }),
     retryDelay: '10ms',
     maxAttempts: 2,
     agentInstall: '',
   };
   const file = join(dir, 'gcp.yaml');
   await writeFile(file, stringify({ providers: { gcp } }));
-  return cli(['check', '--json'], { ...process.env, DRIFTLESS_CONFIG: file });
+  return cli(['check', '--json'], { ...process.env, DRIFTLESS_CONFIG: file, ...adc });
 }
+
+test('check with no GCP credentials to be found reports it per zone and exits 3, never crashes', async () => {
+  fake.reset();
+  const missing = join(dir, 'no-such-key.json');
+  // Application Default Credentials from a key file that is not there; the metadata server is
+  // never asked (detection off, and pointed at loopback should anything ask).
+  const r = await check(fake.endpoint, {
+    GOOGLE_APPLICATION_CREDENTIALS: missing,
+    METADATA_SERVER_DETECTION: 'none',
+    GCE_METADATA_HOST: '127.0.0.1:9',
+    GCE_METADATA_IP: '127.0.0.1:9',
+  });
+  expect({ code: r.code, stderr: r.stderr }).toMatchObject({ code: 3 });
+  expect(r.stderr).not.toMatch(/unexpected error|Unhandled|node:internal/);
+  const gcp = (JSON.parse(r.stdout) as ProviderCheck[]).find((p) => p.provider === 'gcp')!;
+  expect(gcp.ok).toBe(false);
+  for (const zone of gcp.regions) {
+    expect(zone.detail).toContain(`GCP credentials: The file at ${missing} does not exist`);
+  }
+  expect(fake.calls('zones.get')).toHaveLength(0);
+});
 
 test('check reports a working GCP configuration: each zone UP, exit 0', async () => {
   fake.reset();
