@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -193,15 +193,41 @@ function expandHome(p: string): string {
 }
 
 /**
+ * Where a config file is looked for when none is named, in order: ./driftless.config.yaml,
+ * then `$XDG_CONFIG_HOME/driftless/config.yaml` (default `~/.config/driftless/config.yaml`).
+ */
+export function defaultConfigPaths(env: NodeJS.ProcessEnv = process.env): string[] {
+  const xdg = envValue(env, 'XDG_CONFIG_HOME');
+  // The XDG spec ignores a relative XDG_CONFIG_HOME.
+  const configHome = xdg?.startsWith('/') ? xdg : join(envValue(env, 'HOME') ?? homedir(), '.config');
+  return [resolve(DEFAULT_CONFIG_FILE), join(configHome, 'driftless', 'config.yaml')];
+}
+
+/** The first default config file that exists; else the first place looked (optional, then). */
+async function findDefaultConfig(env: NodeJS.ProcessEnv): Promise<string> {
+  const candidates = defaultConfigPaths(env);
+  for (const c of candidates) {
+    try {
+      await access(c);
+      return c;
+    } catch {
+      // not there: the next place
+    }
+  }
+  return candidates[0]!;
+}
+
+/**
  * Resolves the configuration with precedence flag > environment > file > default.
- * The file is `--config`, else `DRIFTLESS_CONFIG`, else ./driftless.config.yaml when it exists.
+ * The file is `--config`, else `DRIFTLESS_CONFIG`, else the first of {@link defaultConfigPaths}
+ * that exists.
  */
 export async function loadConfig(
   overrides: ConfigOverrides = {},
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<Config> {
   const explicit = overrides.configPath ?? envValue(env, 'DRIFTLESS_CONFIG');
-  const path = resolve(explicit ?? DEFAULT_CONFIG_FILE);
+  const path = explicit !== undefined ? resolve(explicit) : await findDefaultConfig(env);
   let file: ConfigFile = ConfigFile.parse({});
   let source: string | undefined;
   let text: string | undefined;
