@@ -3,6 +3,8 @@ import type { Logger } from './logger';
 
 let runtimeInstalled = false;
 
+const PINO_LEVEL = { TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error' } as const;
+
 /** Routes the Temporal SDK's own logs into pino and leaves signals to us (once per process). */
 export function installRuntimeLogger(logger: Logger): void {
   if (runtimeInstalled) return;
@@ -11,8 +13,8 @@ export function installRuntimeLogger(logger: Logger): void {
   const level = (process.env.DRIFTLESS_SDK_LOG_LEVEL ?? 'WARN') as LogLevel;
   Runtime.install({
     logger: new DefaultLogger(level, (entry) => {
-      const fn = entry.level === 'ERROR' ? 'error' : entry.level === 'WARN' ? 'warn' : 'info';
-      sdk[fn]({ ...entry.meta }, entry.message);
+      // Through pino like every other line: JSON in pipes, readable on a terminal (src/logger.ts).
+      sdk[PINO_LEVEL[entry.level]]({ ...entry.meta }, entry.message);
     }),
     // The native core's own logs go through the same logger instead of raw to stderr.
     telemetryOptions: { logging: { filter: { core: level, other: level }, forward: {} } },
