@@ -4,7 +4,9 @@ import { parseDuration } from '../../spec/units';
 import { configFrom, notice, output, progress, withWorkloads } from '../context';
 import { CliError, ExitCode } from '../errors';
 import { formatPlan, formatProblems, formatStatus } from '../format';
+import { PhaseProgress, stderrOutput } from '../progress';
 import { planFor } from '../services/plan';
+import type { WorkloadView } from '../services/workloads';
 
 export function durationOption(value: string): number {
   const ms = parseDuration(value);
@@ -43,15 +45,24 @@ export function configureApplyCommand(program: Command): void {
           return;
         }
         const started = Date.now();
-        let view =
-          spec.kind === 'service'
-            ? await svc.waitPhase(spec.name, ['RUNNING', 'FAILED', 'STOPPED'], opts.timeout)
-            : await svc.waitClosed(spec.name, opts.timeout);
-        if (view.phase !== 'RUNNING' && view.workflowStatus === 'RUNNING') {
-          // Failing or stopping: the workflow ends its instances before it closes; show the
-          // closed workflow (and its failure) once it has, within what is left of the timeout.
-          const left = Math.max(1000, opts.timeout - (Date.now() - started));
-          view = await svc.waitClosed(spec.name, left).catch(() => view);
+        // Phase changes as they happen, on stderr: a spinner on a terminal, else a line each.
+        const shown = new PhaseProgress(stderrOutput());
+        const onView = (v: WorkloadView) => shown.update(v);
+        let view: WorkloadView;
+        try {
+          view =
+            spec.kind === 'service'
+              ? await svc.waitPhase(spec.name, ['RUNNING', 'FAILED', 'STOPPED'], opts.timeout, onView)
+              : await svc.waitClosed(spec.name, opts.timeout, onView);
+          if (view.phase !== 'RUNNING' && view.workflowStatus === 'RUNNING') {
+            // Failing or stopping: the workflow ends its instances before it closes; show the
+            // closed workflow (and its failure) once it has, within what is left of the timeout.
+            const left = Math.max(1000, opts.timeout - (Date.now() - started));
+            const before = view;
+            view = await svc.waitClosed(spec.name, left, onView).catch(() => before);
+          }
+        } finally {
+          shown.stop();
         }
         output(opts.json, view, () => formatStatus(view));
         const ok = spec.kind === 'service' ? view.phase === 'RUNNING' : view.workflowStatus === 'COMPLETED';

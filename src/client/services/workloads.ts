@@ -15,6 +15,7 @@ import {
   workloadNameFromWorkflowId,
   workloadWorkflowId,
 } from '../../common/names';
+import { costSoFar, ratePerHour } from '../../common/cost';
 import { sleep } from '../../common/sleep';
 import type { Config } from '../../config/config';
 import type { WorkloadSpec } from '../../spec/workload-spec';
@@ -32,6 +33,9 @@ import type { Phase, WorkloadStatus } from '../../workflows/types';
 import { regionsArePools } from '../../providers/registry';
 import { CliError, ExitCode } from '../errors';
 
+/** Status queries `ls` makes at once for the running workloads' costs. */
+const LIST_QUERIES_AT_ONCE = 16;
+
 /** What `status --json` prints: the workflow's own view plus where it runs, flattened. */
 export interface WorkloadView {
   name: string;
@@ -48,6 +52,12 @@ export interface WorkloadView {
   instanceId?: string;
   instanceType?: string;
   pricePerHour?: number;
+  /** What its instances cost per hour now (all of them: a draining or booting one too). */
+  ratePerHour?: number;
+  /** US dollars its instances have cost so far (src/common/cost.ts). */
+  costUsd?: number;
+  /** The spec's budget.maxTotal, when it has one. */
+  budgetUsd?: number;
   /** Where an HTTP workload serves ("address:port"). */
   endpoint?: string;
   /** Set when the workflow failed: the failure's message. */
@@ -80,14 +90,18 @@ export class WorkloadService {
   }
 
   /** Whether the namespace has the Driftless* search attributes (the dev server registers them). */
-  async hasSearchAttributes(): Promise<boolean> {
+  async hasSearchAttributes(): Promise<{ searchAttributes: boolean; costAttribute: boolean }> {
     try {
       const res = await this.client.connection.operatorService.listSearchAttributes({
         namespace: this.config.temporal.namespace,
       });
-      return Object.values(SEARCH_ATTRIBUTES).every((a) => a.name in (res.customAttributes ?? {}));
+      const has = (a: { name: string }) => a.name in (res.customAttributes ?? {});
+      // DriftlessCost came later: a namespace registered before it still gets the other five.
+      const { cost, ...base } = SEARCH_ATTRIBUTES;
+      const searchAttributes = Object.values(base).every(has);
+      return { searchAttributes, costAttribute: searchAttributes && has(cost) };
     } catch {
-      return false;
+      return { searchAttributes: false, costAttribute: false };
     }
   }
 
@@ -108,7 +122,7 @@ export class WorkloadService {
       const handle = await this.client.workflow.start<typeof workloadWorkflow>(WORKLOAD_WORKFLOW_TYPE, {
         workflowId,
         taskQueue: this.config.temporal.taskQueue,
-        args: [{ spec, specHash: hash, searchAttributes: await this.hasSearchAttributes() }],
+        args: [{ spec, specHash: hash, ...(await this.hasSearchAttributes()) }],
         memo: { name: spec.name, kind: spec.kind, specHash: hash },
       });
       return { outcome: 'started', workflowId, runId: handle.firstExecutionRunId };
@@ -198,6 +212,7 @@ export class WorkloadService {
       instanceId: c?.instanceId,
       instanceType: c?.instanceType,
       pricePerHour: c?.pricePerHour,
+      ...costOf(status, sa),
       endpoint: c?.endpoint,
       failure,
       status,
@@ -225,9 +240,21 @@ export class WorkloadService {
         pool: regionsArePools(provider) ? region : undefined,
         region,
         pricePerHour: sa[SEARCH_ATTRIBUTES.pricePerHour.name]?.[0] as number | undefined,
+        ...costOf(undefined, sa),
       });
     }
-    return [...seen.values()].sort((a, b) => a.name.localeCompare(b.name));
+    const views = [...seen.values()].sort((a, b) => a.name.localeCompare(b.name));
+    // A running workload's cost grows between transitions: ask its ledger (a few at a time).
+    const running = views.filter((v) => v.workflowStatus === 'RUNNING');
+    for (let i = 0; i < running.length; i += LIST_QUERIES_AT_ONCE) {
+      await Promise.all(
+        running.slice(i, i + LIST_QUERIES_AT_ONCE).map(async (v) => {
+          const st = await this.queryStatus(v.name, 3000);
+          if (st) Object.assign(v, costOf(st, {}));
+        }),
+      );
+    }
+    return views;
   }
 
   async stop(name: string, reason = 'stopped from the CLI'): Promise<void> {
@@ -242,13 +269,14 @@ export class WorkloadService {
   /**
    * Polls the workload's view until `done` says so or `timeoutMs` passes. A failed poll (a
    * slow or restarting server) is retried until the deadline, not fatal; "no such workload"
-   * and the like are.
+   * and the like are. `onView` sees every view polled (progress for people).
    */
   async waitUntil(
     name: string,
     done: (v: WorkloadView) => boolean,
     timeoutMs: number,
     what: string,
+    onView?: (v: WorkloadView) => void,
   ): Promise<WorkloadView> {
     const deadline = Date.now() + timeoutMs;
     let last: WorkloadView | undefined;
@@ -256,6 +284,7 @@ export class WorkloadService {
     for (;;) {
       try {
         last = await this.status(name);
+        onView?.(last);
         if (done(last)) return last;
       } catch (err) {
         if (err instanceof CliError) throw err;
@@ -274,17 +303,40 @@ export class WorkloadService {
   }
 
   /** Waits for the workflow to close; returns its final view. */
-  waitClosed(name: string, timeoutMs: number): Promise<WorkloadView> {
-    return this.waitUntil(name, (v) => v.workflowStatus !== 'RUNNING', timeoutMs, 'finish');
+  waitClosed(name: string, timeoutMs: number, onView?: (v: WorkloadView) => void): Promise<WorkloadView> {
+    return this.waitUntil(name, (v) => v.workflowStatus !== 'RUNNING', timeoutMs, 'finish', onView);
   }
 
   /** Waits until the workload reaches one of `phases` (or its workflow closes). */
-  waitPhase(name: string, phases: Phase[], timeoutMs: number): Promise<WorkloadView> {
+  waitPhase(
+    name: string,
+    phases: Phase[],
+    timeoutMs: number,
+    onView?: (v: WorkloadView) => void,
+  ): Promise<WorkloadView> {
     return this.waitUntil(
       name,
       (v) => phases.includes(v.phase as Phase) || v.workflowStatus !== 'RUNNING',
       timeoutMs,
       `reach ${phases.join('/')}`,
+      onView,
     );
   }
+}
+
+/**
+ * Cost so far and the current rate: from the workflow's ledger when its status answered (priced
+ * to this moment), else the DriftlessCost search attribute (as of its last transition).
+ */
+export function costOf(
+  status: WorkloadStatus | undefined,
+  sa: Record<string, unknown[] | undefined>,
+  nowMs = Date.now(),
+): Pick<WorkloadView, 'costUsd' | 'ratePerHour' | 'budgetUsd'> {
+  const budget = status?.budgetUsd !== undefined ? { budgetUsd: status.budgetUsd } : {};
+  if (status?.cost) {
+    return { costUsd: costSoFar(status.cost, nowMs), ratePerHour: ratePerHour(status.cost), ...budget };
+  }
+  const stored = sa[SEARCH_ATTRIBUTES.cost.name]?.[0];
+  return typeof stored === 'number' ? { costUsd: stored, ...budget } : budget;
 }
