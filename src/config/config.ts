@@ -13,6 +13,7 @@ import {
   SecretRef,
   type CloudAgentTemporal,
 } from './agent-temporal';
+import { CatalogConfig } from './catalog-config';
 import { ConnectionSettingsError, resolveConnection, type TemporalConnection } from '../temporal-connection';
 
 const OWNER_PATTERN = /^[a-z0-9][a-z0-9-]*$/;
@@ -110,6 +111,8 @@ export const ConfigFile = z.strictObject({
   stateDir: z.string().optional(),
   /** SkyPilot-format catalogs (<provider>.csv or <provider>/vms.csv) that replace the bundled ones. */
   catalogDir: z.string().optional(),
+  /** The price catalogs' age: older ones are warned about by `offers` and `apply`. */
+  catalog: CatalogConfig.default({ maxAge: 7 * 86_400_000 }),
   reconcile: ReconcileConfig.default({
     enabled: true,
     every: 5 * 60_000,
@@ -140,6 +143,8 @@ export interface Config {
   stateDir: string;
   /** Overrides the bundled AWS/GCP catalogs when set. */
   catalogDir?: string;
+  /** Undefined maxAgeMs: catalog.maxAge is "off". */
+  catalog: { maxAgeMs?: number };
   providers: ProvidersConfig;
   reconcile: { enabled: boolean; everyMs: number; graceMs: number; listTimeoutMs: number };
   /** The batched watch of running instances. */
@@ -319,6 +324,7 @@ export async function loadConfig(
     installation,
     stateDir,
     catalogDir,
+    catalog: { maxAgeMs: file.catalog.maxAge === 'off' ? undefined : file.catalog.maxAge },
     reconcile: {
       enabled: file.reconcile.enabled,
       everyMs: file.reconcile.every,

@@ -1,4 +1,4 @@
-import { mkdtempSync, mkdirSync, promises as fsp, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, promises as fsp, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import {
@@ -13,6 +13,11 @@ import type { Offer } from '../../src/common/offer';
 const ROOT = path.resolve(__dirname, '..', '..');
 const AWS_HEADER =
   'InstanceType,AcceleratorName,AcceleratorCount,vCPUs,MemoryGiB,GpuInfo,Price,SpotPrice,Region,AvailabilityZone';
+
+// An empty download cache, so a developer's `driftless catalog update` does not change these tests.
+const cacheHome = mkdtempSync(path.join(tmpdir(), 'driftless-xdg-cache-'));
+process.env.XDG_CACHE_HOME = cacheHome;
+afterAll(() => rmSync(cacheHome, { recursive: true, force: true }));
 
 const twinKey = (o: Offer) =>
   `${o.provider}|${o.region}|${o.zone}|${o.instanceType}|${o.gpuType}|${o.gpuCount}`;
@@ -34,6 +39,14 @@ describe('loadCatalog: bundled data', () => {
     ]);
     for (const s of result.sources)
       expect(s.offers).toBe(offers.filter((o) => o.provider === s.provider).length);
+  });
+
+  it('dates the bundled snapshot from data/catalog/catalog.json', () => {
+    expect(result.sources.map((s) => [s.provider, s.kind, s.asOf])).toEqual([
+      ['aws', 'bundled', '2025-06-04'],
+      ['gcp', 'bundled', '2025-06-04'],
+    ]);
+    expect(result.sources[0]?.source).toMatch(/skypilot-catalog catalogs\/v7\/aws\/vms\.csv/);
   });
 
   it('has p4d.24xlarge A100 x8 (40 GB) and p4de.24xlarge A100-80GB x8 (80 GB) offers on AWS', () => {
@@ -113,6 +126,7 @@ describe('loadCatalog: bundled data', () => {
       const files = spy.mock.calls.map((c) => String(c[0]));
       expect(files.sort()).toEqual([
         path.join(ROOT, 'data', 'catalog', 'aws.csv'),
+        path.join(ROOT, 'data', 'catalog', 'catalog.json'),
         path.join(ROOT, 'data', 'catalog', 'gcp.csv'),
       ]);
     } finally {
@@ -160,8 +174,16 @@ describe('loadCatalog: a user directory', () => {
       ['my.xlarge', 'eu-west-1', false, 1.25],
     ]);
     expect(c.sources).toEqual([
-      { provider: 'aws', file: path.join(dir, 'aws.csv'), rows: 2, offers: 3, bundled: false },
-      expect.objectContaining({ provider: 'gcp', bundled: true, rows: 792 }),
+      {
+        provider: 'aws',
+        kind: 'dir',
+        file: path.join(dir, 'aws.csv'),
+        asOf: statSync(path.join(dir, 'aws.csv')).mtime.toISOString(),
+        rows: 2,
+        offers: 3,
+        bundled: false,
+      },
+      expect.objectContaining({ provider: 'gcp', kind: 'bundled', bundled: true, rows: 792 }),
     ]);
     expect(c.offers.some((o) => o.instanceType === 'a2-highgpu-8g')).toBe(true);
   });
@@ -171,7 +193,14 @@ describe('loadCatalog: a user directory', () => {
     writeFileSync(path.join(dir, 'aws', 'vms.csv'), userAws);
     const c = await loadCatalog({ dir, providers: ['aws'] });
     expect(c.sources).toEqual([
-      { provider: 'aws', file: path.join(dir, 'aws', 'vms.csv'), rows: 2, offers: 3, bundled: false },
+      expect.objectContaining({
+        provider: 'aws',
+        kind: 'dir',
+        file: path.join(dir, 'aws', 'vms.csv'),
+        rows: 2,
+        offers: 3,
+        bundled: false,
+      }),
     ]);
   });
 

@@ -8,6 +8,7 @@ import { configFrom, notice, output } from '../context';
 import { CliError, ExitCode } from '../errors';
 import { formatProblems, table } from '../format';
 import { allOffers, explainOffers, type OffersResult } from '../services/offers';
+import { describePrices, staleCatalogWarnings } from '../../catalog/provenance';
 
 interface OffersOptions {
   gpu?: string;
@@ -168,7 +169,12 @@ export function configureOffersCommand(program: Command): void {
         catalogs,
         ...(providerErrors.length ? { providerErrors } : {}),
       };
-      output(opts.json, result, () => formatOffers(result, !!opts.explain));
+      const now = Date.now();
+      output(opts.json, result, () => {
+        const prices = describePrices(catalogs, now);
+        return formatOffers(result, !!opts.explain) + (prices ? `\n${prices}` : '');
+      });
+      for (const w of staleCatalogWarnings(catalogs, config.catalog.maxAgeMs, now)) notice(w);
       // Nothing can run this: a failure for scripts, explained above.
       if (result.matched === 0) process.exitCode = ExitCode.Failed;
     });

@@ -5,6 +5,7 @@ import { gatherOffers } from '../../placement/place';
 import { nearestMisses, rankOffers, type PlacementSpec, type RankedOffer } from '../../placement/rank';
 import { createProviders } from '../../providers/registry';
 import type { Offer } from '../../common/offer';
+import type { CatalogProvenance } from '../../catalog/provenance';
 
 /** One row of `driftless offers`: an offer with the price of its on-demand and spot variants. */
 export interface OfferRow extends Omit<Offer, 'spot' | 'pricePerHour'> {
@@ -25,7 +26,10 @@ export interface OffersResult {
   considered: number;
   rejected: Array<{ reason: string; count: number; example: string }>;
   nearestMisses?: Array<{ offer: string; pricePerHour: number; reasons: string[] }>;
-  catalogs: Array<{ provider: string; file: string; offers: number }>;
+  /** The catalogs read: where each came from and the date its prices are counted from. */
+  catalogs: Array<
+    { provider: string; file: string; offers: number } & Omit<CatalogProvenance, 'file' | 'provider'>
+  >;
   /** Configured providers that could not list their offers ("<provider>: <message>"); absent when none. */
   providerErrors?: string[];
 }
@@ -44,7 +48,14 @@ export async function allOffers(config: Config, logger: Logger) {
   return {
     offers: [...catalog.offers.filter((o) => !providers.has(o.provider)), ...gathered.offers],
     providerErrors: gathered.providerErrors,
-    catalogs: catalog.sources.map((s) => ({ provider: s.provider, file: s.file, offers: s.offers })),
+    catalogs: catalog.sources.map((s) => ({
+      provider: s.provider,
+      file: s.file,
+      offers: s.offers,
+      kind: s.kind,
+      ...(s.asOf !== undefined ? { asOf: s.asOf } : {}),
+      ...(s.source !== undefined ? { source: s.source } : {}),
+    })),
   };
 }
 

@@ -1,3 +1,5 @@
+import { BUNDLED_PROVIDERS, locateCatalogs } from '../../catalog/catalog';
+import { describePrices, staleCatalogWarnings, type CatalogProvenance } from '../../catalog/provenance';
 import type { Config } from '../../config/config';
 import { createLogger } from '../../logger';
 import { gatherOffers } from '../../placement/place';
@@ -14,6 +16,12 @@ export interface Plan {
   passedOver: number;
   /** Providers that could not list their offers. */
   errors: string[];
+  /** The catalogs the configured AWS/GCP providers price from, with their dates. */
+  catalogs: CatalogProvenance[];
+  /** "prices: aws catalog updated 2026-11-30 (2 days old), ..."; absent without catalogs. */
+  prices?: string;
+  /** One line per catalog older than catalog.maxAge. */
+  catalogWarnings: string[];
 }
 
 /**
@@ -23,7 +31,15 @@ export interface Plan {
 export async function planFor(spec: WorkloadSpec, config: Config, shown = 4): Promise<Plan> {
   const providers = await createProviders(config, createLogger({}, 'warn'));
   const { offers, providerErrors: errors } = await gatherOffers(providers.values());
-  const placement = rankOffers(spec, offers, [], Date.now());
+  const now = Date.now();
+  const placement = rankOffers(spec, offers, [], now);
+  // Only catalog-backed providers that are configured; a catalog that cannot be found was
+  // already reported by its provider in `errors`.
+  const catalogs = await locateCatalogs({
+    dir: config.catalogDir,
+    providers: [...providers.keys()].filter((p) => BUNDLED_PROVIDERS.includes(p)),
+  }).catch(() => []);
+  const prices = describePrices(catalogs, now);
   return {
     candidates: placement.ranked
       .slice(0, shown)
@@ -31,5 +47,8 @@ export async function planFor(spec: WorkloadSpec, config: Config, shown = 4): Pr
     fits: placement.ranked.length,
     passedOver: placement.rejected.length,
     errors,
+    catalogs,
+    ...(prices ? { prices } : {}),
+    catalogWarnings: staleCatalogWarnings(catalogs, config.catalog.maxAgeMs, now),
   };
 }
