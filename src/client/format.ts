@@ -103,5 +103,7 @@ export function formatPlan(spec: WorkloadSpec, plan: Plan): string {
   if (plan.fits === 0) lines.push('  no configured offer fits now: the workload will wait for one');
   lines.push(`  ${plan.passedOver} offers passed over (see why: driftless offers FILE --explain)`);
   for (const e of plan.errors) lines.push(`  provider did not answer: ${e}`);
+  if (plan.prices) lines.push(`  ${plan.prices}`);
+  lines.push(...plan.catalogWarnings);
   return lines.join('\n');
 }

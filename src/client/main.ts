@@ -5,6 +5,7 @@ import { CodecError } from '../codec/aes-gcm';
 import { ConfigError } from '../config/config';
 import { TemporalConnectError } from '../temporal-connection';
 import { configureApplyCommand } from './commands/apply';
+import { configureCatalogCommand } from './commands/catalog';
 import { configureDemoCommand } from './commands/demo';
 import { configureCheckCommand } from './commands/check';
 import { configureCodecCommand } from './commands/codec';
@@ -55,6 +56,7 @@ export function buildProgram(): Command {
   configureMigrateCommand(program);
   configureValidateCommand(program);
   configureOffersCommand(program);
+  configureCatalogCommand(program);
   configureCheckCommand(program);
   configureGcCommand(program);
   configurePoolCommand(program);
