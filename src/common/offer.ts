@@ -9,8 +9,13 @@ export interface Offer {
   provider: string;
   /** Region; for the local provider, the pool name. */
   region: string;
-  /** Zone; for the local provider, the pool name. */
+  /** Zone; for the local provider, the pool name. AWS: the AZ id (`use1-az1`), as the catalog has it. */
   zone: string;
+  /**
+   * The zone's name where it differs from `zone` and the provider knows it (AWS: `us-east-1a`,
+   * which maps to an AZ id per account); placement matches zone patterns against both.
+   */
+  zoneName?: string;
   /** Instance type; for a local pool, a description of the slice ("lab-a:2xA100"). */
   instanceType: string;
   /** GPU model name, e.g. "A100"; undefined for CPU-only offers. */

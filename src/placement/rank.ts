@@ -5,6 +5,7 @@
 import type { Offer } from '../common/offer';
 import { formatRange, inRange, type Range } from '../spec/ranges';
 import type { Candidate, PlacementConstraints, Resources, WorkloadSpec } from '../spec/workload-spec';
+import { zoneExcluded } from './zones';
 
 /** A location skipped until `until` (epoch ms) after a failure there. */
 export interface Block {
@@ -75,7 +76,7 @@ export function globToRegExp(glob: string): RegExp {
   return new RegExp(`^${body}$`, 'i');
 }
 
-interface Matcher {
+export interface Matcher {
   allow?: RegExp[];
   deny?: RegExp[];
   allowText: string;
@@ -181,9 +182,10 @@ function regionVerdict(c: Compiled, v: string): string | undefined {
   if (r === undefined) c.memo.region.set(v, (r = excluded('region', v, c.regions) ?? null));
   return r ?? undefined;
 }
-function zoneVerdict(c: Compiled, v: string): string | undefined {
-  let r = c.memo.zone.get(v);
-  if (r === undefined) c.memo.zone.set(v, (r = excluded('zone', v, c.zones) ?? null));
+function zoneVerdict(c: Compiled, id: string, name: string | undefined): string | undefined {
+  const key = name === undefined || name === id ? id : `${id}|${name}`;
+  let r = c.memo.zone.get(key);
+  if (r === undefined) c.memo.zone.set(key, (r = zoneExcluded(c.zones!, id, name) ?? null));
   return r ?? undefined;
 }
 function typeVerdict(c: Compiled, g: NonNullable<Compiled['gpu']>, v: string): string | undefined {
@@ -282,7 +284,7 @@ function check(c: Compiled, o: Offer, blocks: Block[], now: number, all?: string
     if (!all) return r;
     all.push(r);
   }
-  if (c.zones && (r = zoneVerdict(c, o.zone))) {
+  if (c.zones && (r = zoneVerdict(c, o.zone, o.zoneName))) {
     if (!all) return r;
     all.push(r);
   }

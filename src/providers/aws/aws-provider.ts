@@ -96,9 +96,17 @@ export class AwsProvider implements Provider {
         subnetZones.set(region, new Set(byZone.keys()));
       }
     }
+    // Zone names (us-east-1a) map to AZ ids per account: with this account's map, a spec's
+    // zones may name either (see AwsRegionInfo.zoneNames).
+    const names = await this.regionInfo.zoneNames(this.config.regions, (region) => ({
+      location: this.location(region),
+    }));
     return mine
       .filter((o) => subnetZones.get(o.region)?.has(o.zone) ?? true)
-      .map((o) => ({ ...o, provider: this.name }));
+      .map((o) => {
+        const zoneName = names.get(o.zone);
+        return { ...o, provider: this.name, ...(zoneName && zoneName !== o.zone ? { zoneName } : {}) };
+      });
   }
 
   /** The live instance an attempt already launched, if any (oldest first when, somehow, several). */

@@ -68,6 +68,25 @@ export class AwsRegionInfo {
   }
 
   /**
+   * AZ id -> zone name of this account, for the regions that answer within `waitMs` (cached
+   * like {@link zones}); a region that does not answer in time gives no names, so listing offers
+   * never waits out an outage.
+   */
+  async zoneNames(
+    regions: string[],
+    ctxOf: (region: string) => CallContext,
+    waitMs = 3000,
+  ): Promise<Map<string, string>> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<AwsZone[]>((r) => (timer = setTimeout(() => r([]), waitMs)));
+    const described = await Promise.all(
+      regions.map((region) => Promise.race([this.zones(region, ctxOf(region)).catch(() => []), late])),
+    );
+    clearTimeout(timer);
+    return new Map(described.flat().map((z) => [z.id, z.name]));
+  }
+
+  /**
    * The zone named by an offer (an AZ id from the catalog, or a name from a custom catalog). A
    * zone this account cannot use is a capacity failure of that zone: failover moves on.
    */

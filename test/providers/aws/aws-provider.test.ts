@@ -47,7 +47,14 @@ describe('offers', () => {
   test('are the injected offers when given, still filtered to the configured regions', async () => {
     const injected = [offer(), offer({ region: 'eu-west-1', zone: 'euw1-az1' })];
     const offers = await makeProvider(aws.moto.endpoint, {}, { catalogOffers: injected }).offers();
-    expect(offers).toEqual([injected[0]]);
+    expect(offers.map(({ zoneName: _name, ...o }) => o)).toEqual([injected[0]]);
+  });
+
+  test("carry this account's name of each AZ id, so a spec's zones may name either", async () => {
+    const zones = await aws.ec2.send(new DescribeAvailabilityZonesCommand({ ZoneIds: ['use1-az1'] }));
+    const name = zones.AvailabilityZones![0]!.ZoneName;
+    const offers = await makeProvider(aws.moto.endpoint, {}, { catalogOffers: [offer()] }).offers();
+    expect(offers[0]).toMatchObject({ zone: 'use1-az1', zoneName: name });
   });
 
   test('in a region with configured subnets, cover only the zones those subnets are in', async () => {
