@@ -10,7 +10,7 @@ NAMESPACE="${TEMPORAL_NAMESPACE:-default}"
 RETENTION="${TEMPORAL_NAMESPACE_RETENTION:-72h}"
 ATTEMPTS="${TEMPORAL_INIT_ATTEMPTS:-60}"
 # NAME:Type, one per attribute; the test in test/deploy checks this list against the source.
-ATTRIBUTES='DriftlessPhase:Keyword DriftlessProvider:Keyword DriftlessRegion:Keyword DriftlessGpuType:Keyword DriftlessPricePerHour:Double'
+ATTRIBUTES='DriftlessPhase:Keyword DriftlessProvider:Keyword DriftlessRegion:Keyword DriftlessGpuType:Keyword DriftlessPricePerHour:Double DriftlessCost:Double'
 
 attempt=1
 until temporal operator cluster health --address "$ADDRESS" >/dev/null 2>&1; do

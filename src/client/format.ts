@@ -1,4 +1,5 @@
 import type { Block } from '../placement/rank';
+import { formatUsd } from '../common/cost';
 import { blockLabel } from '../placement/rank';
 import type { SpecProblem } from '../spec/load';
 import type { TimelineEvent } from '../workflows/types';
@@ -47,6 +48,11 @@ export function formatStatus(v: WorkloadView): string {
   } else if (v.provider) {
     lines.push(`  last on ${v.provider} ${v.pool ? `pool ${v.pool}` : v.region}`);
   }
+  if (v.costUsd !== undefined) {
+    const rate = v.ratePerHour ? `  now ${formatUsd(v.ratePerHour)}/h` : '';
+    const budget = s?.result === undefined ? budgetLine(v) : '';
+    lines.push(`  cost so far ${formatUsd(v.costUsd)}${rate}${budget}`);
+  }
   if (s) {
     const here = s.current?.restartsHere ? ` (${s.current.restartsHere} in place on this instance)` : '';
     lines.push(`  attempts ${s.attempts}  restarts ${s.restarts}${here}  recoveries ${s.recoveries}`);
@@ -80,7 +86,7 @@ export function formatStatus(v: WorkloadView): string {
 export function formatList(views: WorkloadView[]): string {
   if (views.length === 0) return 'no workloads';
   return table([
-    ['NAME', 'WORKFLOW', 'PHASE', 'PROVIDER', 'POOL/REGION', '$/H'],
+    ['NAME', 'WORKFLOW', 'PHASE', 'PROVIDER', 'POOL/REGION', '$/H', 'COST'],
     ...views.map((v) => [
       v.name,
       v.workflowStatus,
@@ -88,8 +94,16 @@ export function formatList(views: WorkloadView[]): string {
       v.provider ?? '-',
       v.pool ?? v.region ?? '-',
       v.pricePerHour !== undefined ? String(v.pricePerHour) : '-',
+      v.costUsd !== undefined ? formatUsd(v.costUsd) : '-',
     ]),
   ]);
+}
+
+/** "  budget $50.00 ($12.00 left)", for a workload whose spec has one. */
+function budgetLine(v: WorkloadView): string {
+  const max = v.budgetUsd;
+  if (max === undefined || v.costUsd === undefined) return '';
+  return `  budget ${formatUsd(max)} (${formatUsd(Math.max(0, max - v.costUsd))} left)`;
 }
 
 /** The plan `apply` prints before it starts: the chosen offer, the next few, the rest counted. */

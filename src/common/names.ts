@@ -39,6 +39,8 @@ export const SEARCH_ATTRIBUTES = {
   region: { name: 'DriftlessRegion', type: 'Keyword' },
   gpuType: { name: 'DriftlessGpuType', type: 'Keyword' },
   pricePerHour: { name: 'DriftlessPricePerHour', type: 'Double' },
+  /** US dollars the workload's instances have cost so far, as of its last transition. */
+  cost: { name: 'DriftlessCost', type: 'Double' },
 } as const;
 
 /**
@@ -62,5 +64,7 @@ export const FailureType = {
   TooManyRecoveries: 'TooManyRecoveriesError',
   /** The workload failed more often than its recovery policy allows. */
   WorkloadFailed: 'WorkloadFailedError',
+  /** What its instances cost reached the spec's budget.maxTotal (a job fails; a service stops). */
+  BudgetExceeded: 'BudgetExceededError',
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];

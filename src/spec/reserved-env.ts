@@ -4,6 +4,7 @@
  * health check, the port the agent gives it. The spec's validation rejects them; the agent drops
  * them from a spec that carries them anyway (one from an older history).
  */
+import { z } from 'zod';
 
 /**
  * Why the spec's env cannot set `name`, or undefined when it can. `http`: the workload has an
@@ -26,4 +27,20 @@ export function reservedEnvProblems(env: Record<string, unknown>, http: boolean)
     const problem = reservedEnvProblem(name, http);
     return problem ? [[name, problem]] : [];
   });
+}
+
+/**
+ * The spec's `env` field: names to strings (numbers and booleans are kept as written), none of
+ * them a name driftless sets. `expected` builds the spec's "expected X, got Y" messages.
+ */
+export function specEnv(expected: (what: string) => (issue: { input?: unknown }) => string) {
+  return z
+    .record(z.string(), z.union([z.string(), z.number(), z.boolean()], { error: expected('a string') }), {
+      error: expected('a map of names to strings'),
+    })
+    .superRefine((e, ctx) => {
+      for (const [name, message] of reservedEnvProblems(e, false))
+        ctx.addIssue({ code: 'custom', path: [name], message });
+    })
+    .transform((e) => Object.fromEntries(Object.entries(e).map(([k, v]) => [k, String(v)])));
 }

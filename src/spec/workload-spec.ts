@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { parseRange, type Range } from './ranges';
 import { describeValue, durationField } from '../common/duration-field';
-import { reservedEnvProblem, reservedEnvProblems } from './reserved-env';
+import { Budget } from './budget';
+import { reservedEnvProblem, specEnv } from './reserved-env';
 import { parseSizeGb } from './units';
 
 /**
@@ -366,16 +367,7 @@ const WorkloadSpecFields = z.strictObject(
     command: z
       .array(z.string({ error: expected('a string') }), { error: expected('a list of strings (argv)') })
       .min(1, { error: expected('at least the program name') }),
-    env: z
-      .record(z.string(), z.union([z.string(), z.number(), z.boolean()], { error: expected('a string') }), {
-        error: expected('a map of names to strings'),
-      })
-      .superRefine((e, ctx) => {
-        for (const [name, message] of reservedEnvProblems(e, false))
-          ctx.addIssue({ code: 'custom', path: [name], message });
-      })
-      .transform((e) => Object.fromEntries(Object.entries(e).map(([k, v]) => [k, String(v)])))
-      .default({}),
+    env: specEnv(expected).default({}),
     resources: Resources.default({}),
     placement: PlacementConstraints.default({ spot: 'never', hedge: 1 }),
     health: HealthPolicy.default({ heartbeatTimeout: 15_000, startupGrace: 120_000 }),
@@ -386,6 +378,8 @@ const WorkloadSpecFields = z.strictObject(
       backoff: { initial: 1000, max: 60_000 },
       drain: 5000,
     }),
+    /** What the workload may cost in all (./budget.ts). */
+    budget: Budget.optional(),
   },
   { error: expected('a workload spec (a mapping with name, kind and command)') },
 );

@@ -1,5 +1,6 @@
 import type { Block, RejectedOffer } from '../placement/rank';
 import type { Instance, InstanceState, Offer } from '../providers/types';
+import type { CostLedger } from '../common/cost';
 import type { WorkloadSpec } from '../spec/workload-spec';
 
 export type Phase =
@@ -54,6 +55,8 @@ export interface WorkloadInput {
   specHash?: string;
   /** Upsert the Driftless* search attributes (only when the namespace has them registered). */
   searchAttributes?: boolean;
+  /** Upsert DriftlessCost, the accrued cost, at each transition (when the namespace has it registered). */
+  costAttribute?: boolean;
   /** State carried over by continue-as-new. */
   carried?: CarriedState;
   /**
@@ -152,6 +155,10 @@ export interface WorkloadStatus {
   /** Instances and attempts the workflow could not end; reconcile treats them as unclaimed. */
   abandoned?: { instances: string[]; attempts: number[] };
   timeline: TimelineEvent[];
+  /** What its instances have cost: ended ones summed, open ones with price and start (src/common/cost.ts). */
+  cost?: CostLedger;
+  /** The spec's budget.maxTotal (in the query's answer only). */
+  budgetUsd?: number;
   /** Set once the workload has ended. */
   result?: WorkloadResult;
 }

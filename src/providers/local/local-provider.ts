@@ -302,6 +302,7 @@ export class LocalProvider implements Provider {
       ...this.ref(rec),
       offer: rec.offer,
       address: '127.0.0.1',
+      launchedAt: rec.createdAt, // where its cost starts (src/common/cost.ts)
       state,
       details: {
         pid: rec.agent?.pid,

@@ -221,6 +221,13 @@ async function bootOf(
     region: instance.region,
     zone: instance.zone,
   });
+  // Billed from its launch (when the provider says) at the offer's price, until it ends.
+  const launched = instance.launchedAt ? Date.parse(instance.launchedAt) : NaN;
+  state.charge(
+    instance.id,
+    offer.pricePerHour,
+    Number.isNaN(launched) ? Date.now() : Math.min(launched, Date.now()),
+  );
   let ready: AgentOutcome<unknown>;
   try {
     ready = await raceAgent(state, instance, () =>

@@ -48,11 +48,13 @@ export async function endInstance(
   try {
     await CancellationScope.nonCancellable(() => (brief ? terminateBriefly(ref) : terminate(ref)));
     state.live.delete(ref.id);
+    state.uncharge(ref.id);
     return true;
   } catch (err) {
     if (isCancellation(err)) throw err;
     state.abandon('instances', ref.id, `terminate failed (${why}): ${messageOf(err)}`);
     state.live.delete(ref.id); // reconcile's now
+    state.uncharge(ref.id); // what reconcile's termination costs is not counted here
     return false;
   }
 }

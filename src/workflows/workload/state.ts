@@ -9,6 +9,7 @@ import {
   SearchAttributeType,
   type SearchAttributeUpdatePair,
 } from '@temporalio/common';
+import { closeCharge, costSoFar, emptyLedger, openCharge } from '../../common/cost';
 import { SEARCH_ATTRIBUTES } from '../../common/names';
 import { blockLabel, type Block } from '../../placement/rank';
 import type { Target } from '../../placement/target';
@@ -27,6 +28,7 @@ const SA = {
   region: defineSearchAttributeKey(SEARCH_ATTRIBUTES.region.name, SearchAttributeType.KEYWORD),
   gpuType: defineSearchAttributeKey(SEARCH_ATTRIBUTES.gpuType.name, SearchAttributeType.KEYWORD),
   price: defineSearchAttributeKey(SEARCH_ATTRIBUTES.pricePerHour.name, SearchAttributeType.DOUBLE),
+  cost: defineSearchAttributeKey(SEARCH_ATTRIBUTES.cost.name, SearchAttributeType.DOUBLE),
 };
 
 /** A request to move the workload: a migration or a changed spec. */
@@ -86,6 +88,8 @@ export class WorkloadState {
   /** Port of the current instance's HTTP workload. */
   currentPort: number | undefined;
   stopReason: string | undefined;
+  /** Set once budget.maxTotal is reached (./budget.ts): the stop is for this reason. */
+  budgetReason: string | undefined;
   /** Invalid-request and auth failures: surfaced when no other offer is left. */
   readonly fatal: string[] = [];
   fatalType: string | undefined;
@@ -161,7 +165,21 @@ export class WorkloadState {
       pairs.push({ key: SA.price, value: c.pricePerHour });
       if (c.gpuType) pairs.push({ key: SA.gpuType, value: c.gpuType });
     }
+    // Only where the namespace has it (an older one may have the five above alone).
+    if (this.input.costAttribute) {
+      pairs.push({ key: SA.cost, value: Math.round(costSoFar(this.status.cost, Date.now()) * 1e4) / 1e4 });
+    }
     upsertSearchAttributes(pairs);
+  }
+
+  /** Starts charging an instance at its offer's price (src/common/cost.ts). */
+  charge(instanceId: string, pricePerHour: number, sinceMs: number): void {
+    openCharge((this.status.cost ??= emptyLedger()), instanceId, pricePerHour, sinceMs);
+  }
+
+  /** Stops charging an instance: it ended (or is reconcile's now). */
+  uncharge(instanceId: string): void {
+    if (this.status.cost) closeCharge(this.status.cost, instanceId, Date.now());
   }
 
   setPhase(phase: Phase): void {
@@ -219,6 +237,11 @@ export class WorkloadState {
 
   /** What the `status` query answers: a copy, so the query changes nothing. */
   snapshot(): WorkloadStatus {
-    return { ...this.status, blocks: this.status.blocks.filter((b) => b.until > Date.now()) };
+    const budget = this.spec.budget?.maxTotal;
+    return {
+      ...this.status,
+      blocks: this.status.blocks.filter((b) => b.until > Date.now()),
+      ...(budget !== undefined ? { budgetUsd: budget } : {}),
+    };
   }
 }

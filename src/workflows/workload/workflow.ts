@@ -33,6 +33,7 @@ import {
 } from './moves';
 import { endAllOnCancel, endAllOnFailure, finishStopped, recover } from './recovery';
 import { actOnNotice } from './notices';
+import { budgetSpent, finishOverBudget, msUntilBudget } from './budget';
 import { restartInPlace } from './restart';
 import { refOf, WorkloadState } from './state';
 import { supervise, type Supervision } from './supervise';
@@ -111,7 +112,7 @@ async function run(state: WorkloadState): Promise<WorkloadResult> {
   for (;;) {
     if (state.stopped) {
       await sup?.cancel();
-      return await finishStopped(state);
+      return await (state.budgetReason !== undefined ? finishOverBudget(state) : finishStopped(state));
     }
     if (state.pending) {
       sup = await performMove(state, state.pending, sup);
@@ -129,6 +130,7 @@ async function run(state: WorkloadState): Promise<WorkloadResult> {
       // Between instances (after losses or restarts, which can go on for months): nothing runs
       // that a new run would have to pick up.
       if (state.continueAsNewDue()) return await continueAsNewNow(state);
+      if (budgetSpent(state)) continue; // nothing more is launched once the budget is spent
       const got = await acquire(state);
       if (got === 'stop' || got === 'none') continue; // 'none': a move arrived while nothing fitted
       if (got === 'continue') return await continueAsNewNow(state);
@@ -151,11 +153,21 @@ async function run(state: WorkloadState): Promise<WorkloadResult> {
   }
 }
 
-/** Whichever comes first: the supervision ends, or a stop or move is requested. */
+/**
+ * Whichever comes first: the supervision ends, a stop or move is requested, or (with a budget)
+ * the time the current rate reaches it.
+ */
 function endOrRequest(state: WorkloadState, sup: Supervision) {
+  const requested = () => state.stopped || state.pending !== undefined;
+  const budgetMs = msUntilBudget(state);
   return Promise.race([
     sup.ended,
-    condition(() => state.stopped || state.pending !== undefined).then(() => 'request' as const),
+    budgetMs === undefined
+      ? condition(requested).then(() => 'request' as const)
+      : condition(requested, budgetMs).then(() => {
+          budgetSpent(state); // if reached, a stop for this reason
+          return 'request' as const;
+        }),
   ]);
 }
 
