@@ -6,7 +6,12 @@ import { cli, makeEnv, type TestEnv } from '../support/harness';
 let env: TestEnv;
 
 beforeAll(async () => {
-  env = await makeEnv([{ name: 'lab', gpus: { type: 'A100', count: 8 }, pricePerGpuHour: 100 }]);
+  // The bundled snapshot's age is warned about on stderr (catalog.maxAge); these tests check
+  // stderr is otherwise empty, and read the bundled prices, not a developer's updated cache.
+  env = await makeEnv([{ name: 'lab', gpus: { type: 'A100', count: 8 }, pricePerGpuHour: 100 }], {
+    catalog: { maxAge: 'off' },
+  });
+  env.env.XDG_CACHE_HOME = join(env.dir, 'cache');
 });
 
 afterAll(async () => {
