@@ -1,10 +1,15 @@
 import type { Command } from 'commander';
+import type { Config } from '../../config/config';
+import { createLogger } from '../../logger';
 import { loadSpecFile } from '../../spec/load';
+import type { WorkloadSpec } from '../../spec/workload-spec';
 import { parseDuration } from '../../spec/units';
 import { configFrom, notice, output, progress, withWorkloads } from '../context';
 import { CliError, ExitCode } from '../errors';
 import { formatPlan, formatProblems, formatStatus } from '../format';
 import { PhaseProgress, stderrOutput } from '../progress';
+import { knownNames, unknownNames, unmatchedZones } from '../services/known-names';
+import { allOffers } from '../services/offers';
 import { planFor } from '../services/plan';
 import type { WorkloadView } from '../services/workloads';
 
@@ -12,6 +17,19 @@ export function durationOption(value: string): number {
   const ms = parseDuration(value);
   if (ms === undefined) throw new CliError(`expected a duration such as "90s" or "5m", got "${value}"`);
   return ms;
+}
+
+/**
+ * GPU models and providers the installation does not know are typos: exit 2 with the nearest
+ * names, before anything starts (see services/known-names.ts). Zones that match nothing warn.
+ */
+async function checkNames(file: string, spec: WorkloadSpec, config: Config): Promise<void> {
+  const { offers, providerErrors } = await allOffers(config, createLogger({}, 'warn')).catch((err: Error) => {
+    throw new CliError(err.message, ExitCode.Usage);
+  });
+  const unknown = unknownNames(spec, knownNames(offers), providerErrors.length === 0);
+  if (unknown.length) throw new CliError(`invalid spec:\n${formatProblems(file, unknown)}`, ExitCode.Usage);
+  for (const w of unmatchedZones(spec, offers)) notice(`warning: ${w}`);
 }
 
 export function configureApplyCommand(program: Command): void {
@@ -29,6 +47,7 @@ export function configureApplyCommand(program: Command): void {
       }
       const spec = result.spec;
       const config = await configFrom(cmd);
+      await checkNames(file, spec, config);
       const plan = await planFor(spec, config);
       notice(formatPlan(spec, plan));
       await withWorkloads(cmd, async (svc) => {

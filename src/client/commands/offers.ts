@@ -7,6 +7,7 @@ import { createLogger } from '../../logger';
 import { configFrom, notice, output } from '../context';
 import { CliError, ExitCode } from '../errors';
 import { formatProblems, table } from '../format';
+import { knownNames, unknownNames, unmatchedZones } from '../services/known-names';
 import { allOffers, explainOffers, type OffersResult } from '../services/offers';
 import { describePrices, staleCatalogWarnings } from '../../catalog/provenance';
 
@@ -37,6 +38,9 @@ const FLAG_OF: Record<string, string> = {
   'placement.zones': '--zone',
 };
 
+/** The flag that sets a spec path (`resources.gpu.type` -> `--gpu`). */
+const flagOf = (path: string) => Object.entries(FLAG_OF).find(([p]) => path.startsWith(p))?.[1] ?? path;
+
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 /** Flags -> the same resources and placement a spec file holds, validated by the same schemas. */
@@ -57,8 +61,7 @@ function specFromFlags(o: OffersOptions): PlacementSpec {
   const parsed = z.object({ resources: Resources, placement: PlacementConstraints }).safeParse(doc);
   if (!parsed.success) {
     const lines = problemsFromZod(parsed.error).map((p) => {
-      const flag = Object.entries(FLAG_OF).find(([path]) => p.path.startsWith(path))?.[1] ?? p.path;
-      return `${flag}: ${p.message}`;
+      return `${flagOf(p.path)}: ${p.message}`;
     });
     throw new CliError(lines.join('\n'), ExitCode.Usage);
   }
@@ -81,7 +84,7 @@ function formatOffers(r: OffersResult, explain: boolean): string {
       table([
         ['PROVIDER', 'REGION', 'ZONE', 'INSTANCE', 'GPUS', 'GPU MEM', 'VCPUS', 'RAM', '$/H', 'SPOT $/H'],
         ...r.rows.map((x) => [
-          x.provider,
+          x.configured === false ? `${x.provider} (not configured)` : x.provider,
           x.region,
           x.zone,
           x.instanceType,
@@ -105,6 +108,11 @@ function formatOffers(r: OffersResult, explain: boolean): string {
   } else if (r.considered > r.matched) {
     out.push('(--explain shows why the others were passed over)');
   }
+  // Browsable, not placeable: say how to make them count.
+  for (const p of new Set(r.rows.filter((x) => x.configured === false).map((x) => x.provider)))
+    out.push(
+      `${p} is not configured: add providers.${p} to driftless.config.yaml (README: Running against AWS and GCP)`,
+    );
   return out.join('\n');
 }
 
@@ -157,17 +165,31 @@ export function configureOffersCommand(program: Command): void {
       }
       const config = await configFrom(cmd);
       if (opts.catalogDir) config.catalogDir = opts.catalogDir;
-      const { offers, catalogs, providerErrors } = await allOffers(config, createLogger({}, 'warn')).catch(
-        (err: Error) => {
-          throw new CliError(err.message, ExitCode.Usage);
-        },
-      );
+      const { offers, catalogs, providerErrors, unconfigured } = await allOffers(
+        config,
+        createLogger({}, 'warn'),
+      ).catch((err: Error) => {
+        throw new CliError(err.message, ExitCode.Usage);
+      });
+      // A GPU or provider nobody knows is a typo: said with the nearest names, exit 2.
+      const unknown = unknownNames(spec, knownNames(offers), providerErrors.length === 0);
+      if (unknown.length)
+        throw new CliError(
+          file
+            ? formatProblems(file, unknown)
+            : unknown.map((p) => `${flagOf(p.path)}: ${p.message}`).join('\n'),
+          ExitCode.Usage,
+        );
+      for (const w of unmatchedZones(spec, offers)) notice(`warning: ${w}`);
       // The others' offers are still worth showing; the failing provider is named on stderr.
       for (const e of providerErrors) notice(`could not list offers of ${e}`);
+      const explained = explainOffers(spec, offers, Date.now(), limit);
+      for (const row of explained.rows) row.configured = !unconfigured.includes(row.provider);
       const result: OffersResult = {
-        ...explainOffers(spec, offers, Date.now(), limit),
+        ...explained,
         catalogs,
         ...(providerErrors.length ? { providerErrors } : {}),
+        ...(unconfigured.length ? { unconfigured } : {}),
       };
       const now = Date.now();
       output(opts.json, result, () => {

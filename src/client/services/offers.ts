@@ -17,6 +17,8 @@ export interface OfferRow extends Omit<Offer, 'spot' | 'pricePerHour'> {
   rankedBy: 'on-demand' | 'spot';
   /** The alternative (anyOf/ordered, 0-based) this offer fits. */
   candidate: number;
+  /** False for a catalog offer of a provider this installation has not configured: browsable, not placeable. */
+  configured?: boolean;
 }
 
 export interface OffersResult {
@@ -32,6 +34,8 @@ export interface OffersResult {
   >;
   /** Configured providers that could not list their offers ("<provider>: <message>"); absent when none. */
   providerErrors?: string[];
+  /** Providers whose catalog offers are shown but which are not configured; absent when none. */
+  unconfigured?: string[];
 }
 
 const twinKey = (o: Offer) => [o.provider, o.zone, o.instanceType, o.gpuType ?? '', o.gpuCount].join('|');
@@ -47,6 +51,8 @@ export async function allOffers(config: Config, logger: Logger) {
   const gathered = await gatherOffers(providers.values());
   return {
     offers: [...catalog.offers.filter((o) => !providers.has(o.provider)), ...gathered.offers],
+    /** Providers whose catalog offers are listed although they are not configured (apply cannot use them). */
+    unconfigured: [...new Set(catalog.offers.map((o) => o.provider))].filter((p) => !providers.has(p)),
     providerErrors: gathered.providerErrors,
     catalogs: catalog.sources.map((s) => ({
       provider: s.provider,
