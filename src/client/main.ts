@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { CodecError } from '../codec/aes-gcm';
 import { ConfigError } from '../config/config';
+import { formatDuration } from '../spec/units';
 import { TemporalConnectError } from '../temporal-connection';
 import { configureApplyCommand } from './commands/apply';
 import { configureCatalogCommand } from './commands/catalog';
@@ -24,6 +25,14 @@ import { CliError, ExitCode } from './errors';
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(join(__dirname, '../../package.json'), 'utf8')) as { version: string };
   return pkg.version;
+}
+
+/** Help shows a duration option's default as the user would type it ("10m"), not as 600000 ms. */
+function describeDurationDefaults(cmd: Command): void {
+  for (const opt of cmd.options) {
+    if (opt.flags.includes('<duration>') && typeof opt.defaultValue === 'number')
+      opt.defaultValueDescription ??= formatDuration(opt.defaultValue);
+  }
 }
 
 export function buildProgram(): Command {
@@ -49,6 +58,8 @@ export function buildProgram(): Command {
     )
     .option('--no-color', 'no colour (output is plain already; accepted for scripts)')
     .showHelpAfterError('(run with --help for usage)')
+    // Before the commands are added: they inherit it, so each command's help lists these too.
+    .configureHelp({ showGlobalOptions: true })
     .exitOverride();
   configureApplyCommand(program);
   configureStatusCommands(program);
@@ -67,7 +78,11 @@ export function buildProgram(): Command {
   configureCodecCommand(program);
   for (const cmd of program.commands) {
     cmd.exitOverride();
-    for (const sub of cmd.commands) sub.exitOverride();
+    describeDurationDefaults(cmd);
+    for (const sub of cmd.commands) {
+      sub.exitOverride();
+      describeDurationDefaults(sub);
+    }
   }
   return program;
 }

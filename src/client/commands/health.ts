@@ -17,12 +17,7 @@ export function configureHealthCommand(program: Command): void {
       `check a worker's health file (driftless worker --health-file): exit 0 when it is fresh, 1 when it is missing or stale; for a container HEALTHCHECK`,
     )
     .option('--file <path>', `the worker's health file (env ${HEALTH_FILE_ENV})`)
-    .option(
-      '--max-age <duration>',
-      'how old the file may be [default: 30s]',
-      durationOption,
-      DEFAULT_HEALTH_MAX_AGE_MS,
-    )
+    .option('--max-age <duration>', 'how old the file may be', durationOption, DEFAULT_HEALTH_MAX_AGE_MS)
     .option('--json', 'print one JSON document')
     .action(async (opts: { file?: string; maxAge: number; json?: boolean }) => {
       const file = opts.file ?? (process.env[HEALTH_FILE_ENV] || undefined);
