@@ -198,3 +198,26 @@ test('an abandoned instance goes even when the workflow still lists it as live',
   });
   expect(r['i-1']).toEqual(['terminate', 'w could not end it and left it to reconcile']);
 });
+
+test('an abandoned instance goes even when the workflow still names it as current', () => {
+  // The workflow could not end its current instance and handed it over (a terminate that kept
+  // failing): the abandonment wins over "current".
+  const r = run([inst('i-current', { workflowId: 'w', attempt: 3 }, OLD)], {
+    w: {
+      kind: 'open',
+      current: 'i-current',
+      attempts: 3,
+      abandoned: { instances: ['i-current'], attempts: [] },
+    },
+  });
+  expect(r['i-current']).toEqual(['terminate', 'w could not end it and left it to reconcile']);
+});
+
+test("an open workflow's instance that names no attempt is kept: it may be the one in flight", () => {
+  // Not current, not live, not abandoned, no attempt label (launched by a version that did not
+  // stamp one, or a provider that lost the label): ending it could kill a live machine.
+  const r = run([inst('i-no-attempt', { workflowId: 'w' }, OLD)], {
+    w: { kind: 'open', current: 'i-other', attempts: 4, inflight: [] },
+  });
+  expect(r['i-no-attempt']).toEqual(['keep', 'an attempt of w may be in flight (it names none)']);
+});
