@@ -113,7 +113,7 @@ test('unclaimed instances younger than the grace period are kept; at the grace p
 test('what an open workflow abandoned (an instance or an attempt it could not end) is terminated', () => {
   const r = run(
     [
-      inst('i-current-but-given-up', { workflowId: 'w', attempt: 5 }, OLD),
+      inst('i-given-up', { workflowId: 'w', attempt: 5 }, OLD),
       inst('i-released-attempt', { workflowId: 'w', attempt: 6 }, OLD),
       inst('i-kept', { workflowId: 'w', attempt: 6 }, OLD),
     ],
@@ -122,11 +122,11 @@ test('what an open workflow abandoned (an instance or an attempt it could not en
         kind: 'open',
         current: 'i-kept',
         attempts: 6,
-        abandoned: { instances: ['i-current-but-given-up'], attempts: [6] },
+        abandoned: { instances: ['i-given-up'], attempts: [6] },
       },
     },
   );
-  expect(r['i-current-but-given-up']).toEqual(['terminate', 'w could not end it and left it to reconcile']);
+  expect(r['i-given-up']).toEqual(['terminate', 'w could not end it and left it to reconcile']);
   expect(r['i-released-attempt']).toEqual(['terminate', 'w could not end it and left it to reconcile']);
   // An abandoned attempt never takes the current instance with it.
   expect(r['i-kept']).toEqual(['keep', 'current instance of w']);
