@@ -3,6 +3,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { Notice } from './notices';
 import type { StartedWorkload, StartWorkloadInput, WorkloadExit, WorkloadRunner } from './runner';
+import { readLog, type LogChunk, type ReadLogInput } from './workload-log';
 
 // The runner and its types, for the callers that know them from here.
 export {
@@ -14,6 +15,7 @@ export {
   type StartWorkloadInput,
   type WorkloadExit,
 } from './runner';
+export { MAX_LOG_READ_BYTES, type LogChunk, type ReadLogInput } from './workload-log';
 
 /** The HTTP check of a workload, run by the agent against 127.0.0.1:PORT. */
 export interface HttpCheck {
@@ -69,6 +71,11 @@ export interface AgentActivities {
   /** Until the workload answers its HTTP check (fails when it exits or `timeoutMs` passes). */
   waitHealthy(input: { http: HttpCheck; timeoutMs: number }): Promise<{ port: number; checks: number }>;
   superviseWorkload(input: SuperviseInput): Promise<SuperviseResult>;
+  /**
+   * Part of the workload's stdout and stderr (workload.log, every run on this instance), for
+   * `driftless logs`: at most 256 KiB a call, so it stays far below Temporal's payload limit.
+   */
+  readWorkloadLog(input: ReadLogInput): Promise<LogChunk>;
 }
 
 /** One HTTP check: any answer from 200 to 399 within the timeout passes. Resolves to why it failed, or undefined. */
@@ -184,6 +191,10 @@ export function createAgentActivities(runner: WorkloadRunner): AgentActivities {
         clearInterval(timer);
         for (const t of timers) clearTimeout(t);
       }
+    },
+
+    async readWorkloadLog(input) {
+      return readLog(runner.logPath(), input, runner.logIndex);
     },
   };
 }

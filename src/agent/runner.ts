@@ -21,6 +21,7 @@ import { freePort } from '../common/free-port';
 import { identify, isAlive, killGroup, type ProcessIdentity } from '../common/processes';
 import { reservedEnvProblem } from '../spec/reserved-env';
 import type { Notice } from './notices';
+import { LogIndex } from './workload-log';
 import { resolveWorkloadUser, WorkloadUserError, type RunAsUser } from './run-as';
 
 export interface StartWorkloadInput {
@@ -134,11 +135,15 @@ export class WorkloadRunner {
   /** Stops asked for so far (see {@link stop}). */
   private stops = 0;
   private noticeWaiters: Array<(n: Notice) => void> = [];
+  /** workload.log's size once a second while it grows, for `driftless logs --since`. */
+  readonly logIndex: LogIndex;
+  private logSampler?: NodeJS.Timeout;
 
   /** Who the workload runs as: a user, undefined for the agent's own, or why it cannot run. */
   private readonly user: RunAsUser | WorkloadUserError | undefined;
 
   constructor(private readonly deps: AgentDeps) {
+    this.logIndex = new LogIndex(this.logPath());
     try {
       this.user = resolveWorkloadUser((deps.env ?? process.env).DRIFTLESS_WORKLOAD_USER);
     } catch (err) {
@@ -173,6 +178,7 @@ export class WorkloadRunner {
   /** The agent has ended, though its process lives on: the instance no longer answers. */
   markGone(): void {
     this.gone = true;
+    clearInterval(this.logSampler);
     this.writeStatus(false);
   }
 
@@ -198,9 +204,11 @@ export class WorkloadRunner {
     if (this.shuttingDown) throw new Error('the agent is shutting down; no workload is started');
     const user = this.runAs();
     const cwd = user ? this.workDir(user) : this.deps.dir;
-    const logPath = join(this.deps.dir, 'workload.log');
+    const logPath = this.logPath();
     // The agent's files are its own: the workload writes its log through this descriptor only.
     const out = openSync(logPath, 'a', 0o600);
+    // Before the run writes anything: what follows this size was written after now.
+    this.logIndex.sample();
     try {
       fchmodSync(out, 0o600);
       const [cmd, ...args] = input.command;
@@ -236,6 +244,7 @@ export class WorkloadRunner {
       child.on('exit', (code, signal) => this.finish(run, { exitCode: code, signal }));
       this.run = run;
       this.writeStatus();
+      this.logSampler ??= setInterval(() => this.logIndex.sample(), 1000).unref();
       // The program's name only: arguments may carry what the log must not.
       const who = user ? { user: user.name } : {};
       this.deps.logger.info(
@@ -246,6 +255,11 @@ export class WorkloadRunner {
     } finally {
       closeSync(out);
     }
+  }
+
+  /** The workload's stdout and stderr, appended to by every run on this instance. */
+  logPath(): string {
+    return join(this.deps.dir, 'workload.log');
   }
 
   /** The user to run the workload as; a start fails (for good) when it cannot be used. */
