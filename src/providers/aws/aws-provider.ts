@@ -22,6 +22,7 @@ import { awsCheckReport, checkAwsRegions, type AwsCheckResult } from './check';
 import { AWS_PROVIDER, type AwsProviderConfig } from './config';
 import { runInstancesInput, toInstance } from './launch';
 import { AwsRegionInfo, type AwsZone } from './region-info';
+import { AwsSpotPrices } from './spot-prices';
 import { AWS_TAGS, awsClientToken, instancesOf, launchTags, ownerOfTags } from './tags';
 import { instanceStateOf } from './state';
 import { MAX_USER_DATA_BYTES, buildUserData } from './user-data';
@@ -65,6 +66,8 @@ export class AwsProvider implements Provider {
   private readonly regionInfo: AwsRegionInfo;
   /** Instances this process launched, by id, with the time: EC2 may not list them at once. */
   private readonly launchedAt = new Map<string, number>();
+  /** Made on first use, with `livePrices: spot` only. */
+  private spotPrices?: AwsSpotPrices;
 
   constructor(private readonly opts: AwsProviderOptions) {
     this.config = opts.config;
@@ -101,12 +104,15 @@ export class AwsProvider implements Provider {
     const names = await this.regionInfo.zoneNames(this.config.regions, (region) => ({
       location: this.location(region),
     }));
-    return mine
+    const offers = mine
       .filter((o) => subnetZones.get(o.region)?.has(o.zone) ?? true)
       .map((o) => {
         const zoneName = names.get(o.zone);
         return { ...o, provider: this.name, ...(zoneName && zoneName !== o.zone ? { zoneName } : {}) };
       });
+    if (this.config.livePrices !== 'spot') return offers;
+    this.spotPrices ??= new AwsSpotPrices({ api: this.api, regionInfo: this.regionInfo, logger: this.log });
+    return this.spotPrices.apply(offers, (region) => ({ location: this.location(region) }));
   }
 
   /** The live instance an attempt already launched, if any (oldest first when, somehow, several). */

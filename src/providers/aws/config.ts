@@ -60,6 +60,13 @@ export const AwsProviderConfig = z
     network: z.record(regionName, AwsRegionNetwork).default({}),
     /** EC2 key pair for SSH access. @default none */
     keyName: z.string().min(1).optional(),
+    /**
+     * "spot": spot offers in the configured regions are priced from DescribeSpotPriceHistory
+     * when placing (the latest price per instance type and zone, kept 5 minutes), not from the
+     * catalog; a region whose call fails or takes over 3 s keeps the catalog's prices. Needs
+     * `ec2:DescribeSpotPriceHistory`. @default "off"
+     */
+    livePrices: z.enum(['off', 'spot']).optional(),
     ...agentFields,
     ...callPolicyFields,
   })
