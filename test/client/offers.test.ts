@@ -74,16 +74,23 @@ test('--max-price passes dearer offers over with the price in the reason', async
   expect(r.rejected.map((g) => g.reason)).toContain('price 32.77/h over max 30/h');
 });
 
-test('a GPU nobody offers: nothing matches, the nearest misses are shown, and the exit code is 3', async () => {
-  const r = await cli(['offers', '--gpu', 'Z999:1'], env.env);
+test('a known GPU in a count nobody offers: nothing matches, the nearest misses are shown, and the exit code is 3', async () => {
+  const r = await cli(['offers', '--gpu', 'H100:3'], env.env);
   expect(r.code).toBe(3);
   expect(r.stdout).toMatch(/nothing matches/);
-  expect(r.stdout).toMatch(/nearest misses:\n.*gpu \w+ not in \[Z999\]/);
-  const j = await cli(['offers', '--gpu', 'Z999:1', '--json'], env.env);
+  expect(r.stdout).toMatch(/nearest misses:\n.*\d GPUs, 3 requested/);
+  const j = await cli(['offers', '--gpu', 'H100:3', '--json'], env.env);
   const doc = JSON.parse(j.stdout) as OffersJson;
   expect(doc.matched).toBe(0);
   expect(doc.nearestMisses!.length).toBeGreaterThan(0);
-  expect(doc.nearestMisses![0]!.reasons).toEqual(['gpu T4 not in [Z999]']);
+  expect(doc.nearestMisses![0]!.reasons).toEqual([expect.stringMatching(/^\d GPUs, 3 requested$/)]);
+});
+
+test('a GPU nobody knows is a usage error (exit 2) naming the nearest known GPU', async () => {
+  const r = await cli(['offers', '--gpu', 'H1000:8'], env.env);
+  expect(r.code).toBe(2);
+  expect(r.stderr).toMatch(/--gpu: unknown GPU "H1000": did you mean H100\?/);
+  expect(r.stdout).toBe('');
 });
 
 test('--explain groups the offers passed over by reason', async () => {
