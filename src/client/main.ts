@@ -41,7 +41,10 @@ export function buildProgram(): Command {
       'Declare what a GPU workload needs; driftless places it on a priced offer, watches it, and moves it when its provider fails.',
     )
     .version(packageVersion())
-    .option('-c, --config <file>', 'config file (env DRIFTLESS_CONFIG) [default: ./driftless.config.yaml]')
+    .option(
+      '-c, --config <file>',
+      'config file (env DRIFTLESS_CONFIG) [default: ./driftless.config.yaml, else $XDG_CONFIG_HOME/driftless/config.yaml]',
+    )
     .option('--address <host:port>', 'Temporal frontend (env TEMPORAL_ADDRESS) [default: 127.0.0.1:7233]')
     .option('--namespace <ns>', 'Temporal namespace (env TEMPORAL_NAMESPACE) [default: default]')
     .option(
@@ -89,6 +92,11 @@ export function buildProgram(): Command {
 
 /** Runs the CLI; returns the exit code (0 ok, 1 bug, 2 usage/invalid spec, 3 failure). */
 export async function main(argv: string[]): Promise<number> {
+  // A reader that went away (`driftless offers | head`) ends the output, not with a stack trace.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+    throw err;
+  });
   const program = buildProgram();
   try {
     await program.parseAsync(argv);

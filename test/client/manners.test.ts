@@ -1,8 +1,9 @@
+import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { buildProgram } from '../../src/client/main';
-import { cli, makeEnv, temporalClient, type TestEnv } from '../support/harness';
+import { CLI, cli, makeEnv, temporalClient, type TestEnv } from '../support/harness';
 
 // CLI manners (issue 14): help, names the installation does not know, unconfigured providers,
 // validate --config. Through the real CLI process; none of these needs a worker.
@@ -172,4 +173,17 @@ test('status --watch --json is refused (exit 2): --json prints one document', as
   const r = await cli(['status', 'x', '--watch', '--json'], env.env);
   expect(r.code).toBe(2);
   expect(r.stderr).toMatch(/--watch and --json do not go together/);
+});
+
+test('a reader that goes away (| head) ends the output quietly, without a stack trace', async () => {
+  const child = spawn(process.execPath, [CLI, 'offers', '--gpu', 'any', '--limit', '0'], {
+    env: env.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  child.stdout.once('data', () => child.stdout.destroy());
+  const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+  expect(stderr).not.toMatch(/EPIPE|Unhandled/);
+  expect(code).toBe(0);
 });
