@@ -13,6 +13,7 @@ import { configureCodecCommand } from './commands/codec';
 import { configureDevCommand } from './commands/dev';
 import { configureGcCommand } from './commands/gc';
 import { configureHealthCommand } from './commands/health';
+import { configureLogsCommand } from './commands/logs';
 import { configureMigrateCommand } from './commands/migrate';
 import { configureOffersCommand } from './commands/offers';
 import { configurePoolCommand } from './commands/pool';
@@ -67,6 +68,7 @@ export function buildProgram(): Command {
   configureApplyCommand(program);
   configureStatusCommands(program);
   configureStopCommand(program);
+  configureLogsCommand(program);
   configureMigrateCommand(program);
   configureValidateCommand(program);
   configureOffersCommand(program);
