@@ -92,13 +92,21 @@ export function buildProgram(): Command {
   return program;
 }
 
-/** Runs the CLI; returns the exit code (0 ok, 1 bug, 2 usage/invalid spec, 3 failure). */
-export async function main(argv: string[]): Promise<number> {
-  // A reader that went away (`driftless offers | head`) ends the output, not with a stack trace.
+let stdoutGuarded = false;
+
+/** A reader that went away (`driftless offers | head`) ends the output, not with a stack trace. */
+function quietOnClosedStdout(): void {
+  if (stdoutGuarded) return; // once per process: tests call main() many times
+  stdoutGuarded = true;
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
     throw err;
   });
+}
+
+/** Runs the CLI; returns the exit code (0 ok, 1 bug, 2 usage/invalid spec, 3 failure). */
+export async function main(argv: string[]): Promise<number> {
+  quietOnClosedStdout();
   const program = buildProgram();
   try {
     await program.parseAsync(argv);
