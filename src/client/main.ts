@@ -18,6 +18,7 @@ import { configureMigrateCommand } from './commands/migrate';
 import { configureOffersCommand } from './commands/offers';
 import { configurePoolCommand } from './commands/pool';
 import { configureStatusCommands } from './commands/status';
+import { configureCostCommand } from './commands/cost';
 import { configureStopCommand } from './commands/stop';
 import { configureValidateCommand } from './commands/validate';
 import { configureWorkerCommand } from './commands/worker';
@@ -67,6 +68,7 @@ export function buildProgram(): Command {
     .exitOverride();
   configureApplyCommand(program);
   configureStatusCommands(program);
+  configureCostCommand(program);
   configureStopCommand(program);
   configureLogsCommand(program);
   configureMigrateCommand(program);
