@@ -86,7 +86,7 @@ function formatOffers(r: OffersResult, explain: boolean): string {
         ...r.rows.map((x) => [
           x.configured === false ? `${x.provider} (not configured)` : x.provider,
           x.region,
-          x.zone,
+          x.zoneName ? `${x.zone} (${x.zoneName})` : x.zone,
           x.instanceType,
           x.gpuType ? `${x.gpuCount}x ${x.gpuType}` : '-',
           x.gpuMemoryGb ? `${x.gpuMemoryGb}GB` : '-',

@@ -91,6 +91,7 @@ export function explainOffers(
       provider: o.provider,
       region: o.region,
       zone: o.zone,
+      ...(o.zoneName ? { zoneName: o.zoneName } : {}),
       instanceType: o.instanceType,
       gpuType: o.gpuType,
       gpuCount: o.gpuCount,
