@@ -3,6 +3,7 @@ import {
   editDistance,
   knownNames,
   nearestNames,
+  targetWithZoneId,
   unknownNames,
   unmatchedZones,
 } from '../../src/client/services/known-names';
@@ -105,5 +106,20 @@ describe('unmatchedZones', () => {
   test('an AWS zone name no offer knows warns with how AWS zones are named', () => {
     const [w] = unmatchedZones(spec({}, { zones: { deny: ['us-east-1a'] } }), offers);
     expect(w).toMatch(/^zone "us-east-1a" matches no zone of any offer \(AWS catalogs name zones by AZ id/);
+  });
+});
+
+describe('targetWithZoneId (migrate --to)', () => {
+  const offers = [offer('H100', { zone: 'use1-az2', zoneName: 'us-east-1c' })];
+
+  test('a zone name becomes the id the workflow knows the location by', () => {
+    expect(targetWithZoneId('aws/us-east-1/us-east-1c', offers)).toBe('aws/us-east-1/use1-az2');
+  });
+
+  test('an id, a region, or a name no offer has stay as given', () => {
+    expect(targetWithZoneId('aws/us-east-1/use1-az2', offers)).toBe('aws/us-east-1/use1-az2');
+    expect(targetWithZoneId('aws/us-east-1', offers)).toBe('aws/us-east-1');
+    expect(targetWithZoneId('aws/us-east-1/us-east-1a', offers)).toBe('aws/us-east-1/us-east-1a');
+    expect(targetWithZoneId('gcp/us-east-1/us-east-1c', offers)).toBe('gcp/us-east-1/us-east-1c');
   });
 });

@@ -1,5 +1,9 @@
 import type { Command } from 'commander';
-import { output, progress, withWorkloads } from '../context';
+import { createLogger } from '../../logger';
+import { gatherOffers } from '../../placement/place';
+import { createProviders } from '../../providers/registry';
+import { configFrom, output, progress, withWorkloads } from '../context';
+import { targetWithZoneId } from '../services/known-names';
 import { CliError, ExitCode } from '../errors';
 import { durationOption } from './apply';
 
@@ -9,6 +13,18 @@ interface MigrateOptions {
   wait: boolean;
   timeout: number;
   json?: boolean;
+}
+
+/**
+ * `--to provider/region/zone` may name the zone (us-east-1a) or its id (use1-az1): the workflow
+ * knows locations by id, so a name is looked up in the configured provider's offers first.
+ */
+async function zoneById(to: string, cmd: Command): Promise<string> {
+  if (to.split('/').length !== 3) return to;
+  const config = await configFrom(cmd);
+  const providers = await createProviders(config, createLogger({}, 'warn'));
+  const { offers } = await gatherOffers(providers.values());
+  return targetWithZoneId(to, offers);
 }
 
 export function configureMigrateCommand(program: Command): void {
@@ -33,9 +49,10 @@ export function configureMigrateCommand(program: Command): void {
         'From the Temporal Web UI, send the signal "migrate" with {"to": "local/lab-b"} to the same effect.',
     )
     .action(async (name: string, opts: MigrateOptions, cmd: Command) => {
+      const to = opts.to && (await zoneById(opts.to, cmd));
       await withWorkloads(cmd, async (svc) => {
-        const req = { to: opts.to, reason: opts.reason };
-        progress(`migrating ${name} to ${opts.to ?? 'the best offer elsewhere'}`);
+        const req = { to, reason: opts.reason };
+        progress(`migrating ${name} to ${to ?? 'the best offer elsewhere'}`);
         const result = await Promise.race([
           svc.migrate(name, req, opts.wait),
           new Promise<never>((_, reject) =>

@@ -153,3 +153,15 @@ export function unmatchedZones(spec: PlacementSpec, offers: Offer[]): string[] {
   }
   return out;
 }
+
+/**
+ * A migration target with its zone given by name (`aws/us-east-1/us-east-1b`) rewritten to the
+ * zone's id (`aws/us-east-1/use1-az1`), which the workflow's locations use; unchanged when the
+ * zone is an id already or no offer names it.
+ */
+export function targetWithZoneId(target: string, offers: Offer[]): string {
+  const [provider, region, zone, ...rest] = target.split('/');
+  if (!zone || rest.length) return target;
+  const o = offers.find((x) => x.provider === provider && x.region === region && x.zoneName === zone);
+  return o ? `${provider}/${region}/${o.zone}` : target;
+}
