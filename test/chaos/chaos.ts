@@ -32,6 +32,7 @@ import {
   writeSpec,
   type TestEnv,
   type WorkerProcess,
+  marker,
 } from '../support/harness';
 
 export interface ChaosOptions {
@@ -72,7 +73,7 @@ function random(seed: number): () => number {
 
 /** Instance id of each live workload process of a workload (they carry DRIFTLESS_INSTANCE_ID). */
 const workloadInstances = (name: string): string[] =>
-  scanProcesses((p) => (p.argv.includes(`marker-${name}`) ? p.env('DRIFTLESS_INSTANCE_ID') : undefined));
+  scanProcesses((p) => (p.argv.includes(marker(name)) ? p.env('DRIFTLESS_INSTANCE_ID') : undefined));
 
 /** Instance ids of the live agents of a workload (argv `--instance ID --workload NAME`). */
 const agentInstances = (name: string): string[] =>

@@ -4,7 +4,15 @@
  */
 import { randomBytes } from 'node:crypto';
 import { DescribeInstancesCommand, EC2Client, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
-import { LOG_LEVEL, serviceSpec, sleep, startWorker, waitFor, workloadProcesses } from '../support/harness';
+import {
+  LOG_LEVEL,
+  serviceSpec,
+  sleep,
+  startWorker,
+  waitFor,
+  workloadProcesses,
+  marker,
+} from '../support/harness';
 import { playedVmProvider, runningOnPlayedVm, triedOffers, useE2eInstallation } from '../support/e2e';
 import { MOTO_CREDENTIALS, startMoto, type MotoServer } from '../support/moto';
 import { VmPlayer } from '../support/vm-player';
@@ -388,7 +396,7 @@ test('a spot interruption notice moves a service before its instance goes: RUNNI
   const server =
     "require('http').createServer((q, r) => r.end(process.env.DRIFTLESS_INSTANCE_ID)).listen(process.env.PORT, '127.0.0.1')";
   const spec = serviceSpec(name, {
-    command: ['node', '-e', server, `marker-${name}`],
+    command: ['node', '-e', server, marker(name)],
     resources: { gpu: 'T4:1' },
     placement: { providers: ['aws'], regions: [REGION] },
     health: { heartbeatTimeout: '5s', startupGrace: '60s', http: { path: '/', interval: '200ms' } },

@@ -8,6 +8,7 @@ import {
   workloadProcesses,
   writeSpec,
   type StatusJson,
+  marker,
 } from '../support/harness';
 import { useE2eInstallation } from '../support/e2e';
 import { ensureTemporalCli } from '../../src/client/services/dev-server';
@@ -27,7 +28,7 @@ function jobSpec(name: string, script: string, extra: Record<string, unknown> = 
   return {
     ...serviceSpec(name),
     kind: 'job',
-    command: ['node', '-e', script, `marker-${name}`],
+    command: ['node', '-e', script, marker(name)],
     ...extra,
   };
 }

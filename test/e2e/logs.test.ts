@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { agentsOf, CLI, serviceSpec, sleep, waitFor } from '../support/harness';
+import { agentsOf, CLI, serviceSpec, sleep, waitFor, marker } from '../support/harness';
 import { useE2eInstallation } from '../support/e2e';
 
 // `driftless logs`: read through Temporal from the agents of real local instances.
@@ -15,7 +15,7 @@ const e2e = useE2eInstallation({
 function tickingSpec(name: string, extra: Record<string, unknown> = {}) {
   const script =
     'let n = 0; setInterval(() => console.log("tick " + process.env.DRIFTLESS_INSTANCE_ID + " " + ++n), 200)';
-  return serviceSpec(name, { command: ['node', '-e', script, `marker-${name}`], ...extra });
+  return serviceSpec(name, { command: ['node', '-e', script, marker(name)], ...extra });
 }
 
 async function logs(...args: string[]) {
@@ -27,7 +27,7 @@ test('logs prints what a job wrote to stdout and stderr; --tail, --json, an unkn
   e2e.stopAtEnd(name);
   const script =
     'for (let i = 1; i <= 5; i++) console.log("job line " + i); console.error("job error 6"); setTimeout(() => {}, 300000)';
-  const spec = { ...serviceSpec(name), kind: 'job', command: ['node', '-e', script, `marker-${name}`] };
+  const spec = { ...serviceSpec(name), kind: 'job', command: ['node', '-e', script, marker(name)] };
   await e2e.apply(spec);
   const s = await e2e.waitRunning(name);
   const all = await waitFor(async () => {

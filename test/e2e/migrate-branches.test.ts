@@ -7,7 +7,7 @@
  */
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { migrateSignal, migrateUpdate } from '../../src/workflows/messages';
-import { serviceSpec, sleep, type StatusJson } from '../support/harness';
+import { serviceSpec, sleep, type StatusJson, marker } from '../support/harness';
 import { useE2eInstallation } from '../support/e2e';
 
 const e2e = useE2eInstallation({
@@ -84,12 +84,7 @@ test('refusals: a move already in progress, a workload stopping, a workload not 
   // SIGTERM ignored and a long stop grace: the stop below takes a while.
   await e2e.apply(
     spec(name, {
-      command: [
-        'node',
-        '-e',
-        "process.on('SIGTERM', () => {}); setInterval(() => {}, 1000)",
-        `marker-${name}`,
-      ],
+      command: ['node', '-e', "process.on('SIGTERM', () => {}); setInterval(() => {}, 1000)", marker(name)],
       recovery: { stopGrace: '20s' },
     }),
   );

@@ -15,6 +15,7 @@ import {
   waitFor,
   workloadProcesses,
   type StatusJson,
+  marker,
 } from '../support/harness';
 import { useE2eInstallation } from '../support/e2e';
 
@@ -47,7 +48,7 @@ function httpService(name: string, extra: Record<string, unknown> = {}) {
       'node',
       '-e',
       "require('http').createServer((q, r) => r.end(process.env.DRIFTLESS_INSTANCE_ID + ' ' + (process.env.GREETING || ''))).listen(process.env.PORT, '127.0.0.1')",
-      `marker-${name}`,
+      marker(name),
     ],
     health: { heartbeatTimeout: '5s', startupGrace: '30s', http: { path: '/', interval: '200ms' } },
     placement: { regions: ['lab-a', 'lab-b'] },

@@ -13,6 +13,7 @@ import {
   waitFor,
   workloadProcesses,
   type StatusJson,
+  marker,
 } from '../support/harness';
 import { CancelledFailure, WorkflowFailedError } from '@temporalio/client';
 import { useE2eInstallation } from '../support/e2e';
@@ -42,7 +43,7 @@ function scriptedJob(name: string, codes: number[], recovery: Record<string, unk
   return {
     ...serviceSpec(name),
     kind: 'job',
-    command: ['node', '-e', script, `marker-${name}`],
+    command: ['node', '-e', script, marker(name)],
     placement: { regions: ['fast'] },
     recovery: { cooldown: '5m', backoff: { initial: '200ms', max: '1s' }, ...recovery },
   };
@@ -181,7 +182,7 @@ test('one failed HTTP check never recovers a service; failureThreshold checks in
     `r.statusCode=bad?500:200;r.end()})` +
     `.listen(process.env.PORT,'127.0.0.1')`;
   const spec = serviceSpec(name, {
-    command: ['node', '-e', server, `marker-${name}`],
+    command: ['node', '-e', server, marker(name)],
     placement: { regions: ['fast'] },
     health: {
       heartbeatTimeout: '5s',

@@ -7,6 +7,7 @@ import {
   workloadProcesses,
   writeSpec,
   type StatusJson,
+  marker,
 } from '../support/harness';
 import { useE2eInstallation } from '../support/e2e';
 
@@ -112,7 +113,7 @@ test("SIGTERM to a local agent stops its workload, even one that ignores SIGTERM
   const name = 'agent-sigterm';
   // A workload that ignores SIGTERM: only the agent's SIGKILL after its grace ends it.
   const spec = serviceSpec(name, {
-    command: ['node', '-e', "process.on('SIGTERM', () => {}); setInterval(() => {}, 1000)", `marker-${name}`],
+    command: ['node', '-e', "process.on('SIGTERM', () => {}); setInterval(() => {}, 1000)", marker(name)],
     recovery: { maxRestarts: 2, cooldown: '5m', stopGrace: '2s' },
   });
   e2e.stopAtEnd(name);

@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { agentsOf, serviceSpec, workloadProcesses, type StatusJson } from '../support/harness';
+import { agentsOf, serviceSpec, workloadProcesses, type StatusJson, marker } from '../support/harness';
 import { WORKLOAD_WORKFLOW_TYPE } from '../../src/common/names';
 import { WorkloadSpec } from '../../src/spec/workload-spec';
 import type { WorkloadInput } from '../../src/workflows/types';
@@ -31,7 +31,7 @@ function failsOnce(name: string, then: string): string[] {
   const script =
     `const fs=require('fs');const f=${JSON.stringify(ran)};` +
     `if(!fs.existsSync(f)){fs.writeFileSync(f,'1');setTimeout(()=>process.exit(1),300)}else{${then}}`;
-  return ['node', '-e', script, `marker-${name}`];
+  return ['node', '-e', script, marker(name)];
 }
 
 const backoff = { initial: '200ms', max: '1s' };
@@ -91,7 +91,7 @@ test('driftless stop gives a workload that traps SIGTERM its stop grace: the fil
     `process.exit(0)},6000));setInterval(()=>{},1000)`;
   e2e.stopAtEnd(name);
   await e2e.apply(
-    serviceSpec(name, { command: ['node', '-e', trap, `marker-${name}`], recovery: { stopGrace: '20s' } }),
+    serviceSpec(name, { command: ['node', '-e', trap, marker(name)], recovery: { stopGrace: '20s' } }),
     '--wait',
   );
   const r = await e2e.cli(['stop', name, '--json']);
@@ -109,7 +109,7 @@ test('with stopGrace 2s, stopping a workload that ignores SIGTERM completes in u
   e2e.stopAtEnd(name);
   await e2e.apply(
     serviceSpec(name, {
-      command: ['node', '-e', "process.on('SIGTERM',()=>{});setInterval(()=>{},1000)", `marker-${name}`],
+      command: ['node', '-e', "process.on('SIGTERM',()=>{});setInterval(()=>{},1000)", marker(name)],
       recovery: { stopGrace: '2s' },
     }),
     '--wait',
@@ -132,7 +132,7 @@ test('a migration requested while a failed workload waits for its restart ends t
   // Fails at once every time, with a long backoff: the migration lands while it waits.
   await e2e.apply(
     serviceSpec(name, {
-      command: ['node', '-e', 'setTimeout(()=>process.exit(1),300)', `marker-${name}`],
+      command: ['node', '-e', 'setTimeout(()=>process.exit(1),300)', marker(name)],
       recovery: { maxRestarts: 5, cooldown: '5m', backoff: { initial: '30s', max: '30s' } },
     }),
   );
@@ -168,7 +168,7 @@ test('restarts in place carry on across continue-as-new: each run of the workloa
   const spec = WorkloadSpec.parse({
     ...serviceSpec(name),
     kind: 'job',
-    command: ['node', '-e', script, `marker-${name}`],
+    command: ['node', '-e', script, marker(name)],
     recovery: {
       maxRestarts: 0,
       restartExitCodes: [75],

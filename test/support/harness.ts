@@ -240,12 +240,22 @@ export async function writeSpec(env: Pick<TestEnv, 'dir'>, spec: Record<string, 
   return file;
 }
 
+/**
+ * This run's mark: two test runs on one machine (two checkouts, a developer's and CI's) never
+ * count each other's workload processes. Set once per test file's module registry, so a file's
+ * specs and its process lookups agree.
+ */
+export const RUN_MARK = `${process.pid.toString(36)}${randomBytes(2).toString('hex')}`;
+
+/** What a test workload carries in its argv so that its processes, and only this run's, can be found. */
+export const marker = (name: string) => `marker-${RUN_MARK}-${name}`;
+
 /** A service that runs until killed; its argv carries `marker`. */
 export function serviceSpec(name: string, extra: Record<string, unknown> = {}) {
   return {
     name,
     kind: 'service',
-    command: ['node', '-e', 'setInterval(() => {}, 1000)', `marker-${name}`],
+    command: ['node', '-e', 'setInterval(() => {}, 1000)', marker(name)],
     resources: { gpu: { type: 'A100', count: 1 } },
     health: { heartbeatTimeout: '5s', startupGrace: '30s' },
     recovery: { maxRestarts: 2, cooldown: '5m' },
@@ -253,7 +263,7 @@ export function serviceSpec(name: string, extra: Record<string, unknown> = {}) {
   };
 }
 
-export const workloadProcesses = (name: string) => processesWith(`marker-${name}`);
+export const workloadProcesses = (name: string) => processesWith(marker(name));
 
 export async function temporalClient(): Promise<Client> {
   const connection = await Connection.connect({ address: temporalAddress() });
