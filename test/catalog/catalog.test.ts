@@ -34,7 +34,7 @@ describe('loadCatalog: bundled data', () => {
     expect(packageRoot()).toBe(ROOT);
     expect(bundledCatalogDir()).toBe(path.join(ROOT, 'data', 'catalog'));
     expect(result.sources.map((s) => [s.provider, s.file, s.rows, s.bundled])).toEqual([
-      ['aws', path.join(ROOT, 'data', 'catalog', 'aws.csv'), 633, true],
+      ['aws', path.join(ROOT, 'data', 'catalog', 'aws.csv'), 650, true],
       ['gcp', path.join(ROOT, 'data', 'catalog', 'gcp.csv'), 792, true],
     ]);
     for (const s of result.sources)
@@ -43,10 +43,11 @@ describe('loadCatalog: bundled data', () => {
 
   it('dates the bundled snapshot from data/catalog/catalog.json', () => {
     expect(result.sources.map((s) => [s.provider, s.kind, s.asOf])).toEqual([
-      ['aws', 'bundled', '2025-06-04'],
+      ['aws', 'bundled', '2026-12-02'],
       ['gcp', 'bundled', '2025-06-04'],
     ]);
-    expect(result.sources[0]?.source).toMatch(/skypilot-catalog catalogs\/v7\/aws\/vms\.csv/);
+    expect(result.sources[0]?.source).toMatch(/skypilot-catalog catalogs\/v8\/aws\/vms\.csv/);
+    expect(result.sources[1]?.source).toMatch(/skypilot-catalog catalogs\/v7\/gcp\/vms\.csv/);
   });
 
   it('has p4d.24xlarge A100 x8 (40 GB) and p4de.24xlarge A100-80GB x8 (80 GB) offers on AWS', () => {
@@ -57,8 +58,8 @@ describe('loadCatalog: bundled data', () => {
     for (const o of p4d)
       expect(o).toMatchObject({ gpuType: 'A100', gpuCount: 8, gpuMemoryGb: 40, vcpus: 96, memoryGb: 1152 });
     for (const o of p4de) expect(o).toMatchObject({ gpuType: 'A100-80GB', gpuCount: 8, gpuMemoryGb: 80 });
-    // 15 p4de rows, 5 zones duplicated -> 10 zones, each with an on-demand offer.
-    expect(p4de.filter((o) => !o.spot)).toHaveLength(10);
+    // v8 has one p4de row per zone (v7 had 5 zones twice): 9 zones, each with an on-demand offer.
+    expect(p4de.filter((o) => !o.spot)).toHaveLength(9);
   });
 
   it('has a2-highgpu-8g A100 x8 offers on GCP', () => {
@@ -94,19 +95,45 @@ describe('loadCatalog: bundled data', () => {
   });
 
   it('offers p5e.48xlarge (no on-demand price in the data) as spot only', () => {
+    // 4 rows, all without Price; 3 have a SpotPrice (use2-az2 has neither).
     const p5e = offers.filter((o) => o.instanceType === 'p5e.48xlarge');
     expect(p5e).toHaveLength(3);
     expect(p5e.every((o) => o.spot && o.gpuType === 'H200' && o.gpuCount === 8)).toBe(true);
   });
 
-  it('reports the p4de merges and the missing p5e prices as anomalies', () => {
-    expect(
-      result.anomalies.filter((a) => /^aws: p4de\.24xlarge in \S+: 2 rows for the same zone/.test(a)),
-    ).toHaveLength(5);
+  it('reports the missing p5e prices and the spot prices rounded above on-demand as anomalies', () => {
     expect(result.anomalies.filter((a) => /^aws: p5e\.48xlarge .*no on-demand Price/.test(a))).toHaveLength(
-      3,
+      4,
     );
-    expect(result.anomalies).toHaveLength(8);
+    // SpotPrice is written with 6 decimals, Price with 5: e.g. 27.433000 against 27.43298.
+    expect(
+      result.anomalies.filter((a) =>
+        /^aws: \S+ in \S+ \(line \d+\): SpotPrice \S+ above on-demand Price/.test(a),
+      ),
+    ).toEqual([
+      'aws: g5.12xlarge in apne1-az4 (line 154): SpotPrice 8.2261 above on-demand Price 8.22609; no spot offer',
+      'aws: g5.24xlarge in euc1-az2 (line 194): SpotPrice 10.1841 above on-demand Price 10.18405; no spot offer',
+      'aws: g5.24xlarge in euc1-az3 (line 195): SpotPrice 10.1841 above on-demand Price 10.18405; no spot offer',
+      'aws: g5.48xlarge in apne1-az1 (line 229): SpotPrice 23.6225 above on-demand Price 23.62246; no spot offer',
+      'aws: g5.48xlarge in apne1-az4 (line 230): SpotPrice 23.6225 above on-demand Price 23.62246; no spot offer',
+      'aws: p4d.24xlarge in euc1-az2 (line 607): SpotPrice 27.433 above on-demand Price 27.43298; no spot offer',
+      'aws: p4d.24xlarge in euc1-az3 (line 608): SpotPrice 27.433 above on-demand Price 27.43298; no spot offer',
+    ]);
+    expect(result.anomalies).toHaveLength(11);
+  });
+
+  it('prices p4d.24xlarge and p5.48xlarge in us-east-1 after the June 2025 AWS cut (v8 snapshot)', () => {
+    const onDemand = (type: string, zone: string) =>
+      offers.find((o) => o.provider === 'aws' && o.instanceType === type && o.zone === zone && !o.spot)
+        ?.pricePerHour;
+    expect(onDemand('p4d.24xlarge', 'use1-az1')).toBe(21.957642);
+    expect(onDemand('p5.48xlarge', 'use1-az1')).toBe(55.04);
+    expect(onDemand('g5.xlarge', 'use1-az1')).toBe(1.006);
+  });
+
+  it('has AWS offers only in availability zones (Local Zone rows are not bundled)', () => {
+    const aws = offers.filter((o) => o.provider === 'aws');
+    expect(aws.filter((o) => !/^[a-z0-9]+-az\d+$/.test(o.zone))).toEqual([]);
   });
 
   it('loads only the providers asked for', async () => {

@@ -40,7 +40,7 @@ test('the cache is under XDG_CACHE_HOME when it is absolute, else ~/.cache', () 
 });
 
 test('a good download replaces the bundled prices and records when and where it came from', async () => {
-  expect(await p4dUsEast1()).toEqual([32.7726]); // the bundled, pre-June-2025 price
+  expect(await p4dUsEast1()).toEqual([21.957642]); // the bundled v8 price (the server's catalog says 21.96)
   const at = Date.parse('2026-11-30T08:00:00Z');
   const r = await updateCatalog('aws', { cacheDir, from: `${server.url}/good`, now: () => at });
   expect(r).toMatchObject({ ok: true, provider: 'aws', rows: 3, source: `${server.url}/good/aws/vms.csv` });
@@ -97,7 +97,7 @@ describe.each([
     expect(r.ok).toBe(false);
     expect(r.ok ? '' : r.error).toMatch(message);
     expect(readdirSync(cacheDir)).toEqual([]);
-    expect(await p4dUsEast1()).toEqual([32.7726]);
+    expect(await p4dUsEast1()).toEqual([21.957642]);
   });
 
   test('keeps the previous update, file and metadata byte for byte', async () => {

@@ -65,13 +65,14 @@ test('--spot ranks by spot price and --region/--provider narrow the offers', asy
 
 test('--max-price passes dearer offers over with the price in the reason', async () => {
   const out = await cli(
-    ['offers', '--gpu', 'A100:8', '--provider', 'aws', '--max-price', '30', '--json'],
+    ['offers', '--gpu', 'A100:8', '--provider', 'aws', '--max-price', '20', '--json'],
     env.env,
   );
   expect(out.code).toBe(3); // nothing fits
   const r = JSON.parse(out.stdout) as OffersJson;
   expect(r.matched).toBe(0);
-  expect(r.rejected.map((g) => g.reason)).toContain('price 32.77/h over max 30/h');
+  // The cheapest bundled A100:8 on AWS: p4d.24xlarge at 21.95764 (us-east-2, us-west-2) / 21.957642 (us-east-1).
+  expect(r.rejected.map((g) => g.reason)).toContain('price 21.96/h over max 20/h');
 });
 
 test('a known GPU in a count nobody offers: nothing matches, the nearest misses are shown, and the exit code is 3', async () => {
