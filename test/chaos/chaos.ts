@@ -49,7 +49,10 @@ export interface ChaosReport {
   seed: number;
   events: Record<string, number>;
   duplicates: number;
+  /** What the workflows themselves left, counted before the final reconcile. */
   leaked: number;
+  /** What is still left after reconcile has run. */
+  leakedAfterReconcile: number;
   desired: number;
   reconcile: { seen: number; terminated: number };
   settleS: number;
@@ -296,51 +299,63 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     sampling = false;
     await sampler;
 
-    const report = await cliJson<ReconcileReport>(['gc', '--grace', '0s'], env.env);
-    // Leaked: anything alive that is not its workflow's current instance.
-    let leaked = 0;
+    // Leaked: anything alive (or recorded open) that is not its workflow's current instance.
+    // Counted before the final reconcile, so what the workflows themselves left shows; then
+    // reconcile runs and whatever it had to end is reported beside it.
     let desired = 0;
-    for (const name of names) {
-      const s = await client.workflow.getHandle(`workload-${name}`).query(statusQuery);
-      const current = s.current?.instanceId;
-      const stray = [...new Set([...workloadInstances(name), ...agentInstances(name)])].filter(
-        (id) => id !== current,
-      );
-      if (stray.length) log(`chaos: LEAKED ${name}: ${stray.join(', ')} (current ${current})`);
-      leaked += stray.length;
-      if (inDesiredState(name, s)) desired++;
-    }
-    // Instance records the local provider still holds open without a workflow using them.
-    const openRecords = readdirSync(join(env.dir, 'state'), { recursive: true })
-      .map(String)
-      .filter((f) => f.endsWith('instance.json'))
-      .map(
-        (f) =>
-          JSON.parse(readFileSync(join(env.dir, 'state', f), 'utf8')) as {
-            id: string;
-            terminatedAt?: string;
-          },
-      )
-      .filter((rec) => !rec.terminatedAt);
-    const currents = new Set<string>();
-    for (const name of names) {
-      const s = await client.workflow.getHandle(`workload-${name}`).query(statusQuery);
-      if (s.current) currents.add(s.current.instanceId);
-    }
-    // A workload stopped mid-provision has closed and left nothing, not even a process.
-    for (const name of stoppedEarly) {
-      const d = await client.workflow.getHandle(`workload-${name}`).describe();
-      const left = [...new Set([...workloadInstances(name), ...agentInstances(name)])];
-      if (d.status.name !== 'COMPLETED' || left.length > 0) {
-        log(`chaos: LEAKED ${name} (stopped mid-provision, workflow ${d.status.name}): ${left.join(', ')}`);
-        leaked += Math.max(1, left.length);
+    const countLeaks = async (when: string): Promise<number> => {
+      let leaked = 0;
+      desired = 0;
+      const currents = new Set<string>();
+      for (const name of names) {
+        const s = await client.workflow.getHandle(`workload-${name}`).query(statusQuery);
+        const current = s.current?.instanceId;
+        if (current) currents.add(current);
+        const stray = [...new Set([...workloadInstances(name), ...agentInstances(name)])].filter(
+          (id) => id !== current,
+        );
+        if (stray.length) log(`chaos: LEAKED ${when} ${name}: ${stray.join(', ')} (current ${current})`);
+        leaked += stray.length;
+        if (inDesiredState(name, s)) desired++;
       }
+      // A workload stopped mid-provision has closed and left nothing, not even a process.
+      for (const name of stoppedEarly) {
+        const d = await client.workflow.getHandle(`workload-${name}`).describe();
+        const left = [...new Set([...workloadInstances(name), ...agentInstances(name)])];
+        if (d.status.name !== 'COMPLETED' || left.length > 0) {
+          log(
+            `chaos: LEAKED ${when} ${name} (stopped mid-provision, workflow ${d.status.name}): ${left.join(', ')}`,
+          );
+          leaked += Math.max(1, left.length);
+        }
+      }
+      // Instance records the local provider still holds open without a workflow using them.
+      const strayRecords = readdirSync(join(env.dir, 'state'), { recursive: true })
+        .map(String)
+        .filter((f) => f.endsWith('instance.json'))
+        .map(
+          (f) =>
+            JSON.parse(readFileSync(join(env.dir, 'state', f), 'utf8')) as {
+              id: string;
+              terminatedAt?: string;
+            },
+        )
+        .filter((rec) => !rec.terminatedAt && !currents.has(rec.id));
+      if (strayRecords.length) {
+        log(`chaos: LEAKED ${when} records: ${strayRecords.map((r) => r.id).join(', ')}`);
+      }
+      return leaked + strayRecords.length;
+    };
+    const leaked = await countLeaks('before reconcile');
+    for (const name of stoppedEarly) {
       const { timeline } = await client.workflow.getHandle(`workload-${name}`).query(statusQuery);
       if (!timeline.some((e) => e.type === 'running')) count('stop landed before the workload ran');
     }
-    const strayRecords = openRecords.filter((rec) => !currents.has(rec.id));
-    if (strayRecords.length) log(`chaos: LEAKED records: ${strayRecords.map((r) => r.id).join(', ')}`);
-    leaked += strayRecords.length;
+    const report = await cliJson<ReconcileReport>(['gc', '--grace', '0s'], env.env);
+    if (report.terminated.length) {
+      log(`chaos: reconcile had to end ${report.terminated.map((t) => `${t.id} (${t.reason})`).join(', ')}`);
+    }
+    const leakedAfterReconcile = await countLeaks('after reconcile');
 
     const result: ChaosReport = {
       workloads: names.length,
@@ -349,13 +364,14 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       events,
       duplicates,
       leaked,
+      leakedAfterReconcile,
       desired,
       reconcile: { seen: report.seen, terminated: report.terminated.length },
       settleS,
     };
     log(
       `chaos: ${result.workloads} workloads, ${result.durationS}s, events ${JSON.stringify(events)}; ` +
-        `duplicates ${duplicates}, leaked ${leaked}, desired ${desired}/${names.length} ` +
+        `duplicates ${duplicates}, leaked ${leaked} (after reconcile ${leakedAfterReconcile}), desired ${desired}/${names.length} ` +
         `(settled in ${settleS.toFixed(0)}s; reconcile saw ${report.seen}, terminated ${report.terminated.length})`,
     );
     return result;
