@@ -131,6 +131,9 @@ export async function killGroup(leader: ProcessIdentity | undefined, graceMs = 3
     }
   };
   signal('SIGTERM');
+  // A stopped (SIGSTOP, a debugger) member cannot act on SIGTERM until it runs again: wake the
+  // group, as init systems do, so that its grace is a grace and not a wait for SIGKILL.
+  signal('SIGCONT');
   const deadline = Date.now() + graceMs;
   for (let i = 1; Date.now() < deadline; i++) {
     // The cheap check every time; the /proc scan (members left only as zombies count as gone)
