@@ -2,6 +2,12 @@
 import { z } from 'zod';
 import { parseDuration } from '../spec/units';
 
+/** A zod error message that says what was expected and what was found: `expected X, got Y`. */
+export const expected =
+  (what: string) =>
+  (issue: { input?: unknown }): string =>
+    `expected ${what}, got ${describeValue(issue.input)}`;
+
 /** How a value a user wrote reads in an error message: `"soon"`, `-5`, `a list`, `nothing`. */
 export function describeValue(v: unknown): string {
   if (v === undefined) return 'nothing';

@@ -5,12 +5,7 @@
  * `placement.maxPricePerHour` caps the rate; this caps the sum.
  */
 import { z } from 'zod';
-import { describeValue } from '../common/duration-field';
-
-const expected =
-  (what: string) =>
-  (issue: { input?: unknown }): string =>
-    `expected ${what}, got ${describeValue(issue.input)}`;
+import { expected } from '../common/duration-field';
 
 export const Budget = z.strictObject(
   {

@@ -5,6 +5,7 @@
  * them from a spec that carries them anyway (one from an older history).
  */
 import { z } from 'zod';
+import { expected } from '../common/duration-field';
 
 /**
  * Why the spec's env cannot set `name`, or undefined when it can. `http`: the workload has an
@@ -29,11 +30,8 @@ export function reservedEnvProblems(env: Record<string, unknown>, http: boolean)
   });
 }
 
-/**
- * The spec's `env` field: names to strings (numbers and booleans are kept as written), none of
- * them a name driftless sets. `expected` builds the spec's "expected X, got Y" messages.
- */
-export function specEnv(expected: (what: string) => (issue: { input?: unknown }) => string) {
+/** The spec's `env` field: names to strings (numbers and booleans are kept as written), none of them a name driftless sets. */
+export function specEnv() {
   return z
     .record(z.string(), z.union([z.string(), z.number(), z.boolean()], { error: expected('a string') }), {
       error: expected('a map of names to strings'),

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { parseRange, type Range } from './ranges';
-import { describeValue, durationField } from '../common/duration-field';
+import { describeValue, durationField, expected } from '../common/duration-field';
 import { Budget } from './budget';
 import { reservedEnvProblem, specEnv } from './reserved-env';
 import { parseSizeGb } from './units';
@@ -10,12 +10,6 @@ import { parseSizeGb } from './units';
  * and again in the worker; the workflow receives the parsed (output) form, in which durations
  * are milliseconds and sizes are GB.
  */
-
-/** An error message that says what was expected and what was found. */
-const expected =
-  (what: string) =>
-  (issue: { input?: unknown }): string =>
-    `expected ${what}, got ${describeValue(issue.input)}`;
 
 const nonNegativeInt = z
   .number({ error: expected('a non-negative integer') })
@@ -367,7 +361,7 @@ const WorkloadSpecFields = z.strictObject(
     command: z
       .array(z.string({ error: expected('a string') }), { error: expected('a list of strings (argv)') })
       .min(1, { error: expected('at least the program name') }),
-    env: specEnv(expected).default({}),
+    env: specEnv().default({}),
     resources: Resources.default({}),
     placement: PlacementConstraints.default({ spot: 'never', hedge: 1 }),
     health: HealthPolicy.default({ heartbeatTimeout: 15_000, startupGrace: 120_000 }),

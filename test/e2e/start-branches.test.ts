@@ -26,6 +26,17 @@ afterEach(async () => {
   for (const name of started.splice(0)) await e2e.cli(['stop', name]);
 });
 
+/** The workload's status once its first instance is provisioned, and that instance's id. */
+async function firstProvisioned(name: string): Promise<{ first: StatusJson; firstId: string }> {
+  const first = await e2e.waitStatus(
+    name,
+    (v) => v.status?.timeline.some((e) => e.type === 'provisioned') === true,
+    `${name} provisioned`,
+    { timeoutMs: 30_000, everyMs: 50 },
+  );
+  return { first, firstId: first.status!.timeline.find((e) => e.type === 'provisioned')!.instanceId! };
+}
+
 async function record(instanceId: string): Promise<{ terminatedAt?: string }> {
   const file = join(e2e.dir, 'state', 'local', 'instances', instanceId, 'instance.json');
   return JSON.parse(await readFile(file, 'utf8')) as { terminatedAt?: string };
@@ -73,13 +84,7 @@ test('an instance whose agent dies while it boots is ended, and the next offer r
     }),
   );
   // Kill the agent while its instance is still pending: the workflow has not asked it anything.
-  const first = await e2e.waitStatus(
-    name,
-    (v) => v.status?.timeline.some((e) => e.type === 'provisioned') === true,
-    `${name} provisioned`,
-    { timeoutMs: 30_000, everyMs: 50 },
-  );
-  const firstId = first.status!.timeline.find((e) => e.type === 'provisioned')!.instanceId!;
+  const { first, firstId } = await firstProvisioned(name);
   expect(first.pool ?? 'late').toBe('late');
   const agents = agentsOf(name);
   expect(agents).toHaveLength(1);
@@ -103,13 +108,7 @@ test('an agent that is silent (stopped) while its instance boots: the start fail
       recovery: { maxRestarts: 2, cooldown: '5s', maxStartFailures: 3 },
     }),
   );
-  const first = await e2e.waitStatus(
-    name,
-    (v) => v.status?.timeline.some((e) => e.type === 'provisioned') === true,
-    `${name} provisioned`,
-    { timeoutMs: 30_000, everyMs: 50 },
-  );
-  const firstId = first.status!.timeline.find((e) => e.type === 'provisioned')!.instanceId!;
+  const { firstId } = await firstProvisioned(name);
   const [agent] = agentsOf(name);
   expect(agent).toBeDefined();
   // Alive to the provider (its process exists), silent to Temporal.
