@@ -81,9 +81,14 @@ test('a service with budget.maxTotal is stopped when the budget is reached; the 
   const name = 'cost-budget-svc';
   e2e.stopAtEnd(name);
   await e2e.apply(serviceSpec(name, { placement: { regions: ['pricey'] }, budget: { maxTotal: 0.5 } }));
-  const s = await e2e.waitStatus(name, (v) => v.phase === 'STOPPED', 'stopped by its budget', {
-    timeoutMs: 60_000,
-  });
+  const s = await e2e.waitStatus(
+    name,
+    (v) => v.phase === 'STOPPED' && v.workflowStatus === 'COMPLETED',
+    'stopped by its budget',
+    {
+      timeoutMs: 60_000,
+    },
+  );
   expect(s.workflowStatus).toBe('COMPLETED');
   expect(s.status?.result?.message).toMatch(/^budget reached: \$0\.5\d of \$0\.50 \(budget\.maxTotal\)$/);
   expect(s.status?.timeline.map((e) => e.message)).toContainEqual(
