@@ -306,7 +306,7 @@ function cliWithStdin(
       child.kill('SIGKILL');
       reject(new Error(`driftless ${args.join(' ')} timed out: ${stderr}`));
     }, 30_000);
-    child.on('exit', (code) => {
+    child.on('close', (code) => {
       clearTimeout(t);
       resolve({ code, stdout, stderr });
     });

@@ -184,7 +184,7 @@ test('a reader that goes away (| head) ends the output quietly, without a stack 
   child.stderr.on('data', (d) => (stderr += d));
   // Closed before the child writes a byte: every write of it meets EPIPE.
   child.stdout.destroy();
-  const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+  const code = await new Promise<number | null>((r) => child.on('close', (c) => r(c)));
   expect(stderr).not.toMatch(/EPIPE|Unhandled/);
   expect(code).toBe(0);
 });

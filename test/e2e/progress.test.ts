@@ -42,7 +42,7 @@ test('status --watch prints a block per change and ends by itself (exit 0) when 
   });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
   await waitFor(() => out.includes('RUNNING'), 'the first block');
   const stop = await e2e.cli(['stop', name]);
   expect(stop.code).toBe(0);
@@ -69,7 +69,7 @@ test('status --watch ends on Ctrl-C with exit 130', async () => {
   });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
   await waitFor(() => out.includes(name), 'the first block');
   child.kill('SIGINT');
   expect(await exited).toBe(130);

@@ -132,7 +132,9 @@ export function cli(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 120_000)
       child.kill('SIGKILL');
       rej(new Error(`driftless ${args.join(' ')} timed out; stderr:\n${stderr}`));
     }, timeoutMs);
-    child.on('exit', (code) => {
+    // 'close', not 'exit': 'exit' can come before the last of stdout has been read, and a
+    // `--json` document then parses as empty.
+    child.on('close', (code) => {
       clearTimeout(t);
       res({ code, stdout, stderr });
     });
