@@ -1,0 +1,22 @@
+/**
+ * Jest for mutation testing (`npm run test:mutation`, stryker.config.mjs): only the fast unit
+ * tests of the mutated decision code (placement, reconcile, spec, codec, the providers' error
+ * classifiers). No Temporal dev server (no globalSetup), no e2e or chaos tests: Stryker runs
+ * these once per mutant, so each second here is a second times hundreds of mutants.
+ * @type {import('jest').Config}
+ */
+module.exports = {
+  preset: 'ts-jest',
+  testEnvironment: 'node',
+  roots: ['<rootDir>/test'],
+  testMatch: [
+    '<rootDir>/test/{placement,reconcile,spec,codec}/**/*.test.ts',
+    '<rootDir>/test/providers/**/errors*.test.ts',
+    '<rootDir>/test/activities/to-failure.test.ts',
+  ],
+  // Transpile only: the TypeScript checker already rejects mutants that do not compile, and
+  // type-checking each test file again per mutant would slow every run.
+  transform: {
+    '^.+\\.ts$': ['ts-jest', { tsconfig: { isolatedModules: true }, diagnostics: false }],
+  },
+};
