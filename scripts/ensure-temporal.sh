@@ -45,7 +45,9 @@ PY
       found="$(find "$tmp/x" -type f -name temporal | head -1)"
       if [ -n "$found" ]; then
         chmod +x "$found"
-        mv "$found" "$BIN_DIR/temporal.part" && mv "$BIN_DIR/temporal.part" "$BIN_DIR/temporal"
+        # A name of its own, then an atomic rename: two installs at once (two checkouts testing)
+        # each put a whole binary in place and neither fails.
+        mv "$found" "$BIN_DIR/temporal.part.$$" && mv -f "$BIN_DIR/temporal.part.$$" "$BIN_DIR/temporal"
         if works "$BIN_DIR/temporal"; then echo "$BIN_DIR/temporal"; exit 0; fi
       fi
     fi

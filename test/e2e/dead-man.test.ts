@@ -3,13 +3,14 @@
  * cannot be stopped): with the server and the worker gone for longer than the timeout, the
  * agents stop their workloads and exit; a shorter silence changes nothing.
  */
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startDevServer, type DevServer } from '../../src/client/services/dev-server';
 import { freePort } from '../../src/common/free-port';
 import { agentsOf, serviceSpec, sleep, startWorker, waitFor, workloadProcesses } from '../support/harness';
 import { useE2eInstallation } from '../support/e2e';
 
-const TIMEOUT_S = 4;
+const TIMEOUT_S = 8;
 
 let server: DevServer | undefined;
 const e2e = useE2eInstallation({
@@ -39,9 +40,31 @@ async function runningService(name: string): Promise<void> {
 test('the workload survives a control-plane silence shorter than the timeout', async () => {
   const name = 'dm-short';
   await runningService(name);
+  const { instanceId } = await e2e.status(name);
+  const agentLog = join(e2e.dir, 'state', 'local', 'instances', instanceId!, 'agent.log');
   await e2e.worker.kill('SIGKILL');
-  // Temporal answers, the worker does not: nothing for the agent to worry about.
-  await sleep((TIMEOUT_S + 3) * 1000);
+  // Temporal itself goes silent: its process frozen, connections open, nothing answered.
+  const silentMs = (TIMEOUT_S / 2) * 1000;
+  const frozenAt = Date.now();
+  server!.process.kill('SIGSTOP');
+  try {
+    await sleep(silentMs);
+  } finally {
+    server!.process.kill('SIGCONT');
+  }
+  // The agent saw the silence (so the test silenced what it watches) ...
+  const log = await waitFor(
+    async () => {
+      const text = await readFile(agentLog, 'utf8');
+      return /control plane unreachable; the workload stops if this lasts/.test(text) && text;
+    },
+    'the agent to log the silence',
+    10_000,
+  );
+  expect(log).not.toMatch(/dead-man switch fired/);
+  // ... and past the moment the switch would have fired had the silence gone on, nothing stopped.
+  await sleep(Math.max(0, frozenAt + (TIMEOUT_S + 3) * 1000 - Date.now()));
+  expect(await readFile(agentLog, 'utf8')).not.toMatch(/dead-man switch fired/);
   expect(workloadProcesses(name)).toHaveLength(1);
   expect(agentsOf(name)).toHaveLength(1);
   e2e.worker = await startWorker(e2e.env);

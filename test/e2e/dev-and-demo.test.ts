@@ -7,6 +7,7 @@ import { payloadToJson } from '../../src/codec/payload-json';
 import { SEARCH_ATTRIBUTES } from '../../src/common/names';
 import { freePort } from '../../src/common/free-port';
 import {
+  agentsOf,
   CLI,
   cli,
   processesWith,
@@ -14,6 +15,7 @@ import {
   serviceSpec,
   waitFor,
   workloadProcesses,
+  worksUnder,
   writeSpec,
 } from '../support/harness';
 import { useE2eInstallation } from '../support/e2e';
@@ -99,7 +101,7 @@ test("Ctrl-C to dev's whole process group with a workload running stops the work
     expect(processesWith('start-dev', '--port', String(port))).toHaveLength(0);
   } finally {
     child.kill('SIGKILL');
-    for (const pid of [...processesWith('--workload', name), ...workloadProcesses(name)]) {
+    for (const pid of [...agentsOf(name), ...workloadProcesses(name)]) {
       try {
         process.kill(pid, 'SIGKILL');
       } catch {
@@ -171,7 +173,7 @@ function runDemo(onStdout?: (all: string, child: ReturnType<typeof spawn>) => vo
   });
   child.stderr.on('data', (d) => (stderr += d));
   return new Promise<{ code: number | null; stdout: string; stderr: string }>((r) =>
-    child.once('exit', (code) => r({ code, stdout, stderr })),
+    child.once('close', (code) => r({ code, stdout, stderr })),
   );
 }
 
@@ -179,11 +181,15 @@ function runDemo(onStdout?: (all: string, child: ReturnType<typeof spawn>) => vo
 async function expectNothingLeft(stdout: string) {
   const port = /dev server on 127\.0\.0\.1:(\d+)/.exec(stdout)?.[1];
   expect(port).toBeDefined();
+  // This demo's processes only: another run's demo on this machine has its own state directory.
+  const stateDir = /\(state in (\S+)\)/.exec(stdout)?.[1];
+  expect(stateDir).toBeDefined();
+  const ours = (pids: number[]) => pids.filter((pid) => worksUnder(pid, stateDir!));
   await waitFor(
     () =>
       processesWith('start-dev', '--port', port!).length === 0 &&
-      processesWith('--workload', 'hello-web').length === 0 &&
-      processesWithEnv('DRIFTLESS_WORKLOAD=hello-web').length === 0,
+      ours(processesWith('--workload', 'hello-web')).length === 0 &&
+      ours(processesWithEnv('DRIFTLESS_WORKLOAD=hello-web')).length === 0,
     'every demo process to be gone',
     10_000,
   );

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readlinkSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -38,6 +39,16 @@ export const LOG_LEVEL = process.env.DRIFTLESS_LOG_LEVEL ?? 'warn';
 
 /** Test installations live in `${tmpdir}/driftless-test-*`. */
 export const ENV_PREFIX = 'driftless-test-';
+
+/**
+ * This run's mark: two test runs on one machine (two checkouts, a developer's and CI's) never
+ * count each other's workload processes. Set once per test file's module registry, so a file's
+ * specs and its process lookups agree.
+ */
+export const RUN_MARK = `${process.pid.toString(36)}${randomBytes(2).toString('hex')}`;
+
+/** Where this run's installations live: `${tmpdir}/driftless-test-<RUN_MARK>-*`. */
+const RUN_DIRS = join(tmpdir(), `${ENV_PREFIX}${RUN_MARK}-`);
 
 /** An isolated installation: own state dir, config file, task queue and owner. */
 export interface TestEnv {
@@ -86,7 +97,7 @@ export async function writeConfig(
 
 /** A new installation; `pools` and `config` as for {@link writeConfig}. */
 export async function makeEnv(pools: PoolSpec[], config: Record<string, unknown> = {}): Promise<TestEnv> {
-  const dir = await mkdtemp(join(tmpdir(), ENV_PREFIX));
+  const dir = await mkdtemp(RUN_DIRS);
   // Whose it is: a later run reaps what a killed run left here (test/support/global-setup.ts).
   const owner = identify(process.pid);
   if (owner) await writeFile(join(dir, 'owner.json'), JSON.stringify(owner));
@@ -207,11 +218,30 @@ export const processesWith = (...parts: string[]): number[] =>
     return parts.every((x) => argv.includes(x));
   });
 
+/** Whether a live process works in `dir` or below it (a deleted directory still counts). */
+export function worksUnder(pid: number, dir: string): boolean {
+  try {
+    const cwd = readlinkSync(`/proc/${pid}/cwd`).replace(/ \(deleted\)$/, '');
+    return cwd === dir || cwd.startsWith(`${dir}/`);
+  } catch {
+    return false; // gone, or not ours to read
+  }
+}
+
 /** Live processes whose environment holds `entry` ("NAME=value"); workloads carry DRIFTLESS_WORKLOAD. */
 export const processesWithEnv = (entry: string): number[] => othersWhere((p) => p.environ.includes(entry));
 
-/** Agent processes serving a workload (the local provider starts them with `--workload NAME`). */
-export const agentsOf = (workload: string) => processesWith('--workload', workload);
+/**
+ * This run's agent processes serving a workload: the local provider starts them with
+ * `--workload NAME` in an instance directory under this run's installation. Another run's agent
+ * for a workload of the same name (a second checkout testing at once) is not counted.
+ */
+export const agentsOf = (workload: string) =>
+  othersWhere((p) => {
+    const argv = p.argv;
+    const i = argv.indexOf('--workload');
+    return i >= 0 && argv[i + 1] === workload && p.cwd.startsWith(RUN_DIRS);
+  });
 
 /** Polls `fn` until it returns a truthy value. */
 export async function waitFor<T>(
@@ -241,13 +271,6 @@ export async function writeSpec(env: Pick<TestEnv, 'dir'>, spec: Record<string, 
   await writeFile(file, stringify(spec));
   return file;
 }
-
-/**
- * This run's mark: two test runs on one machine (two checkouts, a developer's and CI's) never
- * count each other's workload processes. Set once per test file's module registry, so a file's
- * specs and its process lookups agree.
- */
-export const RUN_MARK = `${process.pid.toString(36)}${randomBytes(2).toString('hex')}`;
 
 /** What a test workload carries in its argv so that its processes, and only this run's, can be found. */
 export const marker = (name: string) => `marker-${RUN_MARK}-${name}`;

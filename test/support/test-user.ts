@@ -17,12 +17,24 @@ export function cannotRunAsAnotherUser(): string | undefined {
 
 /** The test user, created (a system user without a home) when it does not exist yet. */
 export function ensureTestUser(): RunAsUser {
-  const had = lookupUser(TEST_WORKLOAD_USER);
-  if (had) return had;
-  execFileSync('useradd', ['--system', '--user-group', '--shell', '/usr/sbin/nologin', TEST_WORKLOAD_USER], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  const made = lookupUser(TEST_WORKLOAD_USER);
-  if (!made) throw new Error(`useradd did not create ${TEST_WORKLOAD_USER}`);
-  return made;
+  let failure: unknown;
+  // Another test run on this machine may be adding it at the same moment: useradd then fails
+  // (it exists, or /etc/passwd is locked) and the next look finds it, or the next try works.
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const had = lookupUser(TEST_WORKLOAD_USER);
+    if (had) return had;
+    try {
+      execFileSync(
+        'useradd',
+        ['--system', '--user-group', '--shell', '/usr/sbin/nologin', TEST_WORKLOAD_USER],
+        {
+          stdio: ['ignore', 'ignore', 'pipe'],
+        },
+      );
+    } catch (err) {
+      failure = err;
+      execFileSync('sleep', ['0.5']);
+    }
+  }
+  throw new Error(`useradd did not create ${TEST_WORKLOAD_USER}: ${String(failure)}`);
 }

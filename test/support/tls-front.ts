@@ -12,6 +12,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from '../../src/common/free-port';
+import { packageRoot } from '../../src/package-root';
 
 const run = promisify(execFile);
 
@@ -116,13 +117,7 @@ export async function findNginx(): Promise<string> {
     /* not on PATH */
   }
   try {
-    await run(
-      'sh',
-      ['-c', 'apt-get install -y -q nginx-light || (apt-get update -q && apt-get install -y -q nginx-light)'],
-      {
-        timeout: 300_000,
-      },
-    );
+    await run(join(packageRoot(), 'scripts/apt-install.sh'), ['nginx-light'], { timeout: 900_000 });
   } catch (err) {
     throw new Error(
       `nginx is needed for the TLS tests and could not be installed: ${(err as Error).message}`,
