@@ -9,6 +9,7 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { AgentActivities, LogChunk, ReadLogInput } from '../agent/activities';
 import { instanceTaskQueue } from '../common/names';
+import { shortId } from './details';
 
 /** The workflow type, as the CLI starts it. */
 export const READ_LOGS_WORKFLOW_TYPE = 'readLogsWorkflow';
@@ -45,6 +46,7 @@ export async function readLogsWorkflow(input: ReadLogsInput): Promise<ReadLogsRe
     // A read changes nothing, so a retry is safe; a couple cover a slot-starved or restarting poll.
     retry: { initialInterval: '500ms', maximumAttempts: 3 },
   });
-  const chunk = await readWorkloadLog(input.read);
+  const summary = `read workload.log on ${shortId(input.instanceId)}`;
+  const chunk = await readWorkloadLog.executeWithOptions({ summary }, [input.read]);
   return { ...chunk, instanceId: input.instanceId };
 }

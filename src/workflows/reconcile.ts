@@ -4,6 +4,7 @@ import type { ReconcileActivities } from '../activities/reconcile';
 import { decide } from '../reconcile/decide';
 import { isOfInstallation, type Installation } from '../common/installation';
 import type { InstanceRef } from '../providers/types';
+import { shortId } from './details';
 
 export interface ReconcileInput {
   /** Unclaimed instances younger than this are left alone. @default 300000 (5 minutes) */
@@ -58,13 +59,20 @@ const { terminate } = proxyActivities<ControlActivities>({
 export async function reconcileWorkflow(input: ReconcileInput = {}): Promise<ReconcileReport> {
   const graceMs = input.graceMs ?? DEFAULT_RECONCILE_GRACE_MS;
   const dryRun = input.dryRun ?? false;
-  const { instances, providerErrors, installation } = await listOwnedEverywhere();
+  const { instances, providerErrors, installation } = await listOwnedEverywhere.executeWithOptions(
+    { summary: 'list the instances this installation owns on every provider' },
+    [],
+  );
   // Another installation's workflow ids mean nothing in this namespace: not asked about. (A
   // listing from a worker of an older version names no installation: nothing is filtered.)
   const ours = installation ? instances.filter((i) => isOfInstallation(i.labels, installation)) : instances;
   const ids = [...new Set(ours.map((i) => i.labels?.workflowId).filter((x): x is string => !!x))];
   // A reconcile never claims anything itself; its own id cannot appear, but skip it to be sure.
-  const claims = await readClaims(ids.filter((id) => id !== workflowInfo().workflowId));
+  const asked = ids.filter((id) => id !== workflowInfo().workflowId);
+  const claims = await readClaims.executeWithOptions(
+    { summary: `ask ${asked.length} workflows what they claim` },
+    [asked],
+  );
   const verdicts = decide({ instances, claims, now: Date.now(), graceMs, installation });
   const entry = (v: (typeof verdicts)[number], error?: string): ReconciledInstance => ({
     provider: v.instance.provider,
@@ -96,7 +104,7 @@ export async function reconcileWorkflow(input: ReconcileInput = {}): Promise<Rec
     doomed.map(async (v) => {
       const { labels: _labels, ...ref } = v.instance;
       try {
-        await terminate(ref);
+        await terminate.executeWithOptions({ summary: `terminate ${shortId(ref.id)} (${v.reason})` }, [ref]);
         report.terminated.push(entry(v));
       } catch (err) {
         report.failed.push(entry(v, (err as Error).message));

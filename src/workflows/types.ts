@@ -113,6 +113,8 @@ export interface WorkloadStatus {
   name: string;
   kind: WorkloadSpec['kind'];
   phase: Phase;
+  /** ISO time the workload entered its phase. */
+  phaseSince?: string;
   current?: CurrentPlacement;
   /** Provision attempts so far (each one has its own idempotency key). */
   attempts: number;
@@ -159,6 +161,11 @@ export interface WorkloadStatus {
   cost?: CostLedger;
   /** The spec's budget.maxTotal (in the query's answer only). */
   budgetUsd?: number;
+  /**
+   * The workflow's current details, as the Web UI shows them (markdown, ./details.ts; in the
+   * query's answer only).
+   */
+  details?: string;
   /** Set once the workload has ended. */
   result?: WorkloadResult;
 }

@@ -19,6 +19,7 @@ import {
 } from '@temporalio/workflow';
 import type { ControlActivities } from '../activities';
 import type { InstanceState } from '../providers/types';
+import { durationText } from './details';
 import { instanceStateSignal, watchedQuery, watchSignal, type WatchEntry } from './messages';
 
 export interface WatcherInput {
@@ -62,7 +63,9 @@ export async function watcherWorkflow(input: WatcherInput): Promise<void> {
     // Nothing to watch: nothing runs, not even a timer.
     await condition(() => entries.size > 0);
     const watched = [...entries.values()];
-    const states = await describeBatch({ refs: watched.map((e) => e.ref) }).catch((err: Error) => {
+    const summary = `describe ${watched.length} watched instance${watched.length > 1 ? 's' : ''}`;
+    const refs = watched.map((e) => e.ref);
+    const states = await describeBatch.executeWithOptions({ summary }, [{ refs }]).catch((err: Error) => {
       log.warn('describe failed; nothing counted', { error: err.message });
       return {} as Record<string, InstanceState>;
     });
@@ -96,7 +99,12 @@ export async function watcherWorkflow(input: WatcherInput): Promise<void> {
         entries: [...entries.values()],
       });
     }
-    const confirming = [...entries.values()].some((e) => e.misses > 0);
-    await sleep(confirming ? Math.min(CONFIRM_MS, input.intervalMs) : input.intervalMs);
+    const confirming = [...entries.values()].filter((e) => e.misses > 0).length;
+    const ms = confirming ? Math.min(CONFIRM_MS, input.intervalMs) : input.intervalMs;
+    await sleep(ms, {
+      summary: confirming
+        ? `confirm ${confirming} instance${confirming > 1 ? 's' : ''} gone in ${durationText(ms)}`
+        : `next describe in ${durationText(ms)}`,
+    });
   }
 }

@@ -12,11 +12,12 @@ import {
 } from '@temporalio/workflow';
 import { FailureType } from '../../common/names';
 import type { PlaceResult } from '../../activities';
-import { blockCovers, offerLabel } from '../../placement/rank';
-import { locationKey, type Target } from '../../placement/target';
+import { blockCovers, blockLabel, offerLabel } from '../../placement/rank';
+import { locationKey, targetLabel, type Target } from '../../placement/target';
 import type { Instance, InstanceRef, Offer } from '../../providers/types';
 import { recoveryLimits } from '../../spec/recovery-defaults';
 import type { WorkloadSpec } from '../../spec/workload-spec';
+import { clock, durationText, gpuText, shortId } from '../details';
 import type { CurrentPlacement } from '../types';
 import { agentOf, place } from './proxies';
 import { provisionOne, type Attempted } from './provision';
@@ -91,12 +92,22 @@ async function placeFor(
   placing: WorkloadSpec,
   o: AcquireOptions,
 ): Promise<PlaceResult> {
-  const placement = await place({
-    spec: placing,
-    blocks: state.activeBlocks(),
-    target: o.target,
-    avoid: o.avoid && { provider: o.avoid.provider, region: o.avoid.region, zone: o.avoid.zone },
-  });
+  const blocks = state.activeBlocks();
+  const where = o.target
+    ? ` at ${targetLabel(o.target)}`
+    : o.avoid
+      ? ` away from ${shortId(o.avoid.id)}`
+      : '';
+  const blocked = blocks.length ? `, ${blocks.length} location${blocks.length > 1 ? 's' : ''} blocked` : '';
+  const summary = state.waitFor(`place: rank the offers for ${gpuText(placing)}${where}${blocked}`);
+  const placement = await place.executeWithOptions({ summary }, [
+    {
+      spec: placing,
+      blocks,
+      target: o.target,
+      avoid: o.avoid && { provider: o.avoid.provider, region: o.avoid.region, zone: o.avoid.zone },
+    },
+  ]);
   state.status.lastPlacement = {
     candidates: placement.ranked.slice(0, 10),
     rejected: placement.rejected,
@@ -139,11 +150,23 @@ async function waitForOffers(
     `no offer fits (${placement.rejected.length} passed over: ${reasons.join('; ') || 'no offers at all'}); ` +
       `placing again in ${Math.round(waitMs / 1000)}s`,
   );
-  await condition(() => state.stopped || (state.pending !== undefined && !o.quiet), waitMs);
+  await condition(() => state.stopped || (state.pending !== undefined && !o.quiet), waitMs, {
+    summary: state.waitFor(cooldownSummary(state, waitMs)),
+  });
   if (state.pending && !o.quiet) return 'none';
   // Waiting for capacity can last for days: keep the history bounded meanwhile.
   if (!o.quiet && !state.stopped && state.continueAsNewDue()) return 'continue';
   return 'again';
+}
+
+/** "cooldown: no allowed location until 23:13:05 UTC (local/lab-a blocked: a preemption)". */
+function cooldownSummary(state: WorkloadState, waitMs: number): string {
+  const blocks = state.activeBlocks();
+  if (blocks.length === 0) return `no offer fits: place again in ${durationText(waitMs)}`;
+  const first = blocks.reduce((a, b) => (b.until < a.until ? b : a));
+  const more = blocks.length > 1 ? ` and ${blocks.length - 1} more` : '';
+  const why = `${blockLabel(first)} blocked: ${first.reason}${more}`;
+  return `cooldown: no allowed location until ${clock(Date.now() + waitMs)} (${why})`;
 }
 
 /**
@@ -289,15 +312,26 @@ async function startOn(
   const http = httpCheck(what);
   const started = await raceAgent(state, instance, async () => {
     const agent = agentOf(instance.id, { startup: true, startupGraceMs: state.spec.health.startupGrace });
-    const w = await agent.startWorkload({
-      workload: what.name,
-      command: what.command,
-      env: what.env,
-      ...(what.health.http ? { http: { port: what.health.http.port } } : {}),
-      // Kept by the agent for every stop, its own shutdown included.
-      stopGraceMs: recoveryLimits(what.recovery).stopGrace,
-    });
-    if (http) await agent.waitHealthy({ http, timeoutMs: what.health.startupGrace });
+    const id = shortId(instance.id);
+    const w = await agent.startWorkload.executeWithOptions(
+      { summary: state.waitFor(`start the workload on ${id} (${location})`) },
+      [
+        {
+          workload: what.name,
+          command: what.command,
+          env: what.env,
+          ...(what.health.http ? { http: { port: what.health.http.port } } : {}),
+          // Kept by the agent for every stop, its own shutdown included.
+          stopGraceMs: recoveryLimits(what.recovery).stopGrace,
+        },
+      ],
+    );
+    if (http) {
+      const summary = state.waitFor(`wait until the workload on ${id} answers GET ${http.path}`);
+      await agent.waitHealthy.executeWithOptions({ summary }, [
+        { http, timeoutMs: what.health.startupGrace },
+      ]);
+    }
     return w;
   });
   const where = { instanceId: instance.id, location };

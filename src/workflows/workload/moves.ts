@@ -13,6 +13,7 @@ import {
   targetLabel,
   type Target,
 } from '../../placement/target';
+import { durationText, shortId } from '../details';
 import type { ApplyRequest, ApplyResult, MigrateRequest, MigrateResult } from '../messages';
 import { acquire, becomeCurrent } from './acquire';
 import { terminateCurrent, terminateInstance } from './recovery';
@@ -184,7 +185,9 @@ export async function performMove(
   });
   if (makeBeforeBreak && old) {
     // The old instance drains (serves requests already sent to it) before it goes.
-    await condition(() => state.stopped, state.spec.recovery.drain);
+    const { drain } = state.spec.recovery;
+    const summary = state.waitFor(`drain old instance ${shortId(old.instanceId)} ${durationText(drain)}`);
+    await condition(() => state.stopped, drain, { summary });
     await sup!.cancel();
     await terminateInstance(state, old, `replaced by ${instance.id}`, { graceful: true });
   }

@@ -10,10 +10,12 @@ import {
   isCancellation,
   patched,
 } from '@temporalio/workflow';
+import { formatUsd } from '../../common/cost';
 import { FailureType } from '../../common/names';
 import { offerLabel } from '../../placement/rank';
 import type { FailureScope, Instance, Offer } from '../../providers/types';
 import type { ProvisionInput } from '../../activities';
+import { durationText, shortId } from '../details';
 import { provision, provisionToTheEnd, releaseAttempt, waitReady } from './proxies';
 import { failureScopeOf, failureTypeOf, messageOf } from './failures';
 import { raceAgent, unlessStopped, type AgentOutcome } from './race';
@@ -83,9 +85,12 @@ async function provisionAttempt(
     return provisionToTheEndOf(state, { offer, idempotencyKey, labels }, attempt, o);
   }
   const release = () => releaseOf(state, offer, attempt);
+  const summary = provisionSummary(state, attempt, offer);
   let instance: Instance | 'stop';
   try {
-    instance = await unlessStopped(state, () => provision({ offer, idempotencyKey, labels }));
+    instance = await unlessStopped(state, () =>
+      provision.executeWithOptions({ summary }, [{ offer, idempotencyKey, labels }]),
+    );
   } catch (err) {
     if (isCancellation(err)) {
       // Cancelled mid-provision: whatever this attempt launched must not outlive the workflow.
@@ -99,6 +104,13 @@ async function provisionAttempt(
     return { kind: 'stop' };
   }
   return bootOf(state, instance, offer, attempt, o);
+}
+
+/** "provision attempt 2: aws/us-east-1/use1-az1 p4d.24xlarge at $21.96/h". */
+function provisionSummary(state: WorkloadState, attempt: number, offer: Offer): string {
+  return state.waitFor(
+    `provision attempt ${attempt}: ${offerLabel(offer)} at ${formatUsd(offer.pricePerHour)}/h`,
+  );
 }
 
 /** How a provision ended, and whether a stop or a cancellation came first. */
@@ -115,10 +127,12 @@ interface ProvisionOutcome {
 function provisionUnlessInterrupted(
   state: WorkloadState,
   request: ProvisionInput,
+  attempt: number,
 ): Promise<ProvisionOutcome> {
+  const summary = provisionSummary(state, attempt, request.offer);
   return CancellationScope.cancellable(async () => {
     const scope = CancellationScope.current();
-    const main = provisionToTheEnd(request).then(
+    const main = provisionToTheEnd.executeWithOptions({ summary }, [request]).then(
       (instance): Omit<ProvisionOutcome, 'interrupted'> => ({ instance }),
       (error: unknown): Omit<ProvisionOutcome, 'interrupted'> => ({ error }),
     );
@@ -143,7 +157,7 @@ async function provisionToTheEndOf(
 ): Promise<Attempted> {
   const { offer } = request;
   const outer = CancellationScope.current();
-  const r = await provisionUnlessInterrupted(state, request);
+  const r = await provisionUnlessInterrupted(state, request, attempt);
   const interrupted = r.interrupted || (r.error !== undefined && isCancellation(r.error));
   if (!interrupted) {
     if (r.error !== undefined) return provisionFailed(state, offer, attempt, r.error);
@@ -161,8 +175,11 @@ async function provisionToTheEndOf(
 
 /** Compensation: ends whatever the attempt launched, found by its marks; else leaves it to reconcile. */
 function releaseOf(state: WorkloadState, offer: Offer, attempt: number): Promise<void> {
+  const summary = `release what attempt ${attempt} launched on ${offer.provider}`;
   return CancellationScope.nonCancellable(() =>
-    releaseAttempt({ provider: offer.provider, workflowId: state.workflowId, attempt }),
+    releaseAttempt.executeWithOptions({ summary }, [
+      { provider: offer.provider, workflowId: state.workflowId, attempt },
+    ]),
   ).then(
     () => undefined,
     (err: unknown) => {
@@ -230,8 +247,12 @@ async function bootOf(
   );
   let ready: AgentOutcome<unknown>;
   try {
+    const grace = state.spec.health.startupGrace;
+    const summary = state.waitFor(
+      `wait until ${shortId(instance.id)} is ready (grace ${durationText(grace)})`,
+    );
     ready = await raceAgent(state, instance, () =>
-      waitReady({ ref: instance, timeoutMs: state.spec.health.startupGrace }),
+      waitReady.executeWithOptions({ summary }, [{ ref: instance, timeoutMs: grace }]),
     );
   } catch (err) {
     // Cancelled while it booted (a hedged offer was ready first): it must not run on.

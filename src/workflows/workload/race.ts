@@ -8,6 +8,7 @@ import type { InstanceRef, InstanceState } from '../../providers/types';
 import type { WorkloadSpec } from '../../spec/workload-spec';
 import { describeInstance, watch, watchInstance } from './proxies';
 import { agentFailureReason } from './failures';
+import { shortId } from '../details';
 import type { WorkloadState } from './state';
 
 /** Patch: the provider-side check is the installation's batched watcher, not an activity per instance. */
@@ -74,13 +75,19 @@ export async function raceAgent<T>(
  * polled (and held a worker slot for as long as the instance ran).
  */
 async function providerWatch(state: WorkloadState, ref: InstanceRef): Promise<InstanceState> {
-  if (!patched(PATCH_BATCHED_WATCH)) return (await watchInstance({ ref })).state;
+  if (!patched(PATCH_BATCHED_WATCH)) {
+    const summary = `poll ${ref.provider} for the state of ${shortId(ref.id)}`;
+    return (await watchInstance.executeWithOptions({ summary }, [{ ref }])).state;
+  }
   // Already reported gone (during a restart's backoff, say): nothing to wait for.
   const known = state.providerStates.get(ref.id);
   if (known !== undefined) return known;
   // The reference only (an Instance carries its offer and details, which the watcher need not keep).
   const { provider, id, region, zone, launchedAt } = ref;
-  await watch({ ref: { provider, id, region, zone, launchedAt }, workflowId: state.workflowId });
+  const summary = `hand ${shortId(id)} on ${provider}/${region} to the watcher (batched describe)`;
+  await watch.executeWithOptions({ summary }, [
+    { ref: { provider, id, region, zone, launchedAt }, workflowId: state.workflowId },
+  ]);
   await condition(() => state.providerStates.has(ref.id));
   return state.providerStates.get(ref.id)!;
 }
@@ -93,7 +100,10 @@ async function withProviderState<T>(
   ref: InstanceRef,
   lost: AgentOutcome<T> & { kind: 'lost' },
 ): Promise<AgentOutcome<T>> {
-  const state = await CancellationScope.nonCancellable(() => describeInstance(ref)).catch(() => undefined);
+  const summary = `ask ${ref.provider} what became of ${shortId(ref.id)}`;
+  const state = await CancellationScope.nonCancellable(() =>
+    describeInstance.executeWithOptions({ summary }, [ref]),
+  ).catch(() => undefined);
   if (state === undefined || state === 'running' || state === 'pending') return lost;
   return { ...lost, reason: `${lost.reason}; provider reports the instance ${state}`, state };
 }

@@ -14,6 +14,7 @@ import {
 import { FailureType } from '../../common/names';
 import type { InstanceRef, InstanceState } from '../../providers/types';
 import { recoveryLimits } from '../../spec/recovery-defaults';
+import { durationText, shortId } from '../details';
 import type { CurrentPlacement, WorkloadResult } from '../types';
 import { agentStop, terminate, terminateBriefly } from './proxies';
 import { messageOf } from './failures';
@@ -45,8 +46,11 @@ export async function endInstance(
   why: string,
   brief = false,
 ): Promise<boolean> {
+  const summary = `terminate ${shortId(ref.id)} (${why})`;
   try {
-    await CancellationScope.nonCancellable(() => (brief ? terminateBriefly(ref) : terminate(ref)));
+    await CancellationScope.nonCancellable(() =>
+      (brief ? terminateBriefly : terminate).executeWithOptions({ summary }, [ref]),
+    );
     state.live.delete(ref.id);
     state.uncharge(ref.id);
     return true;
@@ -68,8 +72,9 @@ export async function stopGracefully(state: WorkloadState, ref: InstanceRef): Pr
   if (!patched(PATCH_GRACEFUL_STOP)) return;
   const { stopGrace } = recoveryLimits(state.spec.recovery);
   try {
+    const summary = `stop the workload on ${shortId(ref.id)} (SIGTERM, grace ${durationText(stopGrace)})`;
     const r = await CancellationScope.nonCancellable(() =>
-      agentStop(ref.id, stopGrace)({ graceMs: stopGrace }),
+      agentStop(ref.id, stopGrace).executeWithOptions({ summary }, [{ graceMs: stopGrace }]),
     );
     if (r.stopped) {
       const how = r.exit?.signal ? `signal ${r.exit.signal}` : `exit code ${r.exit?.exitCode}`;
@@ -198,7 +203,11 @@ export async function restartAfter(
       : `restart ${counted} of ${recovery.maxRestarts} in ${backoffMs / 1000}s`,
   );
   // A stop or a migration cuts the wait short.
-  await condition(() => state.stopped || state.pending !== undefined, backoffMs);
+  const which = free
+    ? `exit code ${exitCode} always restarts`
+    : `restart ${counted} of ${recovery.maxRestarts}`;
+  const summary = state.waitFor(`restart backoff ${durationText(backoffMs)} (${which})`);
+  await condition(() => state.stopped || state.pending !== undefined, backoffMs, { summary });
 }
 
 /**
@@ -260,7 +269,7 @@ export async function onLoss(
     instanceId: instance.instanceId,
     location,
   });
-  await terminateCurrent(state, 'lost', { brief: true });
+  await terminateCurrent(state, `lost: ${providerState ?? reason}`, { brief: true });
   state.block(instance, 'zone', providerState === 'preempted' ? 'a preemption' : 'losing an instance');
   recordLoss(state, `${instance.instanceId} on ${location}: ${reason}`);
   failIfTooManyLosses(state);

@@ -5,6 +5,7 @@
  */
 import { recoveryLimits } from '../../spec/recovery-defaults';
 import { failureTypeOf, messageOf } from './failures';
+import { shortId } from '../details';
 import { agentOf } from './proxies';
 import { httpCheck, raceAgent } from './race';
 import { onLoss, restartAfter } from './recovery';
@@ -34,26 +35,33 @@ export async function restartInPlace(state: WorkloadState): Promise<Supervision 
   state.setPhase('STARTING');
   const r = await raceAgent(state, ref, async (): Promise<Restarted> => {
     // The agent stops what is left of the old run first (up to the stop grace), then starts.
+    const id = shortId(ref.id);
     const w = await agentOf(ref.id, {
       startup: true,
       startupGraceMs: startupGrace + stopGrace,
-    }).startWorkload({
-      workload: spec.name,
-      command: spec.command,
-      env: spec.env,
-      ...(spec.health.http ? { http: { port: spec.health.http.port } } : {}),
-      generation,
-      stopGraceMs: stopGrace,
-    });
+    }).startWorkload.executeWithOptions(
+      { summary: state.waitFor(`restart the workload on ${id} (restart ${generation} here)`) },
+      [
+        {
+          workload: spec.name,
+          command: spec.command,
+          env: spec.env,
+          ...(spec.health.http ? { http: { port: spec.health.http.port } } : {}),
+          generation,
+          stopGraceMs: stopGrace,
+        },
+      ],
+    );
     if (http) {
       try {
         // A margin past the agent's own deadline: its "not healthy in time" (a workload failure,
         // restarted here) must come before Temporal's timeout (which reads as a lost machine).
         const margin = http.timeoutMs + 5000;
-        await agentOf(ref.id, { startup: true, startupGraceMs: startupGrace + margin }).waitHealthy({
-          http,
-          timeoutMs: startupGrace,
-        });
+        const summary = state.waitFor(`wait until the workload on ${id} answers GET ${http.path}`);
+        await agentOf(ref.id, {
+          startup: true,
+          startupGraceMs: startupGrace + margin,
+        }).waitHealthy.executeWithOptions({ summary }, [{ http, timeoutMs: startupGrace }]);
       } catch (err) {
         const type = failureTypeOf(err);
         if (type === undefined || !WORKLOAD_FAILURES.has(type)) throw err;

@@ -3,7 +3,13 @@
  * the spec in force, pending moves, instances not yet ended, and the timeline, phase, search
  * attribute and block updates every other module goes through.
  */
-import { log, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import {
+  getCurrentDetails,
+  log,
+  setCurrentDetails,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
 import {
   defineSearchAttributeKey,
   SearchAttributeType,
@@ -15,6 +21,7 @@ import { blockLabel, type Block } from '../../placement/rank';
 import type { Target } from '../../placement/target';
 import type { FailureScope, InstanceRef, InstanceState, Offer } from '../../providers/types';
 import type { WorkloadSpec } from '../../spec/workload-spec';
+import { currentDetails } from '../details';
 import type { MigrateResult } from '../messages';
 import type { CurrentPlacement, Phase, TimelineEvent, WorkloadInput, WorkloadStatus } from '../types';
 
@@ -106,6 +113,8 @@ export class WorkloadState {
   readonly live: Map<string, InstanceRef>;
   readonly workflowId: string;
   readonly firstExecutionRunId: string;
+  /** What the workflow waits for now, in words (the current details show it). */
+  waitingFor: string | undefined;
 
   constructor(readonly input: WorkloadInput) {
     const carried = input.carried;
@@ -130,6 +139,8 @@ export class WorkloadState {
     const info = workflowInfo();
     this.workflowId = info.workflowId;
     this.firstExecutionRunId = info.firstExecutionRunId;
+    this.status.phaseSince ??= new Date().toISOString();
+    this.describe();
   }
 
   get stopped(): boolean {
@@ -153,6 +164,25 @@ export class WorkloadState {
     timeline.push({ at: new Date().toISOString(), type, message, ...extra });
     if (timeline.length > TIMELINE_LIMIT) timeline.splice(0, timeline.length - TIMELINE_LIMIT);
     log.info(message, { workload: this.spec.name, event: type, ...extra });
+    this.describe();
+  }
+
+  /**
+   * Says what the workflow waits for now (the current details show it) and returns the words,
+   * which the activity or timer it waits on carries as its summary.
+   */
+  waitFor(what: string): string {
+    this.waitingFor = what;
+    this.describe();
+    return what;
+  }
+
+  /**
+   * Sets the workflow's current details (the Web UI's panel; `driftless status` prints them).
+   * User metadata, no command: replay is unaffected.
+   */
+  describe(): void {
+    setCurrentDetails(currentDetails(this.status, { now: Date.now(), waiting: this.waitingFor }));
   }
 
   /** Upserts the search attributes the Web UI shows (when the namespace has them). */
@@ -185,7 +215,10 @@ export class WorkloadState {
   setPhase(phase: Phase): void {
     if (this.status.phase === phase) return;
     this.status.phase = phase;
+    this.status.phaseSince = new Date().toISOString();
+    if (phase === 'STOPPED' || phase === 'SUCCEEDED' || phase === 'FAILED') this.waitingFor = undefined;
     this.publish();
+    this.describe();
   }
 
   /** The blocks still in force (expired ones are dropped). */
@@ -242,6 +275,7 @@ export class WorkloadState {
       ...this.status,
       blocks: this.status.blocks.filter((b) => b.until > Date.now()),
       ...(budget !== undefined ? { budgetUsd: budget } : {}),
+      details: getCurrentDetails(),
     };
   }
 }

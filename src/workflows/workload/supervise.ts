@@ -6,6 +6,7 @@ import { CancellationScope, patched } from '@temporalio/workflow';
 import type { WorkloadExit } from '../../agent/activities';
 import type { Notice } from '../../agent/notices';
 import type { InstanceRef, InstanceState } from '../../providers/types';
+import { shortId } from '../details';
 import { agentOf } from './proxies';
 import { httpCheck, raceAgent } from './race';
 import type { WorkloadState } from './state';
@@ -42,19 +43,23 @@ export function supervise(
   o: { notices?: boolean } = {},
 ): Supervision {
   const scope = new CancellationScope();
+  const where = `${instance.provider}/${instance.region}`;
   const ended = scope.run(async (): Promise<Supervised> => {
     for (;;) {
+      const summary = state.waitFor(`supervise ${shortId(instance.id)} on ${where}`);
       const r = await raceAgent(state, instance, () =>
         agentOf(instance.id, {
           startup: false,
           heartbeatTimeoutMs: state.heartbeatTimeoutMs,
-        }).superviseWorkload({
-          heartbeatIntervalMs: Math.floor(state.heartbeatTimeoutMs / 3),
-          sliceMs: state.input.superviseSliceMs ?? HOUR_MS,
-          http: httpCheck(state.spec),
-          // Once acted on, a notice does not end the supervision that follows it.
-          ...(o.notices !== false && patched(PATCH_ACT_ON_NOTICES) ? { notices: true } : {}),
-        }),
+        }).superviseWorkload.executeWithOptions({ summary }, [
+          {
+            heartbeatIntervalMs: Math.floor(state.heartbeatTimeoutMs / 3),
+            sliceMs: state.input.superviseSliceMs ?? HOUR_MS,
+            http: httpCheck(state.spec),
+            // Once acted on, a notice does not end the supervision that follows it.
+            ...(o.notices !== false && patched(PATCH_ACT_ON_NOTICES) ? { notices: true } : {}),
+          },
+        ]),
       );
       if (r.kind !== 'done') return r;
       const v = r.value;

@@ -20,6 +20,8 @@ import {
   statusQuery,
   stopSignal,
 } from '../messages';
+import { formatUsd } from '../../common/cost';
+import { clock } from '../details';
 import type { CarriedState, WorkloadInput, WorkloadResult } from '../types';
 import { acquire, becomeCurrent } from './acquire';
 import {
@@ -164,7 +166,9 @@ function endOrRequest(state: WorkloadState, sup: Supervision) {
     sup.ended,
     budgetMs === undefined
       ? condition(requested).then(() => 'request' as const)
-      : condition(requested, budgetMs).then(() => {
+      : condition(requested, budgetMs, {
+          summary: `budget ${formatUsd(state.spec.budget!.maxTotal)} reached at this rate at ${clock(Date.now() + budgetMs)}`,
+        }).then(() => {
           budgetSpent(state); // if reached, a stop for this reason
           return 'request' as const;
         }),
