@@ -59,16 +59,15 @@ function httpService(name: string, extra: Record<string, unknown> = {}) {
 }
 
 async function runningAt(name: string, pool: string): Promise<StatusJson> {
-  let last: StatusJson | undefined;
-  return waitFor(async () => {
-    const v = (last = await e2e.status(name));
-    return v.phase === 'RUNNING' && v.pool === pool && v.endpoint ? v : undefined;
-  }, `${name} RUNNING on ${pool}`).catch((err: Error) => {
-    const timeline = last?.status?.timeline.map((e) => `${e.type}: ${e.message}`).join('\n');
-    throw new Error(
-      `${err.message}\n${JSON.stringify({ ...last, status: undefined })}\n${timeline}\n${e2e.worker.output().slice(-3000)}`,
-    );
-  });
+  return e2e
+    .waitStatus(
+      name,
+      (v) => v.phase === 'RUNNING' && v.pool === pool && !!v.endpoint,
+      `${name} RUNNING on ${pool}`,
+    )
+    .catch((err: Error) => {
+      throw new Error(`${err.message}\n${e2e.worker.output().slice(-3000)}`);
+    });
 }
 
 function httpGet(endpoint: string): Promise<string> {

@@ -21,6 +21,7 @@ import {
   type WorkerProcess,
 } from './harness';
 import type { PlayedVms } from './played-vm';
+import { StatusPoller } from './status-poller';
 
 /** What a file's setup adds once the installation exists (see {@link E2eOptions.setup}). */
 export interface E2eSetupResult {
@@ -66,6 +67,7 @@ export class E2eInstallation implements Omit<TestEnv, 'cleanup'> {
   private currentWorker?: WorkerProcess;
   private currentClient?: Client;
   private readonly toStop: string[] = [];
+  private readonly poller = new StatusPoller();
 
   private get made(): TestEnv {
     if (!this.installation) throw new Error('the e2e installation is used before its beforeAll ran');
@@ -121,15 +123,21 @@ export class E2eInstallation implements Omit<TestEnv, 'cleanup'> {
     what: string,
     { timeoutMs, everyMs }: StatusWait = {},
   ): Promise<StatusJson> {
+    let seen: StatusJson | undefined;
     return waitFor(
       async () => {
-        const s = await this.status(name);
+        const s = await this.poller.status(this.env, name);
+        seen = s;
         return done(s) ? s : undefined;
       },
       what,
       timeoutMs,
       everyMs,
-    );
+    ).catch((err: Error) => {
+      // Say what it saw: the last status, its latest events.
+      if (seen) err.message += `\nlast seen: ${describeStatus(seen)}`;
+      throw err;
+    });
   }
 
   /** Waits until the workload is RUNNING on an instance, one other than `not` when given. */
@@ -181,6 +189,7 @@ export class E2eInstallation implements Omit<TestEnv, 'cleanup'> {
 
   /** Its afterAll: what the tests left running, the worker, what `setup` started, the directory. */
   async stop(o: E2eOptions): Promise<void> {
+    await this.poller.close();
     if (this.installation) for (const name of this.toStop) await cli(['stop', name], this.env);
     await this.currentWorker?.stop();
     await o.teardown?.();
@@ -212,6 +221,13 @@ export function playedVmProvider(callTimeout: string): Record<string, unknown> {
     maxRetryDelay: '50ms',
     callTimeout,
   };
+}
+
+/** One status in a few lines: phase, where, and its last timeline events. */
+export function describeStatus(s: StatusJson): string {
+  const where = [s.provider, s.region, s.instanceId].filter(Boolean).join('/') || 'nowhere';
+  const events = (s.status?.timeline ?? []).slice(-8).map((e) => `  ${e.at} ${e.type}: ${e.message}`);
+  return [`${s.name} ${s.workflowStatus} ${s.phase} on ${where}`, ...events].join('\n');
 }
 
 /** What each provisioning attempt in the timeline tried, e.g. "aws/us-east-1/use1-az1 g4dn.xlarge". */
