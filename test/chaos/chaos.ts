@@ -1,14 +1,20 @@
 /**
  * Chaos against the real stack: a Temporal dev server on a persisted database, a worker, local
- * pools and N services, under random SIGKILLs of the worker (restarted), SIGKILLs of agents,
+ * pools, AWS (moto) and GCP (the fake Compute Engine) with their VMs played on this machine, and
+ * N services, a few of them on each cloud, under provider faults injected into a share of the
+ * cloud API calls (capacity, quota, throttling, 5xx, lost answers; test/chaos/clouds.ts), random
+ * SIGKILLs of the worker (restarted), SIGKILLs of agents (local and played cloud ones),
  * pool outages, migrations (the migrate signal, to anywhere else), short-lived workloads stopped
  * while they provision (on a pool that boots slowly) and one restart of the dev server. A
  * sampler watches the workload processes the whole time. At the end the stack is left to settle and reconciled, and the run reports:
  *
  * - duplicates: times a workload had two live processes (two instances) in two samples in a row,
  *   other than the two a make-before-break move runs on purpose (both claimed by the workflow)
- * - leaked: live instances (agents or workloads) that are not their workflow's current instance
- *   after the final reconcile, and anything left of a workload stopped mid-provision
+ * - leaked: live instances (agents or workloads, and EC2 or GCE instances that still exist) that
+ *   are not their workflow's current instance, counted before the final reconcile (what the
+ *   workflows themselves left), and anything left of a workload stopped mid-provision; then
+ *   reconcile runs, what it had to end is reported, and leaks are counted again
+ * - providerFaults: the faults injected, per cloud and kind
  * - desired: workloads RUNNING with exactly one workload process, of all
  */
 import { readdirSync, readFileSync } from 'node:fs';
@@ -17,6 +23,7 @@ import { Client, Connection } from '@temporalio/client';
 import { startDevServer, type DevServer } from '../../src/client/services/dev-server';
 import { freePort } from '../../src/common/free-port';
 import { scanProcesses } from '../../src/common/processes';
+import { randomBytes } from 'node:crypto';
 import { migrateSignal, statusQuery } from '../../src/workflows/messages';
 import type { ReconcileReport } from '../../src/workflows/reconcile';
 import type { WorkloadStatus } from '../../src/workflows/types';
@@ -34,12 +41,17 @@ import {
   type WorkerProcess,
   marker,
 } from '../support/harness';
+import { startChaosClouds, type ChaosClouds, type CloudInstance, type FaultCounts } from './clouds';
 
 export interface ChaosOptions {
   workloads: number;
   durationMs: number;
   /** Seed of the event sequence, so a failing run can be repeated. */
   seed: number;
+  /** Workloads placed on each cloud (AWS, GCP), of `workloads`. @default a fifth of them each */
+  cloudWorkloads?: number;
+  /** Share of the cloud API calls that get an injected fault. @default 0.3 */
+  faultRate?: number;
   log?: (line: string) => void;
 }
 
@@ -56,6 +68,11 @@ export interface ChaosReport {
   desired: number;
   reconcile: { seen: number; terminated: number };
   settleS: number;
+  /** Workloads placed on each cloud. */
+  cloudWorkloads: { aws: number; gcp: number };
+  faultRate: number;
+  /** Faults injected into the cloud API calls, per cloud and kind. */
+  providerFaults: FaultCounts;
 }
 
 const POOLS = ['pool-a', 'pool-b', 'pool-c', 'pool-d'];
@@ -78,13 +95,27 @@ function random(seed: number): () => number {
 const workloadInstances = (name: string): string[] =>
   scanProcesses((p) => (p.argv.includes(marker(name)) ? p.env('DRIFTLESS_INSTANCE_ID') : undefined));
 
-/** Instance ids of the live agents of a workload (argv `--instance ID --workload NAME`). */
-const agentInstances = (name: string): string[] =>
+/**
+ * Instance ids of the live agents of a workload: a local pool's (argv `--instance ID --workload
+ * NAME`) and a played cloud VM's, started by its boot script (`node .../dist/agent/main.js`,
+ * the workload and instance in its environment), of this run's Temporal server.
+ */
+const agentInstances = (name: string, temporal: string): string[] =>
   scanProcesses((p) => {
     const argv = p.argv;
-    if (!argv.includes('--workload') || !argv.includes(name)) return undefined;
     const i = argv.indexOf('--instance');
-    return (i >= 0 && argv[i + 1]) || undefined;
+    if (i >= 0) return (argv.includes('--workload') && argv.includes(name) && argv[i + 1]) || undefined;
+    if (!argv.some((a) => a.endsWith('dist/agent/main.js'))) return undefined;
+    if (p.env('DRIFTLESS_WORKLOAD') !== name || p.env('TEMPORAL_ADDRESS') !== temporal) return undefined;
+    return p.env('DRIFTLESS_INSTANCE_ID');
+  });
+
+/** pids of the agents of a workload's played cloud VMs (see agentInstances). */
+const cloudAgentPids = (name: string, temporal: string): number[] =>
+  scanProcesses((p) => {
+    const argv = p.argv;
+    if (argv.includes('--instance') || !argv.some((a) => a.endsWith('dist/agent/main.js'))) return undefined;
+    return p.env('DRIFTLESS_WORKLOAD') === name && p.env('TEMPORAL_ADDRESS') === temporal ? p.pid : undefined;
   });
 
 export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
@@ -93,17 +124,44 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const pick = <T>(xs: T[]): T => xs[Math.floor(rnd() * xs.length)]!;
   const events: Record<string, number> = {};
   const count = (e: string) => (events[e] = (events[e] ?? 0) + 1);
-  const names = Array.from({ length: o.workloads }, (_, i) => `chaos-${i}`);
+  const perCloud = Math.min(o.cloudWorkloads ?? Math.round(o.workloads / 5), Math.floor(o.workloads / 3));
+  const faultRate = o.faultRate ?? 0.3;
+  const awsNames = Array.from({ length: perCloud }, (_, i) => `chaos-aws-${i}`);
+  const gcpNames = Array.from({ length: perCloud }, (_, i) => `chaos-gcp-${i}`);
+  const names = [
+    ...awsNames,
+    ...gcpNames,
+    ...Array.from({ length: o.workloads - 2 * perCloud }, (_, i) => `chaos-${i}`),
+  ];
+  /** Where each workload may run: a cloud's GPU in its two regions, or any local pool's A100. */
+  const placementOf = (name: string) =>
+    awsNames.includes(name)
+      ? { resources: { gpu: 'T4:1' }, placement: { providers: ['aws'] } }
+      : gcpNames.includes(name)
+        ? { resources: { gpu: 'L4:1' }, placement: { providers: ['gcp'] } }
+        : { placement: { providers: ['local'] } };
 
+  const port = await freePort();
+  const temporalAddress = `127.0.0.1:${port}`;
+  const owner = `chaos-${randomBytes(3).toString('hex')}`;
+  const clouds: ChaosClouds = await startChaosClouds(owner);
   const env: TestEnv = await makeEnv(
     [
       ...POOLS.map((name) => ({ name, gpus: { type: 'A100', count: Math.ceil(o.workloads / 2) } })),
       { name: SLOW_POOL, gpus: { type: 'A100', count: 4 }, pricePerGpuHour: 50, bootDelay: '3s' },
     ],
-    // Long enough to ride out the dev server's restart; the test is not about the switch.
-    { agent: { deadManTimeout: '5m' } },
-  );
-  const port = await freePort();
+    {
+      owner,
+      providers: clouds.providers,
+      // Long enough to ride out the dev server's restart; the test is not about the switch. The
+      // played cloud VMs reach this run's own server.
+      agent: { deadManTimeout: '5m', temporal: { address: temporalAddress } },
+    },
+  ).catch(async (err: unknown) => {
+    await clouds.stop();
+    throw err;
+  });
+  env.env = { ...env.env, ...clouds.env };
   const dbFile = join(env.dir, 'temporal.db');
   const startServer = () =>
     startDevServer({
@@ -122,10 +180,15 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const twoBefore = new Set<string>();
   let sampling = true;
   try {
+    // Faults from the first call on: the first placements on the clouds meet them too.
+    // Its own generator: the draws follow the calls' timing, the events' sequence stays the seed's.
+    clouds.inject(faultRate, random(o.seed ^ 0x5eed));
     for (const name of names) {
       const spec = serviceSpec(name, {
         health: { heartbeatTimeout: '5s', startupGrace: '30s' },
-        recovery: { maxRestarts: 5, cooldown: '20s' },
+        // Starts and losses are many under injected faults; the limits are not what is tested.
+        recovery: { maxRestarts: 5, cooldown: '20s', maxStartFailures: 20, maxRecoveries: 50 },
+        ...placementOf(name),
       });
       const r = await cli(['apply', await writeSpec(env, spec)], env.env);
       if (r.code !== 0) throw new Error(`apply ${name}: ${r.stderr}`);
@@ -138,7 +201,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     const inDesiredState = (name: string, s: WorkloadStatus) => {
       const current = s.current?.instanceId;
       const only = (ids: string[]) => ids.length === 1 && ids[0] === current;
-      return s.phase === 'RUNNING' && only(workloadInstances(name)) && only(agentInstances(name));
+      return (
+        s.phase === 'RUNNING' && only(workloadInstances(name)) && only(agentInstances(name, temporalAddress))
+      );
     };
     const running = async () => {
       let n = 0;
@@ -211,9 +276,21 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         .signal(migrateSignal, { reason: 'chaos' })
         .catch(() => undefined); // the server may be restarting
     };
+    /** A cloud takes a cloud workload's instance away (EC2 terminates it, GCE deletes it). */
+    const cloudNames = [...awsNames, ...gcpNames];
+    const loseCloudInstance = async () => {
+      const name = pick(cloudNames);
+      const current = await client.workflow
+        .getHandle(`workload-${name}`)
+        .query(statusQuery)
+        .then((s) => s.current?.instanceId)
+        .catch(() => undefined); // the server may be restarting
+      if (current && (await clouds.takeAway(current))) count('cloud instance lost');
+    };
     // One of each at once, so every run has them whatever the seed draws.
     await migrate();
     await stopMidProvision();
+    if (cloudNames.length > 0) await loseCloudInstance();
 
     const end = Date.now() + o.durationMs;
     let serverRestarted = false;
@@ -243,7 +320,10 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         await sleep(1000 + rnd() * 2000);
         worker = await startWorker(env.env);
       } else if (r < 0.5) {
-        const agents = names.flatMap((n) => processesWith('--workload', n));
+        const agents = names.flatMap((n) => [
+          ...processesWith('--workload', n),
+          ...cloudAgentPids(n, temporalAddress),
+        ]);
         if (agents.length > 0) {
           count('agent SIGKILL');
           try {
@@ -261,12 +341,18 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         await migrate();
       } else if (r < 0.9) {
         await stopMidProvision();
+      } else if (r < 0.96 && cloudNames.length > 0) {
+        await loseCloudInstance();
       } else {
         count('quiet');
       }
     }
     if (poolDown) await cli(['pool', 'up', poolDown.pool], env.env);
     worker ??= await startWorker(env.env);
+    // The clouds answer truly again: what is left to see is whether the workflows recover.
+    clouds.stopInjecting();
+    const providerFaults = clouds.faults();
+    log(`chaos: provider faults injected ${JSON.stringify(providerFaults)}`);
 
     await Promise.all(stops);
     log('chaos: settling');
@@ -311,9 +397,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         const s = await client.workflow.getHandle(`workload-${name}`).query(statusQuery);
         const current = s.current?.instanceId;
         if (current) currents.add(current);
-        const stray = [...new Set([...workloadInstances(name), ...agentInstances(name)])].filter(
-          (id) => id !== current,
-        );
+        const stray = [
+          ...new Set([...workloadInstances(name), ...agentInstances(name, temporalAddress)]),
+        ].filter((id) => id !== current);
         if (stray.length) log(`chaos: LEAKED ${when} ${name}: ${stray.join(', ')} (current ${current})`);
         leaked += stray.length;
         if (inDesiredState(name, s)) desired++;
@@ -321,7 +407,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       // A workload stopped mid-provision has closed and left nothing, not even a process.
       for (const name of stoppedEarly) {
         const d = await client.workflow.getHandle(`workload-${name}`).describe();
-        const left = [...new Set([...workloadInstances(name), ...agentInstances(name)])];
+        const left = [...new Set([...workloadInstances(name), ...agentInstances(name, temporalAddress)])];
         if (d.status.name !== 'COMPLETED' || left.length > 0) {
           log(
             `chaos: LEAKED ${when} ${name} (stopped mid-provision, workflow ${d.status.name}): ${left.join(', ')}`,
@@ -344,7 +430,17 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       if (strayRecords.length) {
         log(`chaos: LEAKED ${when} records: ${strayRecords.map((r) => r.id).join(', ')}`);
       }
-      return leaked + strayRecords.length;
+      // Cloud instances that still exist (EC2 pending or running, a GCE instance not being
+      // deleted) and are not their workflow's current instance: they would be billed.
+      const strayCloud = (await clouds.instances()).filter((i: CloudInstance) => !currents.has(i.id));
+      if (strayCloud.length) {
+        log(
+          `chaos: LEAKED ${when} cloud instances: ${strayCloud
+            .map((i) => `${i.provider} ${i.id} (${i.workload ?? '?'}, ${i.state})`)
+            .join(', ')}`,
+        );
+      }
+      return leaked + strayRecords.length + strayCloud.length;
     };
     const leaked = await countLeaks('before reconcile');
     for (const name of stoppedEarly) {
@@ -368,11 +464,15 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       desired,
       reconcile: { seen: report.seen, terminated: report.terminated.length },
       settleS,
+      cloudWorkloads: { aws: awsNames.length, gcp: gcpNames.length },
+      faultRate,
+      providerFaults,
     };
     log(
       `chaos: ${result.workloads} workloads, ${result.durationS}s, events ${JSON.stringify(events)}; ` +
         `duplicates ${duplicates}, leaked ${leaked} (after reconcile ${leakedAfterReconcile}), desired ${desired}/${names.length} ` +
-        `(settled in ${settleS.toFixed(0)}s; reconcile saw ${report.seen}, terminated ${report.terminated.length})`,
+        `(settled in ${settleS.toFixed(0)}s; reconcile saw ${report.seen}, terminated ${report.terminated.length}); ` +
+        `provider faults ${JSON.stringify(providerFaults)}`,
     );
     return result;
   } finally {
@@ -386,6 +486,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     await connection.close().catch(() => undefined);
     await worker?.stop();
     await server?.stop();
+    await clouds.stop();
     await env.cleanup();
   }
 }

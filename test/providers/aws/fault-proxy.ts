@@ -2,7 +2,8 @@
  * A fault-injecting HTTP proxy in front of moto: it forwards EC2 Query API calls, but answers
  * chosen `Action=`s with EC2's own XML error body and status, with a canned body, by dropping
  * the connection after moto answered (a lost response), or by never answering (a hung region).
- * Every call is recorded with its parameters.
+ * Every call is recorded with its parameters. `injectAtRate` adds faults at random (the chaos
+ * run's): a share of the calls of chosen actions each get one fault of a kind allowed for it.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -23,6 +24,62 @@ type Rule =
   | { kind: 'withhold' }
   | { kind: 'hang' }
   | { kind: 'delay'; ms: number };
+
+/** The kinds of fault `injectAtRate` draws from. */
+export type InjectedFault = 'capacity' | 'quota' | 'throttling' | '5xx' | 'lostAnswer';
+export const INJECTED_FAULTS: readonly InjectedFault[] = [
+  'capacity',
+  'quota',
+  'throttling',
+  '5xx',
+  'lostAnswer',
+];
+
+/** Faults at random: see {@link FaultProxy.injectAtRate}. */
+export interface RateFaults {
+  /** Share of the calls (0..1) of each listed action that get a fault. */
+  rate: number;
+  /** Action -> the kinds it may get; "*": every action not listed. */
+  actions: Record<string, readonly InjectedFault[]>;
+  /** Where the draws come from (a seeded generator repeats a run's draws). @default Math.random */
+  random?: () => number;
+  /**
+   * Faults the first calls of an action get, in order, whatever the draws (so that a run has
+   * each kind); they count as injected. @default {}
+   */
+  first?: Record<string, readonly InjectedFault[]>;
+}
+
+/** EC2's answers for each kind (codes and statuses as EC2 sends them); one is drawn per fault. */
+const EC2_FAULTS: Record<
+  Exclude<InjectedFault, 'lostAnswer'>,
+  Array<{ status: number; code: string; message: string }>
+> = {
+  capacity: [
+    {
+      status: 500,
+      code: 'InsufficientInstanceCapacity',
+      message: 'We currently do not have sufficient capacity in the Availability Zone you requested.',
+    },
+  ],
+  quota: [
+    {
+      status: 400,
+      code: 'VcpuLimitExceeded',
+      message: 'You have requested more vCPU capacity than your current vCPU limit allows.',
+    },
+    {
+      status: 400,
+      code: 'InstanceLimitExceeded',
+      message: 'Your quota allows for 0 more running instance(s).',
+    },
+  ],
+  throttling: [{ status: 503, code: 'RequestLimitExceeded', message: 'Request limit exceeded.' }],
+  '5xx': [
+    { status: 500, code: 'InternalError', message: 'An internal error has occurred.' },
+    { status: 503, code: 'Unavailable', message: 'The server is overloaded and cannot handle the request.' },
+  ],
+};
 
 interface Armed {
   rule: Rule;
@@ -57,6 +114,17 @@ export interface FaultProxy {
    * whether or not its caller still waits, as a request already sent to EC2 does.
    */
   delay(action: string, ms: number, times?: number): void;
+  /**
+   * From now on, `rate` of the calls of each action in `actions` (those no armed rule answers)
+   * get one fault drawn from the kinds allowed for that action: EC2's error answer for capacity,
+   * quota, throttling and 5xx, or a lost answer (moto acts, the connection drops). Replaces an
+   * earlier setting; `clear()` ends it.
+   */
+  injectAtRate(faults: RateFaults): void;
+  /** Stops `injectAtRate`; the counts stay. */
+  stopInjecting(): void;
+  /** Faults `injectAtRate` has injected, by kind and by action. */
+  injected(): { byKind: Record<InjectedFault, number>; byAction: Record<string, number> };
   /** Calls seen, optionally only those of one action. */
   calls(action?: string): RecordedCall[];
   /** Forgets rules and recorded calls. */
@@ -87,6 +155,33 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
   const rules = new Map<string, Armed[]>();
   const seen: RecordedCall[] = [];
   const sockets = new Set<Socket>();
+  let atRate: RateFaults | undefined;
+  const zero = (): Record<InjectedFault, number> => ({
+    capacity: 0,
+    quota: 0,
+    throttling: 0,
+    '5xx': 0,
+    lostAnswer: 0,
+  });
+  let byKind = zero();
+  let byAction: Record<string, number> = {};
+  let firsts = new Map<string, InjectedFault[]>();
+
+  /** A fault drawn for this call, when `injectAtRate` is on and the draw says so. */
+  const draw = (action: string): Rule | undefined => {
+    if (!atRate) return undefined;
+    const kinds = atRate.actions[action] ?? atRate.actions['*'] ?? [];
+    const random = atRate.random ?? Math.random;
+    const forced = firsts.get(action)?.shift();
+    if (forced === undefined && (kinds.length === 0 || random() >= atRate.rate)) return undefined;
+    const kind = forced ?? kinds[Math.floor(random() * kinds.length)]!;
+    byKind[kind]++;
+    byAction[action] = (byAction[action] ?? 0) + 1;
+    if (kind === 'lostAnswer') return { kind: 'drop' };
+    const answers = EC2_FAULTS[kind];
+    const a = answers[Math.floor(random() * answers.length)]!;
+    return { kind: 'error', status: a.status, code: a.code, message: a.message };
+  };
 
   const take = (action: string, region?: string): Rule | undefined => {
     const list = rules.get(action) ?? [];
@@ -153,7 +248,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
         params.get('Action') ?? new URL(req.url ?? '/', 'http://x').searchParams.get('Action') ?? '';
       const region = /Credential=[^/]+\/\d+\/([^/]+)\//.exec(req.headers.authorization ?? '')?.[1];
       seen.push({ action, params, region });
-      const rule = take(action, region);
+      const rule = take(action, region) ?? draw(action);
       if (!rule) return forward(req, body, res, 'answer');
       switch (rule.kind) {
         case 'error':
@@ -214,12 +309,26 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     delay(action, ms, times = 1) {
       arm(action, { kind: 'delay', ms }, times);
     },
+    injectAtRate(faults) {
+      atRate = faults;
+      firsts = new Map(Object.entries(faults.first ?? {}).map(([a, kinds]) => [a, [...kinds]]));
+    },
+    stopInjecting() {
+      atRate = undefined;
+      firsts.clear();
+    },
+    injected() {
+      return { byKind: { ...byKind }, byAction: { ...byAction } };
+    },
     calls(action) {
       return action === undefined ? [...seen] : seen.filter((c) => c.action === action);
     },
     clear() {
       rules.clear();
       seen.length = 0;
+      atRate = undefined;
+      byKind = zero();
+      byAction = {};
     },
     async stop() {
       for (const s of sockets) s.destroy();
