@@ -5,280 +5,83 @@
  *   POST   /compute/v1/projects/{project}/zones/{zone}/instances?requestId=      instances.insert
  *   GET    /compute/v1/projects/{project}/zones/{zone}/instances/{instance}      instances.get
  *   DELETE /compute/v1/projects/{project}/zones/{zone}/instances/{instance}?requestId=  instances.delete
- *   GET    /compute/v1/projects/{project}/zones/{zone}/instances?filter=          instances.list
- *   GET    /compute/v1/projects/{project}/aggregated/instances?filter=&returnPartialSuccess=
+ *   GET    /compute/v1/projects/{project}/zones/{zone}/instances?filter=&maxResults=&pageToken=
+ *   GET    /compute/v1/projects/{project}/aggregated/instances?filter=&returnPartialSuccess=&pageToken=
  *   GET    /compute/v1/projects/{project}/zones/{zone}/operations/{operation}    zoneOperations.get
  *   POST   /compute/v1/projects/{project}/zones/{zone}/operations/{operation}/wait
- *   GET    /compute/v1/projects/{project}/zones/{zone}/operations?filter=         zoneOperations.list
+ *   GET    /compute/v1/projects/{project}/zones/{zone}/operations?filter=&pageToken=
  *   GET    /compute/v1/projects/{project}/zones/{zone}                           zones.get
- *   GET    /compute/v1/projects/{project}/zones                                  zones.list
+ *   GET    /compute/v1/projects/{project}/zones?pageToken=                       zones.list
  *
- * It keeps state (instances move PROVISIONING -> STAGING -> RUNNING over short delays; a delete
- * goes through STOPPING), honours requestId de-duplication and name uniqueness, and can inject
- * every error class: as an HTTP answer (Google's error JSON) or inside a finished operation. It can
- * preempt a spot instance, lose an instance behind the client's back, go down (503 or refused
- * connections), and tells listeners when an instance starts running (with its startup-script) and
- * when it stops, so that an end-to-end test can play each VM as a local process. It logs nothing.
+ * It is meant to be as strict as Compute Engine where a client can get it wrong; each rule cites
+ * the documented behaviour it models, beside the code. In short: instances move PROVISIONING ->
+ * STAGING -> RUNNING and can only be deleted once past STAGING; a delete and a preemption pass
+ * through STOPPING; a requestId must be a UUID and is remembered for a while, not forever; DONE
+ * operations expire; wait may answer before an operation is DONE; lists come in pages; a DOWN
+ * zone creates nothing. Faults can be injected as an HTTP answer (Google's error JSON, before the
+ * call takes effect or after it, so that an answer is lost), inside a finished operation, as an
+ * operation that does not finish, or as an outage. It tells listeners when an instance starts
+ * running (with its startup-script) and when it stops, so that an end-to-end test can play each VM
+ * as a local process. It logs nothing.
  */
 import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import {
+  CAPACITY_CODES,
+  GCE_HTTP_ERRORS,
+  HttpError,
+  domainOf,
+  grpcStatusOf,
+  operationErrorText,
+  type HttpFault,
+  type OperationFault,
+} from './gcp-server/errors';
+import { matches, parseFilter, type Clause } from './gcp-server/filter';
+import { byName, pageOf } from './gcp-server/paging';
+import type {
+  FakeGceEvents,
+  FakeGceOptions,
+  FakeInstance,
+  FakeOperation,
+  GceRpc,
+  Json,
+  RecordedRequest,
+  StopReason,
+} from './gcp-server/types';
 
-/** The calls the fake knows, named as the client library's methods. */
-export type GceRpc =
-  | 'instances.insert'
-  | 'instances.get'
-  | 'instances.delete'
-  | 'instances.list'
-  | 'instances.aggregatedList'
-  | 'zoneOperations.get'
-  | 'zoneOperations.wait'
-  | 'zoneOperations.list'
-  | 'zones.get'
-  | 'zones.list';
-
-export interface RecordedRequest {
-  rpc: GceRpc | 'unknown';
-  method: string;
-  path: string;
-  query: Record<string, string>;
-  zone?: string;
-  requestId?: string;
-  /** The parsed JSON body (POST). */
-  body?: Record<string, unknown>;
-  /** The Authorization header, if one was sent. */
-  authorization?: string;
-}
-
-/** An HTTP error answer in Google's JSON shape. */
-export interface HttpFault {
-  status: number;
-  /** Google's legacy reason ("alreadyExists", "quotaExceeded", "rateLimitExceeded", ...). */
-  reason: string;
-  message?: string;
-  /** Also send a google.rpc.ErrorInfo detail carrying the reason (newer GCE answers do). */
-  errorInfo?: boolean;
-  /** A body that is not JSON (a proxy's error page). */
-  rawBody?: string;
-  /** Only calls in this zone. @default every zone */
-  zone?: string;
-  /** How many calls get it. @default 1 */
-  times?: number;
-}
-
-/** An operation that finishes (status DONE) with an error instead of doing its work. */
-export interface OperationFault {
-  /** GCE's code, e.g. "ZONE_RESOURCE_POOL_EXHAUSTED", "QUOTA_EXCEEDED". */
-  code: string;
-  message?: string;
-  /** httpErrorStatusCode of the operation. @default 503 for capacity codes, 403 for quota, else 400 */
-  httpStatus?: number;
-  /** errorDetails[].quotaInfo of a quota error. */
-  quotaInfo?: { metricName: string; limitName: string; dimensions?: Record<string, string>; limit?: number };
-  zone?: string;
-  /** @default 1 */
-  times?: number;
-}
-
-export interface FakeGceOptions {
-  /** @default "test-project" */
-  project?: string;
-  /** Zones it has. @default us-central1-a/b/c/f, us-east1-b/c/d, europe-west4-a/b/c */
-  zones?: string[];
-  /** PROVISIONING -> STAGING. @default 30 */
-  provisioningMs?: number;
-  /** STAGING -> RUNNING. @default 30 */
-  stagingMs?: number;
-  /** An insert operation is DONE after this. @default 60 */
-  operationMs?: number;
-  /** A delete keeps the instance STOPPING this long; then it is gone and the operation DONE. @default 30 */
-  deleteMs?: number;
-  /** ZoneOperations.wait answers after at most this, DONE or not (GCE: two minutes). @default 2000 */
-  waitMaxMs?: number;
-  /** @default 127.0.0.1 and a free port */
-  port?: number;
-}
-
-type Json = Record<string, unknown>;
-
-export interface FakeOperation extends Json {
-  kind: 'compute#operation';
-  id: string;
-  name: string;
-  zone: string;
-  operationType: string;
-  targetLink: string;
-  targetId: string;
-  status: 'PENDING' | 'RUNNING' | 'DONE';
-  progress: number;
-  insertTime: string;
-  selfLink: string;
-}
-
-export interface FakeInstance extends Json {
-  id: string;
-  name: string;
-  zone: string;
-  status: string;
-  labels?: Record<string, string>;
-  metadata?: { items?: Array<{ key: string; value: string }> };
-  scheduling?: { provisioningModel?: string; instanceTerminationAction?: string; onHostMaintenance?: string };
-}
-
-/** Why an instance stopped running. */
-export type StopReason = 'deleted' | 'preempted' | 'removed' | 'stopped';
-
-export interface FakeGceEvents {
-  /** Each request as it arrives, before it is answered. */
-  request: [request: RecordedRequest];
-  running: [instance: FakeInstance, startupScript: string | undefined];
-  stopped: [instance: FakeInstance, reason: StopReason];
-}
+export {
+  GCE_HTTP_ERRORS,
+  operationErrorText,
+  type HttpFault,
+  type OperationFault,
+} from './gcp-server/errors';
+export { parseFilter } from './gcp-server/filter';
+export type {
+  FakeGceEvents,
+  FakeGceOptions,
+  FakeInstance,
+  FakeOperation,
+  GceRpc,
+  RecordedRequest,
+  StopReason,
+} from './gcp-server/types';
 
 const BASE = 'https://www.googleapis.com/compute/v1';
 const NAME = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const LABEL_KEY = /^[a-z][a-z0-9_-]{0,62}$/;
 const LABEL_VALUE = /^[a-z0-9_-]{0,63}$/;
-const CAPACITY_CODES = new Set(['ZONE_RESOURCE_POOL_EXHAUSTED', 'ZONE_RESOURCE_POOL_EXHAUSTED_WITH_DETAILS']);
-
-/** Ready-made HTTP faults with the texts GCE sends. */
-export const GCE_HTTP_ERRORS = {
-  alreadyExists: { status: 409, reason: 'alreadyExists', message: "The resource '{target}' already exists" },
-  notFound: { status: 404, reason: 'notFound', message: "The resource '{target}' was not found" },
-  quotaExceeded: {
-    status: 403,
-    reason: 'quotaExceeded',
-    message: "Quota 'NVIDIA_T4_GPUS' exceeded.  Limit: 0.0 in region us-central1.",
-  },
-  gpusAllRegions: {
-    status: 403,
-    reason: 'quotaExceeded',
-    message: "Quota 'GPUS_ALL_REGIONS' exceeded.  Limit: 0.0 globally.",
-  },
-  rateLimitExceeded: { status: 403, reason: 'rateLimitExceeded', message: 'Rate Limit Exceeded' },
-  tooManyRequests: {
-    status: 429,
-    reason: 'rateLimitExceeded',
-    message:
-      "Quota exceeded for quota metric 'Queries' and limit 'Queries per minute' of service 'compute.googleapis.com'",
-  },
-  forbidden: {
-    status: 403,
-    reason: 'forbidden',
-    message: "Required 'compute.instances.create' permission for '{target}'",
-  },
-  insufficientPermissions: {
-    status: 403,
-    reason: 'insufficientPermissions',
-    message: 'Request had insufficient authentication scopes.',
-  },
-  unauthorized: {
-    status: 401,
-    reason: 'required',
-    message: 'Request is missing required authentication credential. Expected OAuth 2 access token.',
-  },
-  invalid: {
-    status: 400,
-    reason: 'invalid',
-    message:
-      "Invalid value for field 'resource.machineType': 'zones/x/machineTypes/nope'. Machine type does not exist.",
-  },
-  badRequest: { status: 400, reason: 'badRequest', message: 'Bad Request' },
-  backendError: {
-    status: 503,
-    reason: 'backendError',
-    message: 'Internal error. Please try again or contact Google Support.',
-  },
-  internalError: { status: 500, reason: 'backendError', message: 'Internal Error' },
-  zoneResourcePoolExhausted: {
-    status: 503,
-    reason: 'ZONE_RESOURCE_POOL_EXHAUSTED',
-    errorInfo: true,
-    message:
-      "The zone '{zone}' does not have enough resources available to fulfill the request.  Try a different zone, or try again later.",
-  },
-} satisfies Record<string, HttpFault>;
-
-/** Google's domain of a legacy reason, as the errors[] entries carry it. */
-function domainOf(reason: string): string {
-  if (/quota|rateLimit/i.test(reason)) return 'usageLimits';
-  return 'global';
-}
-
-function grpcStatusOf(status: number): string | undefined {
-  return {
-    400: 'INVALID_ARGUMENT',
-    401: 'UNAUTHENTICATED',
-    403: 'PERMISSION_DENIED',
-    404: 'NOT_FOUND',
-    409: 'ALREADY_EXISTS',
-    429: 'RESOURCE_EXHAUSTED',
-    500: 'INTERNAL',
-    503: 'UNAVAILABLE',
-  }[status];
-}
-
-/** One clause of a GCE list filter: `field = "v"`, `field != v`, `field eq "regex"`, `field ne "regex"`. */
-interface Clause {
-  path: string[];
-  op: '=' | '!=' | 'eq' | 'ne';
-  value: string;
-}
-
-/** Parses the AND of clauses, each optionally in parentheses; throws on anything else. */
-export function parseFilter(filter: string): Clause[] {
-  const clauses: Clause[] = [];
-  const re =
-    /\s*\(?\s*([a-zA-Z][\w.-]*)\s*(!=|=|\beq\b|\bne\b)\s*("(?:[^"\\]|\\.)*"|[^\s()]+)\s*\)?\s*(?:AND\s+|$)/y;
-  let pos = 0;
-  while (pos < filter.length) {
-    re.lastIndex = pos;
-    const m = re.exec(filter);
-    if (!m || m[0].length === 0) throw new Error(`unparsable filter at ${pos}: ${filter}`);
-    const raw = m[3]!;
-    const value = raw.startsWith('"') ? (JSON.parse(raw) as string) : raw;
-    clauses.push({ path: m[1]!.split('.'), op: m[2] as Clause['op'], value });
-    pos = re.lastIndex;
-  }
-  return clauses;
-}
-
-function fieldOf(obj: Json, path: string[]): string | undefined {
-  let cur: unknown = obj;
-  for (const p of path) {
-    if (typeof cur !== 'object' || cur === null) return undefined;
-    cur = (cur as Json)[p];
-  }
-  return cur === undefined || cur === null ? undefined : String(cur);
-}
-
-function matches(obj: Json, clauses: Clause[]): boolean {
-  return clauses.every((c) => {
-    const v = fieldOf(obj, c.path);
-    switch (c.op) {
-      case '=':
-        return v === c.value;
-      case '!=':
-        return v !== c.value;
-      case 'eq':
-        return v !== undefined && new RegExp(`^(?:${c.value})$`).test(v);
-      case 'ne':
-        return v === undefined || !new RegExp(`^(?:${c.value})$`).test(v);
-    }
-  });
-}
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly reason: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** Statuses in which GCE refuses a delete with resourceNotReady (see {@link FakeGce.delete}). */
+const NOT_READY = new Set(['PROVISIONING', 'STAGING']);
 
 const clone = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
+
+function lastOf(url: string): string {
+  return url.split('/').pop() ?? url;
+}
+
+type Delays = Required<Omit<FakeGceOptions, 'project' | 'zones' | 'port'>>;
 
 export class FakeGce extends EventEmitter<FakeGceEvents> {
   readonly project: string;
@@ -287,9 +90,13 @@ export class FakeGce extends EventEmitter<FakeGceEvents> {
   private readonly zoneStatus = new Map<string, string>();
   private readonly instancesByZone = new Map<string, Map<string, FakeInstance>>();
   private readonly operationsByZone = new Map<string, FakeOperation[]>();
-  private readonly byRequestId = new Map<string, FakeOperation>();
+  private readonly byRequestId = new Map<string, { op: FakeOperation; at: number }>();
   private readonly httpFaults = new Map<string, HttpFault[]>();
   private readonly opFaults = new Map<string, OperationFault[]>();
+  private readonly lostAnswers = new Map<string, Array<{ times: number; zone?: string }>>();
+  private readonly heldOperations = new Map<string, number>();
+  private readonly held$ = new Set<() => void>();
+  private readonly waitCount = new Map<string, number>();
   private readonly hangs = new Map<string, number>();
   private readonly lags = new Map<string, number>();
   private readonly held = new Set<ServerResponse>();
@@ -299,7 +106,7 @@ export class FakeGce extends EventEmitter<FakeGceEvents> {
   private nextId = 4_000_000_000_000_000_000n;
   private port = 0;
   private readonly server: Server;
-  private readonly delays: Required<Omit<FakeGceOptions, 'project' | 'zones' | 'port'>>;
+  private readonly delays: Delays;
 
   constructor(private readonly opts: FakeGceOptions = {}) {
     super();
@@ -323,7 +130,12 @@ export class FakeGce extends EventEmitter<FakeGceEvents> {
       stagingMs: opts.stagingMs ?? 30,
       operationMs: opts.operationMs ?? 60,
       deleteMs: opts.deleteMs ?? 30,
+      preemptMs: opts.preemptMs ?? 30,
       waitMaxMs: opts.waitMaxMs ?? 2000,
+      earlyWaits: opts.earlyWaits ?? 1,
+      requestIdRetentionMs: opts.requestIdRetentionMs ?? 3_600_000,
+      operationRetentionMs: opts.operationRetentionMs ?? 3_600_000,
+      maxPageSize: opts.maxPageSize ?? 500,
     };
     this.server = createServer((req, res) => void this.handle(req, res));
     this.server.keepAliveTimeout = 1000;
@@ -352,14 +164,41 @@ export class FakeGce extends EventEmitter<FakeGceEvents> {
     return this.requests.filter((r) => (!rpc || r.rpc === rpc) && (!zone || r.zone === zone));
   }
 
-  /** Answers the next `times` calls of `rpc` (in `zone`) with an HTTP error. */
+  /**
+   * Answers the next `times` calls of `rpc` (in `zone`) with an HTTP error: before the call takes
+   * effect, or, with `afterDoing`, once it has (the answer lost, an error seen instead).
+   */
   failHttp(rpc: GceRpc, fault: HttpFault): void {
     this.httpFaults.set(rpc, [...(this.httpFaults.get(rpc) ?? []), { times: 1, ...fault }]);
+  }
+
+  /**
+   * Carries out the next `times` calls of `rpc` (in `zone`) and then drops the connection instead
+   * of answering: the insert (or delete) happened, the client saw its socket close.
+   */
+  loseAnswer(rpc: GceRpc, times = 1, zone?: string): void {
+    this.lostAnswers.set(rpc, [...(this.lostAnswers.get(rpc) ?? []), { times, zone }]);
   }
 
   /** Makes the next `times` operations of `rpc` (insert or delete) finish with this error. */
   failOperation(rpc: 'instances.insert' | 'instances.delete', fault: OperationFault): void {
     this.opFaults.set(rpc, [...(this.opFaults.get(rpc) ?? []), { times: 1, ...fault }]);
+  }
+
+  /**
+   * The next `times` operations of `rpc` do not finish (they stay RUNNING; an insert's instance
+   * still boots, a delete's instance stays STOPPING) until {@link releaseOperations}.
+   */
+  holdOperations(rpc: 'instances.insert' | 'instances.delete', times = 1): void {
+    this.heldOperations.set(rpc, (this.heldOperations.get(rpc) ?? 0) + times);
+  }
+
+  /** Lets every held operation finish now. */
+  releaseOperations(): void {
+    const held = [...this.held$];
+    this.held$.clear();
+    for (const finish of held) finish();
+    this.notify();
   }
 
   /** Never answers the next `times` calls of `rpc` (until close). */
@@ -390,7 +229,7 @@ export class FakeGce extends EventEmitter<FakeGceEvents> {
     }
   }
 
-  /** Sets a zone's status as zones.get reports it ("UP", "DOWN"). */
+  /** Sets a zone's status as zones.get reports it ("UP", "DOWN"); a DOWN zone creates nothing. */
   setZoneStatus(zone: string, status: string): void {
     this.zoneStatus.set(zone, status);
   }
@@ -405,6 +244,7 @@ export class FakeGce extends EventEmitter<FakeGceEvents> {
     return [...this.instancesByZone.values()].flatMap((m) => [...m.values()].map(clone));
   }
 
+  /** The zone's operations GCE still keeps (expired ones are gone). */
   operations(zone: string): FakeOperation[] {
     return clone(this.zoneOperations(zone));
   }
@@ -429,19 +269,29 @@ export class FakeGce extends EventEmitter<FakeGceEvents> {
   }
 
   /**
-   * Preempts a spot instance as GCE does: a compute.instances.preempted operation in the zone, and
-   * the instance deleted (termination action DELETE) or TERMINATED (STOP).
+   * Preempts a spot instance as GCE does: "Compute Engine sends a preemption notice to the VM in
+   * the form of an ACPI G2 Soft Off signal ... If the VM does not stop after 30 seconds, Compute
+   * Engine sends an ACPI G3 Mechanical Off signal ... Compute Engine transitions the VM to a
+   * TERMINATED state" (compute/docs/instances/spot, "Preemption process"); with
+   * instanceTerminationAction DELETE "Compute Engine deletes the Spot VM on preemption". So: a
+   * compute.instances.preempted operation, the instance STOPPING for `preemptMs` (the VM told to
+   * stop at once), then TERMINATED (STOP) or gone (DELETE) and the operation DONE.
    */
   preempt(zone: string, name: string): void {
     const inst = this.mustFind(zone, name);
     if (inst.scheduling?.provisioningModel !== 'SPOT') throw new Error(`${name} is not a spot instance`);
     const op = this.newOperation(zone, 'compute.instances.preempted', inst);
-    op.status = 'DONE';
-    op.progress = 100;
+    op.status = 'RUNNING';
     (op as Json).user = 'system';
-    if (inst.scheduling.instanceTerminationAction === 'DELETE') this.zoneInstances(zone).delete(name);
-    else inst.status = 'TERMINATED';
+    inst.status = 'STOPPING';
     this.emit('stopped', clone(inst), 'preempted');
+    this.later(this.delays.preemptMs, () => {
+      if (this.zoneInstances(zone).get(name) === inst) {
+        if (inst.scheduling?.instanceTerminationAction === 'DELETE') this.zoneInstances(zone).delete(name);
+        else inst.status = 'TERMINATED';
+      }
+      this.finish(op);
+    });
   }
 
   /** Deletes an instance behind the client's back: no operation the client could see. */
@@ -449,6 +299,21 @@ export class FakeGce extends EventEmitter<FakeGceEvents> {
     const inst = this.mustFind(zone, name);
     this.zoneInstances(zone).delete(name);
     this.emit('stopped', clone(inst), 'removed');
+  }
+
+  /** Forgets every requestId now, as GCE may once its retention is over. */
+  forgetRequestIds(): void {
+    this.byRequestId.clear();
+  }
+
+  /** Expires every DONE operation now, as GCE does once they are old enough. */
+  expireOperations(): void {
+    for (const [zone, ops] of this.operationsByZone) {
+      this.operationsByZone.set(
+        zone,
+        ops.filter((o) => o.status !== 'DONE'),
+      );
+    }
   }
 
   /**
@@ -478,6 +343,10 @@ export class FakeGce extends EventEmitter<FakeGceEvents> {
     this.byRequestId.clear();
     this.httpFaults.clear();
     this.opFaults.clear();
+    this.lostAnswers.clear();
+    this.heldOperations.clear();
+    this.held$.clear();
+    this.waitCount.clear();
     this.hangs.clear();
     this.lags.clear();
     this.requests.length = 0;
@@ -505,9 +374,19 @@ export class FakeGce extends EventEmitter<FakeGceEvents> {
     return m;
   }
 
+  /**
+   * The zone's operations, DONE ones past their retention dropped. GCE keeps operations for a
+   * while, not forever (zoneOperations.get of an old one is 404; the retention is not documented,
+   * hence an option).
+   */
   private zoneOperations(zone: string): FakeOperation[] {
     let l = this.operationsByZone.get(zone);
     if (!l) this.operationsByZone.set(zone, (l = []));
+    const oldest = Date.now() - this.delays.operationRetentionMs;
+    if (l.some((o) => o.status === 'DONE' && Date.parse(String(o.endTime)) < oldest)) {
+      l = l.filter((o) => o.status !== 'DONE' || Date.parse(String(o.endTime)) >= oldest);
+      this.operationsByZone.set(zone, l);
+    }
     return l;
   }
 
@@ -539,6 +418,11 @@ export class FakeGce extends EventEmitter<FakeGceEvents> {
     return `${BASE}/projects/${this.project}/zones/${zone}`;
   }
 
+  /** "projects/p/zones/z", as GCE names a zone in its messages. */
+  private zonePath(zone: string): string {
+    return `projects/${this.project}/zones/${zone}`;
+  }
+
   /** A relative resource path ("zones/z/machineTypes/x") as GCE returns it: a full URL. */
   private url(path: unknown): unknown {
     if (typeof path !== 'string' || path.startsWith('https://')) return path;
@@ -565,6 +449,17 @@ export class FakeGce extends EventEmitter<FakeGceEvents> {
     return op;
   }
 
+  /** Runs `finish` after `ms`, or holds it when the rpc's operations are held. */
+  private finishLater(rpc: 'instances.insert' | 'instances.delete', ms: number, finish: () => void): void {
+    const holds = this.heldOperations.get(rpc) ?? 0;
+    if (holds > 0) {
+      this.heldOperations.set(rpc, holds - 1);
+      this.held$.add(finish);
+      return;
+    }
+    this.later(ms, finish);
+  }
+
   private finish(op: FakeOperation, fault?: OperationFault): void {
     op.status = 'DONE';
     op.progress = 100;
@@ -572,11 +467,13 @@ export class FakeGce extends EventEmitter<FakeGceEvents> {
     if (fault) {
       const http =
         fault.httpStatus ?? (CAPACITY_CODES.has(fault.code) ? 503 : /QUOTA/.test(fault.code) ? 403 : 400);
+      const zone = lastOf(op.zone);
+      const target = `${this.zonePath(zone)}/instances/${lastOf(op.targetLink)}`;
       op.error = {
         errors: [
           {
             code: fault.code,
-            message: fault.message ?? `${fault.code} in ${lastOf(op.zone)}`,
+            message: fault.message ?? operationErrorText(fault.code, this.zonePath(zone), target),
             ...(fault.quotaInfo ? { errorDetails: [{ quotaInfo: fault.quotaInfo }] } : {}),
           },
         ],
@@ -634,29 +531,18 @@ export class FakeGce extends EventEmitter<FakeGceEvents> {
   // ---- HTTP ----------------------------------------------------------------------------
 
   private route(method: string, path: string): { rpc: GceRpc; params: string[] } | undefined {
+    const p = '^/compute/v1/projects/([^/]+)';
     const routes: Array<[string, RegExp, GceRpc]> = [
-      ['POST', /^\/compute\/v1\/projects\/([^/]+)\/zones\/([^/]+)\/instances$/, 'instances.insert'],
-      ['GET', /^\/compute\/v1\/projects\/([^/]+)\/zones\/([^/]+)\/instances$/, 'instances.list'],
-      ['GET', /^\/compute\/v1\/projects\/([^/]+)\/zones\/([^/]+)\/instances\/([^/]+)$/, 'instances.get'],
-      [
-        'DELETE',
-        /^\/compute\/v1\/projects\/([^/]+)\/zones\/([^/]+)\/instances\/([^/]+)$/,
-        'instances.delete',
-      ],
-      ['GET', /^\/compute\/v1\/projects\/([^/]+)\/aggregated\/instances$/, 'instances.aggregatedList'],
-      ['GET', /^\/compute\/v1\/projects\/([^/]+)\/zones\/([^/]+)\/operations$/, 'zoneOperations.list'],
-      [
-        'GET',
-        /^\/compute\/v1\/projects\/([^/]+)\/zones\/([^/]+)\/operations\/([^/]+)$/,
-        'zoneOperations.get',
-      ],
-      [
-        'POST',
-        /^\/compute\/v1\/projects\/([^/]+)\/zones\/([^/]+)\/operations\/([^/]+)\/wait$/,
-        'zoneOperations.wait',
-      ],
-      ['GET', /^\/compute\/v1\/projects\/([^/]+)\/zones\/([^/]+)$/, 'zones.get'],
-      ['GET', /^\/compute\/v1\/projects\/([^/]+)\/zones$/, 'zones.list'],
+      ['POST', new RegExp(`${p}/zones/([^/]+)/instances$`), 'instances.insert'],
+      ['GET', new RegExp(`${p}/zones/([^/]+)/instances$`), 'instances.list'],
+      ['GET', new RegExp(`${p}/zones/([^/]+)/instances/([^/]+)$`), 'instances.get'],
+      ['DELETE', new RegExp(`${p}/zones/([^/]+)/instances/([^/]+)$`), 'instances.delete'],
+      ['GET', new RegExp(`${p}/aggregated/instances$`), 'instances.aggregatedList'],
+      ['GET', new RegExp(`${p}/zones/([^/]+)/operations$`), 'zoneOperations.list'],
+      ['GET', new RegExp(`${p}/zones/([^/]+)/operations/([^/]+)$`), 'zoneOperations.get'],
+      ['POST', new RegExp(`${p}/zones/([^/]+)/operations/([^/]+)/wait$`), 'zoneOperations.wait'],
+      ['GET', new RegExp(`${p}/zones/([^/]+)$`), 'zones.get'],
+      ['GET', new RegExp(`${p}/zones$`), 'zones.list'],
     ];
     for (const [m, re, rpc] of routes) {
       const hit = method === m ? re.exec(path) : null;
@@ -678,7 +564,7 @@ export class FakeGce extends EventEmitter<FakeGceEvents> {
       body = undefined;
     }
     const query = Object.fromEntries(url.searchParams);
-    const zone = route?.rpc.startsWith('zones.') ? route.params[1] : route?.params[1];
+    const zone = route?.params[1];
     const rec: RecordedRequest = {
       rpc: route?.rpc ?? 'unknown',
       method: req.method ?? 'GET',
@@ -707,7 +593,8 @@ export class FakeGce extends EventEmitter<FakeGceEvents> {
       return;
     }
     const fault = this.takeFault(this.httpFaults, route.rpc, rec.zone);
-    if (fault) return this.sendError(res, fault, route.params);
+    if (fault && !fault.afterDoing) return this.sendError(res, fault, route.params);
+    let answer: Json;
     try {
       const [project] = route.params;
       if (project !== this.project) {
@@ -716,13 +603,20 @@ export class FakeGce extends EventEmitter<FakeGceEvents> {
       if (rec.zone !== undefined && !this.zoneStatus.has(rec.zone)) {
         throw new HttpError(400, 'invalid', `Invalid value for field 'zone': '${rec.zone}'. Unknown zone.`);
       }
-      const answer = await this.answer(route.rpc, route.params, query, body ?? {});
-      res.writeHead(200, { 'content-type': 'application/json; charset=UTF-8' });
-      res.end(JSON.stringify(answer));
+      answer = await this.answer(route.rpc, route.params, query, body ?? {});
     } catch (err) {
       if (!(err instanceof HttpError)) throw err;
-      this.sendError(res, { status: err.status, reason: err.reason, message: err.message });
+      if (fault) return this.sendError(res, fault, route.params);
+      return this.sendError(res, { status: err.status, reason: err.reason, message: err.message });
     }
+    // The call took effect; its answer is lost on the way back.
+    if (fault) return this.sendError(res, fault, route.params);
+    if (this.takeFault(this.lostAnswers, route.rpc, rec.zone)) {
+      res.socket?.destroy();
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json; charset=UTF-8' });
+    res.end(JSON.stringify(answer));
   }
 
   private sendError(res: ServerResponse, f: HttpFault, params: string[] = []): void {
@@ -733,7 +627,9 @@ export class FakeGce extends EventEmitter<FakeGceEvents> {
     }
     const [project = this.project, zone = '', name = ''] = params;
     const target = `projects/${project}/zones/${zone}/instances/${name}`;
-    const message = (f.message ?? f.reason).replace('{target}', target).replace('{zone}', zone);
+    const message = (f.message ?? f.reason)
+      .replace('{target}', target)
+      .replace('{zone}', `projects/${project}/zones/${zone}`);
     const error: Json = {
       code: f.status,
       message,
@@ -762,82 +658,124 @@ export class FakeGce extends EventEmitter<FakeGceEvents> {
     const [, zone = '', name = ''] = params;
     switch (rpc) {
       case 'instances.insert':
-        return this.insert(zone, query.requestId, body);
+        return this.insert(zone, this.requestId(query.requestId), body);
       case 'instances.get': {
         const inst = this.zoneInstances(zone).get(name);
         if (!inst) throw this.notFound(zone, name);
         return inst;
       }
       case 'instances.delete':
-        return this.delete(zone, name, query.requestId);
+        return this.delete(zone, name, this.requestId(query.requestId));
       case 'instances.list': {
         const clauses = this.filter(query.filter);
+        const found = byName([...this.zoneInstances(zone).values()].filter((i) => matches(i, clauses)));
+        const page = pageOf(found, query, this.delays.maxPageSize, `instances/${zone}`);
         return {
           kind: 'compute#instanceList',
           id: `projects/${this.project}/zones/${zone}/instances`,
-          items: [...this.zoneInstances(zone).values()].filter((i) => matches(i, clauses)),
+          items: page.items,
+          ...(page.nextPageToken ? { nextPageToken: page.nextPageToken } : {}),
           selfLink: `${this.zoneUrl(zone)}/instances`,
         };
       }
-      case 'instances.aggregatedList': {
-        const clauses = this.filter(query.filter);
-        const items: Json = {};
-        for (const z of this.zoneStatus.keys()) {
-          const found = [...this.zoneInstances(z).values()].filter((i) => matches(i, clauses));
-          items[`zones/${z}`] = found.length
-            ? { instances: found }
-            : {
-                warning: {
-                  code: 'NO_RESULTS_ON_PAGE',
-                  message: `There are no results for scope 'zones/${z}' on this page.`,
-                  data: [{ key: 'scope', value: `zones/${z}` }],
-                },
-              };
-        }
-        return {
-          kind: 'compute#instanceAggregatedList',
-          id: `projects/${this.project}/aggregated/instances`,
-          items,
-          selfLink: `${BASE}/projects/${this.project}/aggregated/instances`,
-        };
-      }
+      case 'instances.aggregatedList':
+        return this.aggregatedList(query);
       case 'zoneOperations.get':
         return this.operation(zone, name);
-      case 'zoneOperations.wait': {
-        const op = this.operation(zone, name);
-        const until = Date.now() + this.delays.waitMaxMs;
-        while (op.status !== 'DONE' && Date.now() < until) {
-          await new Promise<void>((resolve) => {
-            const done = () => {
-              clearTimeout(t);
-              this.waiters.delete(done);
-              resolve();
-            };
-            const t = setTimeout(done, Math.max(1, until - Date.now()));
-            this.waiters.add(done);
-          });
-        }
-        return op;
-      }
+      case 'zoneOperations.wait':
+        return this.waitOperation(zone, name);
       case 'zoneOperations.list': {
         const clauses = this.filter(query.filter);
+        const found = byName(this.zoneOperations(zone).filter((o) => matches(o, clauses)));
+        const page = pageOf(found, query, this.delays.maxPageSize, `operations/${zone}`);
         return {
           kind: 'compute#operationList',
           id: `projects/${this.project}/zones/${zone}/operations`,
-          items: this.zoneOperations(zone).filter((o) => matches(o, clauses)),
+          items: page.items,
+          ...(page.nextPageToken ? { nextPageToken: page.nextPageToken } : {}),
           selfLink: `${this.zoneUrl(zone)}/operations`,
         };
       }
       case 'zones.get':
         return this.zone(zone);
-      case 'zones.list':
+      case 'zones.list': {
+        const page = pageOf([...this.zoneStatus.keys()].sort(), query, this.delays.maxPageSize, 'zones');
         return {
           kind: 'compute#zoneList',
           id: `projects/${this.project}/zones`,
-          items: [...this.zoneStatus.keys()].map((z) => this.zone(z)),
+          items: page.items.map((z) => this.zone(z)),
+          ...(page.nextPageToken ? { nextPageToken: page.nextPageToken } : {}),
           selfLink: `${BASE}/projects/${this.project}/zones`,
         };
+      }
     }
+  }
+
+  /**
+   * instances.aggregatedList, paged over the instances of every zone (in zone, then name order);
+   * a page names only the zones of its instances, and a list with nothing in it names every zone
+   * with GCE's NO_RESULTS_ON_PAGE warning.
+   */
+  private aggregatedList(query: Record<string, string>): Json {
+    const clauses = this.filter(query.filter);
+    const all = [...this.zoneStatus.keys()].sort().flatMap((z) =>
+      byName([...this.zoneInstances(z).values()].filter((i) => matches(i, clauses))).map((i) => ({
+        zone: z,
+        instance: i,
+      })),
+    );
+    const page = pageOf(all, query, this.delays.maxPageSize, 'aggregated/instances');
+    const items: Json = {};
+    for (const { zone, instance } of page.items) {
+      const scope = (items[`zones/${zone}`] ??= { instances: [] }) as { instances: FakeInstance[] };
+      scope.instances.push(instance);
+    }
+    if (all.length === 0) {
+      for (const z of this.zoneStatus.keys()) {
+        items[`zones/${z}`] = {
+          warning: {
+            code: 'NO_RESULTS_ON_PAGE',
+            message: `There are no results for scope 'zones/${z}' on this page.`,
+            data: [{ key: 'scope', value: `zones/${z}` }],
+          },
+        };
+      }
+    }
+    return {
+      kind: 'compute#instanceAggregatedList',
+      id: `projects/${this.project}/aggregated/instances`,
+      items,
+      ...(page.nextPageToken ? { nextPageToken: page.nextPageToken } : {}),
+      selfLink: `${BASE}/projects/${this.project}/aggregated/instances`,
+    };
+  }
+
+  /**
+   * zoneOperations.wait: "Waits for the specified Operation resource to return as DONE or for the
+   * request to approach the 2 minute deadline ... This method is called on a best-effort basis ...
+   * the request might return before the default deadline is reached, or might return after zero
+   * seconds ... Be prepared to retry if the operation is not DONE" (compute/docs/reference/rest/v1/
+   * zoneOperations/wait). The first `earlyWaits` waits of each operation answer at once; later ones
+   * hold for at most `waitMaxMs`.
+   */
+  private async waitOperation(zone: string, name: string): Promise<FakeOperation> {
+    const op = this.operation(zone, name);
+    const seen = this.waitCount.get(op.name) ?? 0;
+    this.waitCount.set(op.name, seen + 1);
+    if (seen < this.delays.earlyWaits) return op;
+    const until = Date.now() + this.delays.waitMaxMs;
+    while (op.status !== 'DONE' && Date.now() < until) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(t);
+          this.waiters.delete(done);
+          resolve();
+        };
+        const t = setTimeout(done, Math.max(1, until - Date.now()));
+        this.waiters.add(done);
+      });
+    }
+    return op;
   }
 
   private filter(filter: string | undefined): Clause[] {
@@ -852,11 +790,48 @@ export class FakeGce extends EventEmitter<FakeGceEvents> {
     }
   }
 
+  /**
+   * A requestId as GCE takes it: "The request ID must be a valid UUID with the exception that zero
+   * UUID is not supported (00000000-0000-0000-0000-000000000000)" (requestId of instances.insert
+   * and instances.delete, compute/docs/reference/rest/v1/instances/insert).
+   */
+  private requestId(requestId: string | undefined): string | undefined {
+    if (requestId === undefined || requestId === '') return undefined;
+    if (!UUID.test(requestId) || /^[0-]+$/.test(requestId)) {
+      throw new HttpError(
+        400,
+        'invalid',
+        `Invalid value for field 'requestId': '${requestId}'. The request ID must be a valid UUID with the exception that zero UUID is not supported (00000000-0000-0000-0000-000000000000).`,
+      );
+    }
+    return requestId.toLowerCase();
+  }
+
+  /**
+   * The operation of an earlier request with this id: "If you make the request again with the same
+   * request ID, the server can check if original operation with the same request ID was received,
+   * and if so, will ignore the second request" (requestId, compute/docs/reference/rest/v1/instances/
+   * insert). How long is not promised there; Google's APIs that state it promise "at least 60
+   * minutes since the first request". After `requestIdRetentionMs` the id is forgotten and a
+   * repeat is a new request.
+   */
+  private repeated(key: string | undefined): FakeOperation | undefined {
+    if (!key) return undefined;
+    const seen = this.byRequestId.get(key);
+    if (seen && Date.now() - seen.at < this.delays.requestIdRetentionMs) return seen.op;
+    this.byRequestId.delete(key);
+    return undefined;
+  }
+
+  private remember(key: string | undefined, op: FakeOperation): void {
+    if (key) this.byRequestId.set(key, { op, at: Date.now() });
+  }
+
   private notFound(zone: string, name: string): HttpError {
     return new HttpError(
       404,
       'notFound',
-      `The resource 'projects/${this.project}/zones/${zone}/instances/${name}' was not found`,
+      `The resource '${this.zonePath(zone)}/instances/${name}' was not found`,
     );
   }
 
@@ -866,7 +841,7 @@ export class FakeGce extends EventEmitter<FakeGceEvents> {
       throw new HttpError(
         404,
         'notFound',
-        `The resource 'projects/${this.project}/zones/${zone}/operations/${name}' was not found`,
+        `The resource '${this.zonePath(zone)}/operations/${name}' was not found`,
       );
     }
     return op;
@@ -915,7 +890,8 @@ export class FakeGce extends EventEmitter<FakeGceEvents> {
   }
 
   private insert(zone: string, requestId: string | undefined, body: Json): FakeOperation {
-    const again = requestId ? this.byRequestId.get(`insert/${zone}/${requestId}`) : undefined;
+    const key = requestId && `insert/${zone}/${requestId}`;
+    const again = this.repeated(key);
     if (again) return again;
     this.validate(body);
     const name = body.name as string;
@@ -923,23 +899,26 @@ export class FakeGce extends EventEmitter<FakeGceEvents> {
       throw new HttpError(
         409,
         'alreadyExists',
-        `The resource 'projects/${this.project}/zones/${zone}/instances/${name}' already exists`,
+        `The resource '${this.zonePath(zone)}/instances/${name}' already exists`,
       );
     }
-    const fault = this.takeFault(this.opFaults, 'instances.insert', zone);
+    // A DOWN zone (zones.get status) creates nothing. GCE documents no insert answer for it; the
+    // operation fails as a zone without resources does, which is what a client can act on.
+    const down: OperationFault | undefined =
+      this.zoneStatus.get(zone) === 'DOWN' ? { code: 'ZONE_RESOURCE_POOL_EXHAUSTED' } : undefined;
+    const fault = down ?? this.takeFault(this.opFaults, 'instances.insert', zone);
     const inst = fault ? undefined : this.newInstance(zone, body);
     const op = this.newOperation(zone, 'insert', inst ?? { name });
-    if (requestId) this.byRequestId.set(`insert/${zone}/${requestId}`, op);
+    this.remember(key, op);
     const { provisioningMs, stagingMs, operationMs } = this.delays;
+    op.status = 'RUNNING';
     if (!inst) {
-      op.status = 'RUNNING';
-      this.later(operationMs, () => this.finish(op, fault));
+      this.finishLater('instances.insert', operationMs, () => this.finish(op, fault));
       return clone(op);
     }
     this.zoneInstances(zone).set(name, inst);
-    op.status = 'RUNNING';
     op.progress = 10;
-    this.later(operationMs, () => this.finish(op));
+    this.finishLater('instances.insert', operationMs, () => this.finish(op));
     this.later(provisioningMs, () => {
       if (inst.status === 'PROVISIONING') inst.status = 'STAGING';
     });
@@ -953,32 +932,42 @@ export class FakeGce extends EventEmitter<FakeGceEvents> {
     return clone(op);
   }
 
+  /**
+   * instances.delete. An instance still PROVISIONING or STAGING cannot be deleted yet: GCE answers
+   * 400 "The resource '...' is not ready" (reason resourceNotReady), as client reports of deletes
+   * right after a create show (googleapis/google-api-python-client#485,
+   * googleapis/google-cloud-java#9312). Otherwise the instance is STOPPING for `deleteMs`, then gone.
+   */
   private delete(zone: string, name: string, requestId: string | undefined): FakeOperation {
-    const again = requestId ? this.byRequestId.get(`delete/${zone}/${requestId}`) : undefined;
+    const key = requestId && `delete/${zone}/${requestId}`;
+    const again = this.repeated(key);
     if (again) return again;
     const inst = this.zoneInstances(zone).get(name);
     if (!inst) throw this.notFound(zone, name);
+    if (NOT_READY.has(inst.status)) {
+      throw new HttpError(
+        400,
+        'resourceNotReady',
+        `The resource '${this.zonePath(zone)}/instances/${name}' is not ready`,
+      );
+    }
     const fault = this.takeFault(this.opFaults, 'instances.delete', zone);
     const op = this.newOperation(zone, 'delete', inst);
     op.status = 'RUNNING';
-    if (requestId) this.byRequestId.set(`delete/${zone}/${requestId}`, op);
+    this.remember(key, op);
     if (fault) {
-      this.later(this.delays.deleteMs, () => this.finish(op, fault));
+      this.finishLater('instances.delete', this.delays.deleteMs, () => this.finish(op, fault));
       return clone(op);
     }
     const wasRunning = inst.status === 'RUNNING';
     inst.status = 'STOPPING';
     if (wasRunning) this.emit('stopped', clone(inst), 'deleted');
-    this.later(this.delays.deleteMs, () => {
+    this.finishLater('instances.delete', this.delays.deleteMs, () => {
       if (this.zoneInstances(zone).get(name) === inst) this.zoneInstances(zone).delete(name);
       this.finish(op);
     });
     return clone(op);
   }
-}
-
-function lastOf(url: string): string {
-  return url.split('/').pop() ?? url;
 }
 
 /** Starts a fake Compute Engine on 127.0.0.1 (a free port unless one is given). */

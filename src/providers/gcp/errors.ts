@@ -42,6 +42,9 @@ const TRANSIENT = new Set([
   'conflict',
   // An answer that was not the API's JSON (a proxy's HTML page, an empty body).
   'BadResponse',
+  // 400 "The resource '...' is not ready": a delete of an instance still PROVISIONING or STAGING.
+  // Not a wrong request: the same call works once the instance has booted.
+  'resourceNotReady',
 ]);
 
 /** Credentials missing, invalid, or without a permission; the API not enabled for the project. */
@@ -73,6 +76,8 @@ const INVALID = new Set([
 
 /** Codes of "no such resource", from an HTTP answer and from an operation. */
 export const NOT_FOUND_CODES: ReadonlySet<string> = new Set(['notFound', 'RESOURCE_NOT_FOUND']);
+/** The code of an HTTP answer refusing a call on a resource that is still being set up. */
+export const NOT_READY_CODES: ReadonlySet<string> = new Set(['resourceNotReady']);
 /** Codes of "a resource of that name exists", from an HTTP answer and from an operation. */
 export const ALREADY_EXISTS_CODES: ReadonlySet<string> = new Set([
   'alreadyExists',
@@ -131,6 +136,7 @@ function reasonFromMessage(message: string): string | undefined {
   }
   if (/does not have enough resources available/i.test(message)) return 'ZONE_RESOURCE_POOL_EXHAUSTED';
   if (/\balready exists\b/i.test(message)) return 'alreadyExists';
+  if (/\bThe resource '[^']+' is not ready\b/i.test(message)) return 'resourceNotReady';
   return undefined;
 }
 

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ProviderCheck } from '../check';
 import { CapacityError, checkOwner, InvalidRequestError, TransientProviderError } from '../errors';
@@ -10,12 +9,16 @@ import { GCP_PROVIDER, regionOfZone, type GcpProviderConfig } from './config';
 import { ALREADY_EXISTS_CODES, NOT_FOUND_CODES, classifyOperationError } from './errors';
 import { instanceResource, isAttemptsInstance, ownerOf, type GceInstance } from './instance-resource';
 import { gceInstanceName, gceRequestId, lastSegment } from './names';
-import { cleanupCall, errorIn, waitDone, type GceOperation } from './operations';
+import { deleteGceInstance } from './delete';
+import { OPERATION_GONE_CODES, cleanupCall, errorIn, operationTypesFor, waitDone } from './operations';
+import type { GceOperation } from './operations';
 import { ownedGceInstances } from './owned';
 import { PROVIDER_ENDED_OPERATIONS, goneStateOf, hasEnded, instanceStateOf } from './state';
 import { configuredZones, gcpCatalog } from './zones';
 
 export type { GcpCheckResult, GcpZoneCheck } from './check';
+
+const VANISHED: ReadonlySet<string> = new Set(['InstanceVanished']);
 
 export interface GcpProviderOptions {
   /** Parsed `providers.gcp` settings. */
@@ -30,9 +33,6 @@ export interface GcpProviderOptions {
   /** Replaces parts of the client options (tests). @default from the config */
   clientOptions?: Partial<GcpClientOptions>;
 }
-
-/** How long terminate waits for the delete to finish (its activity has two minutes). */
-const DELETE_WAIT_MS = 60_000;
 
 /**
  * Compute Engine behind the provider interface. An instance's name is derived from the
@@ -162,7 +162,21 @@ export class GcpProvider implements Provider {
         if (errorIn(err, ALREADY_EXISTS_CODES)) return this.adopt(req, name, ctx);
         throw err;
       }
-      const done = await this.waitDone(op, ctx, this.config.operationTimeout);
+      let done: GceOperation;
+      try {
+        done = await this.waitDone(op, ctx, this.config.operationTimeout);
+      } catch (err) {
+        if (!errorIn(err, OPERATION_GONE_CODES)) throw err;
+        // GCE forgot the operation (a poll after a long pause): the instance says whether it worked.
+        try {
+          return await this.adopt(req, name, ctx);
+        } catch (adoptErr) {
+          if (!errorIn(adoptErr, VANISHED)) throw adoptErr;
+          // Not created; the requestId may still answer with the forgotten operation: a new one.
+          failedOperations++;
+          throw err;
+        }
+      }
       const failed = classifyOperationError(done, location);
       if (failed) {
         if (errorIn(failed, ALREADY_EXISTS_CODES)) return this.adopt(req, name, ctx);
@@ -219,20 +233,8 @@ export class GcpProvider implements Provider {
     };
   }
 
-  /** The types of the zone's operations that targeted the instance (newest GCE keeps). */
-  private async operationTypesFor(zone: string, name: string, ctx: CallContext): Promise<string[]> {
-    const [ops] = await this.api.call(ctx, 'zoneOperations.list', () =>
-      this.api.zoneOperations.list(
-        {
-          project: this.config.project,
-          zone,
-          filter: `targetLink eq ".*/instances/${name}"`,
-          maxResults: 100,
-        },
-        CALL_OPTIONS,
-      ),
-    );
-    return ops.map((o) => o.operationType ?? '').filter(Boolean);
+  private operationTypesFor(zone: string, name: string, ctx: CallContext): Promise<string[]> {
+    return operationTypesFor(this.api, this.config.project, zone, name, ctx);
   }
 
   /**
@@ -280,44 +282,17 @@ export class GcpProvider implements Provider {
   }
 
   /**
-   * Deletes the instance; one that is already gone is success. Waits a while for the delete to
-   * finish. Compute Engine not answering is a transient failure here, never "unavailable": the
+   * Deletes the instance (see {@link deleteGceInstance}: one still booting is waited for); one
+   * that is already gone is success. Waits a while for the delete to finish. Compute Engine not answering is a transient failure here, never "unavailable": the
    * instance is still there (and billed), so the delete must be tried again, not given up on.
    */
   terminate(ref: InstanceRef, signal?: AbortSignal): Promise<void> {
     return cleanupCall(`instance ${ref.id} is not deleted yet`, () => this.deleteInstance(ref, signal));
   }
 
-  private async deleteInstance(ref: InstanceRef, signal?: AbortSignal): Promise<void> {
+  private deleteInstance(ref: InstanceRef, signal?: AbortSignal): Promise<void> {
     const ctx: CallContext = { location: this.location(ref.zone), signal };
-    // Resends of this delete are the same request to GCE; a later terminate is a new one.
-    const requestId = randomUUID();
-    await this.api.retrying(ctx, 'delete', async () => {
-      let op: GceOperation;
-      try {
-        const [lro] = await this.api.once(ctx, () =>
-          this.api.instances.delete(
-            { project: this.config.project, zone: ref.zone, instance: ref.id, requestId },
-            CALL_OPTIONS,
-          ),
-        );
-        op = lro.latestResponse as GceOperation;
-      } catch (err) {
-        if (errorIn(err, NOT_FOUND_CODES)) return;
-        throw err;
-      }
-      this.log.info({ instance: ref.id, zone: ref.zone }, 'instance deleting');
-      let done: GceOperation;
-      try {
-        done = await this.waitDone(op, ctx, Math.min(this.config.operationTimeout, DELETE_WAIT_MS));
-      } catch (err) {
-        // Accepted and still going: GCE finishes a delete on its own, and reconcile sweeps leftovers.
-        if (errorIn(err, new Set(['OperationTimeout']))) return;
-        throw err;
-      }
-      const failed = classifyOperationError(done, ctx.location);
-      if (failed && !errorIn(failed, NOT_FOUND_CODES)) throw failed;
-    });
+    return deleteGceInstance({ api: this.api, config: this.config, log: this.log }, ref, ctx);
   }
 
   /**

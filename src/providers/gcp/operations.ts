@@ -5,11 +5,20 @@ import { sleep } from '../../common/sleep';
 import { CapacityError, ProviderError, ProviderUnavailableError, TransientProviderError } from '../errors';
 import { CALL_OPTIONS, type CallContext, type GcpApi } from './api';
 import type { GcpProviderConfig } from './config';
+import { NOT_FOUND_CODES } from './errors';
 
 export type GceOperation = protos.google.cloud.compute.v1.IOperation;
 
 /** ZoneOperations.wait holds a call open for up to two minutes before answering. */
 const WAIT_HOLD_MS = 120_000;
+
+/**
+ * The code of a wait that found its operation gone: GCE keeps operations for a while, not forever,
+ * so a poll after a long pause (a lost answer, a worker restart) can be a 404. What the operation
+ * did is then read from the resource itself.
+ */
+export const OPERATION_GONE = 'OperationGone';
+export const OPERATION_GONE_CODES: ReadonlySet<string> = new Set([OPERATION_GONE]);
 
 /** Whether `err` is a provider error with one of `codes`. */
 export function errorIn(err: unknown, codes: ReadonlySet<string>): boolean {
@@ -33,9 +42,10 @@ export async function cleanupCall<T>(what: string, fn: () => Promise<T>): Promis
 
 /**
  * Polls an operation with ZoneOperations.wait until it is DONE. wait may answer before DONE
- * (it holds a call for up to two minutes); a failed poll is retried with backoff and only
- * `maxAttempts` failed polls in a row fail the wait. An operation still running after
- * `timeoutMs` is a failure of its zone.
+ * (it holds a call for up to two minutes, and may answer at once); a failed poll is retried with
+ * backoff and only `maxAttempts` failed polls in a row fail the wait. An operation still running
+ * after `timeoutMs` is a failure of its zone; one GCE no longer knows fails with
+ * {@link OPERATION_GONE} (transient), for the caller to look at the resource instead.
  */
 export async function waitDone(
   api: GcpApi,
@@ -66,6 +76,13 @@ export async function waitDone(
       );
       failures = 0;
     } catch (err) {
+      if (errorIn(err, NOT_FOUND_CODES)) {
+        throw new TransientProviderError(
+          `operation ${current.name} (${current.operationType}) in ${zone} is no longer known to Compute Engine`,
+          ctx.location,
+          OPERATION_GONE,
+        );
+      }
       if (!(err instanceof ProviderError) || !err.retryable || err.code === 'Cancelled') throw err;
       if (++failures >= maxAttempts) throw err;
       log.warn(
@@ -80,4 +97,26 @@ export async function waitDone(
     }
   }
   return current;
+}
+
+/**
+ * The types of the zone's operations that targeted the instance, every page of them: GCE lists
+ * operations by name (oldest first), so the one that ended an instance is on the last page.
+ */
+export async function operationTypesFor(
+  api: GcpApi,
+  project: string,
+  zone: string,
+  name: string,
+  ctx: CallContext,
+): Promise<string[]> {
+  return api.call(ctx, 'zoneOperations.list', async () => {
+    const types: string[] = [];
+    const pages = api.zoneOperations.listAsync(
+      { project, zone, filter: `targetLink eq ".*/instances/${name}"`, maxResults: 100 },
+      CALL_OPTIONS,
+    );
+    for await (const o of pages) if (o.operationType) types.push(o.operationType);
+    return types;
+  });
 }

@@ -254,8 +254,12 @@ describe('describe', () => {
   test('a spot instance preempted and deleted by GCE is preempted (from the zone operation)', async () => {
     const p = makeProvider(fakeGce());
     const inst = await p.provision(request(offer({ spot: true })));
+    await until(() => fakeGce().instance(ZONE, inst.id)?.status === 'RUNNING');
     fakeGce().preempt(ZONE, inst.id);
-    expect(fakeGce().instance(ZONE, inst.id)).toBeUndefined();
+    // Told to stop first (STOPPING), as GCE's ACPI soft-off gives the VM time to shut down.
+    expect(fakeGce().instance(ZONE, inst.id)?.status).toBe('STOPPING');
+    expect(await p.describe(inst)).toBe('preempted');
+    await until(() => fakeGce().instance(ZONE, inst.id) === undefined);
     expect(await p.describe(inst)).toBe('preempted');
     const [list] = fakeGce().calls('zoneOperations.list');
     expect(list!.query.filter).toBe(`targetLink eq ".*/instances/${inst.id}"`);
@@ -272,7 +276,8 @@ describe('describe', () => {
     fakeGce().putInstance(ZONE, { name: 'stopped-1', scheduling: spot });
     fakeGce().preempt(ZONE, 'pre-1');
     fakeGce().setStatus(ZONE, 'stopped-1', 'TERMINATED');
-    expect(fakeGce().instance(ZONE, 'pre-1')?.status).toBe('TERMINATED');
+    expect(fakeGce().instance(ZONE, 'pre-1')?.status).toBe('STOPPING');
+    await until(() => fakeGce().instance(ZONE, 'pre-1')?.status === 'TERMINATED');
     const ref = (id: string) => ({ provider: 'gcp', id, region: 'us-central1', zone: ZONE });
     expect(await p.describe(ref('pre-1'))).toBe('preempted');
     expect(await p.describe(ref('stopped-1'))).toBe('stopped');
