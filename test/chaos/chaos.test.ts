@@ -37,6 +37,7 @@ test(
     expect(r.reconcile.terminated).toBe(0);
     expect(r.leakedAfterReconcile).toBe(0);
     expect(r.desired).toBe(workloads);
+    expect(r.cloudInstances).toBe(r.cloudWorkloads.aws + r.cloudWorkloads.gcp);
   },
   (seconds + 900) * 1000,
 );

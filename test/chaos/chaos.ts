@@ -73,6 +73,11 @@ export interface ChaosReport {
   faultRate: number;
   /** Faults injected into the cloud API calls, per cloud and kind. */
   providerFaults: FaultCounts;
+  /**
+   * EC2 and GCE instances that exist after the final reconcile: one per cloud workload, its
+   * current one, when nothing leaked (and proof that the leak count sees the clouds at all).
+   */
+  cloudInstances: number;
 }
 
 const POOLS = ['pool-a', 'pool-b', 'pool-c', 'pool-d'];
@@ -389,6 +394,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     // Counted before the final reconcile, so what the workflows themselves left shows; then
     // reconcile runs and whatever it had to end is reported beside it.
     let desired = 0;
+    let cloudInstances = 0;
     const countLeaks = async (when: string): Promise<number> => {
       let leaked = 0;
       desired = 0;
@@ -432,7 +438,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       }
       // Cloud instances that still exist (EC2 pending or running, a GCE instance not being
       // deleted) and are not their workflow's current instance: they would be billed.
-      const strayCloud = (await clouds.instances()).filter((i: CloudInstance) => !currents.has(i.id));
+      const onClouds = await clouds.instances();
+      cloudInstances = onClouds.length;
+      const strayCloud = onClouds.filter((i: CloudInstance) => !currents.has(i.id));
       if (strayCloud.length) {
         log(
           `chaos: LEAKED ${when} cloud instances: ${strayCloud
@@ -467,6 +475,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       cloudWorkloads: { aws: awsNames.length, gcp: gcpNames.length },
       faultRate,
       providerFaults,
+      cloudInstances,
     };
     log(
       `chaos: ${result.workloads} workloads, ${result.durationS}s, events ${JSON.stringify(events)}; ` +

@@ -153,7 +153,7 @@ function armGceFault(
 /** The first creates on each cloud get these, whatever the draws, so that a run has each kind. */
 const FIRST_CREATE_FAULTS: readonly InjectedFault[] = ['capacity', 'quota'];
 
-interface GceFaultProxy {
+export interface GceFaultProxy {
   endpoint: string;
   inject(rate: number, random: () => number): void;
   stopInjecting(): void;
@@ -162,7 +162,7 @@ interface GceFaultProxy {
 }
 
 /** The proxy in front of the fake Compute Engine that draws each call's fault (see the top). */
-async function startGceFaultProxy(fake: FakeGce): Promise<GceFaultProxy> {
+export async function startGceFaultProxy(fake: FakeGce): Promise<GceFaultProxy> {
   const upstream = new URL(fake.endpoint);
   let rate = 0;
   let random: () => number = Math.random;
