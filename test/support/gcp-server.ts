@@ -249,13 +249,14 @@ export class FakeGce extends EventEmitter<FakeGceEvents> {
     return clone(this.zoneOperations(zone));
   }
 
-  /** Puts an instance in place as if created earlier (by someone, with any labels). */
+  /** Puts an instance in place as if created earlier (by someone, with any labels, at any time). */
   putInstance(zone: string, instance: Partial<FakeInstance> & { name: string }): FakeInstance {
     const inst = this.newInstance(zone, {
       machineType: `zones/${zone}/machineTypes/n1-standard-4`,
       ...instance,
     });
     inst.status = instance.status ?? 'RUNNING';
+    if (typeof instance.creationTimestamp === 'string') inst.creationTimestamp = instance.creationTimestamp;
     this.zoneInstances(zone).set(inst.name, inst);
     return clone(inst);
   }
