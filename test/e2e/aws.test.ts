@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { DescribeInstancesCommand, EC2Client, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import {
+  cliJson,
   LOG_LEVEL,
   serviceSpec,
   sleep,
@@ -17,6 +18,7 @@ import { playedVmProvider, runningOnPlayedVm, triedOffers, useE2eInstallation } 
 import { MOTO_CREDENTIALS, startMoto, type MotoServer } from '../support/moto';
 import { VmPlayer } from '../support/vm-player';
 import { startFaultProxy, type FaultProxy } from '../providers/aws/fault-proxy';
+import type { ReconcileReport } from '../../src/workflows/reconcile';
 
 const REGION = 'us-east-1';
 const OTHER_REGION = 'us-west-2';
@@ -456,4 +458,51 @@ test('a spot interruption notice moves a service before its instance goes: RUNNI
     expect(failures).toEqual([]);
     expect(answers).toBeGreaterThan(10);
   });
+});
+
+test('an instance AWS will not terminate is handed to reconcile as abandoned; gc ends it once AWS answers and keeps the current one', async () => {
+  const name = 'aws-abandon';
+  proxy.clear();
+  await e2e.withWorkload(
+    awsSpec(name, { providers: ['aws', 'local'], regions: [REGION, 'lab-t4'] }),
+    async () => {
+      const onAws = await runningOn(name);
+      expect(onAws.provider).toBe('aws');
+      const old = onAws.instanceId!;
+      // AWS refuses every termination from now on: the move cannot end the old instance.
+      proxy.fail('TerminateInstances', { code: 'UnauthorizedOperation', status: 403 });
+      const moved = await e2e.cli(['migrate', name, '--to', 'local/lab-t4'], 180_000);
+      expect(moved.code).toBe(0);
+      const s = await e2e.waitStatus(
+        name,
+        (v) => v.status?.abandoned?.instances.includes(old) === true,
+        `${old} recorded as abandoned`,
+        { timeoutMs: 180_000 },
+      );
+      expect(s).toMatchObject({ phase: 'RUNNING', provider: 'local' });
+      expect(s.status!.timeline.find((e) => e.type === 'abandoned')?.message).toMatch(
+        new RegExp(`${old}.*terminate failed`),
+      );
+      expect(proxy.calls('TerminateInstances').length).toBeGreaterThan(0);
+      // Still billed: nothing ended it.
+      expect(await instanceState(old)).toBe('running');
+
+      // AWS answers again; reconcile ends the abandoned instance though its workflow is open.
+      proxy.clear();
+      const report = await cliJson<ReconcileReport>(['gc', '--grace', '0s'], e2e.env);
+      // Ended as what the workflow handed over, not merely as an old attempt.
+      expect(report.terminated.find((i) => i.id === old)?.reason).toMatch(
+        /could not end it and left it to reconcile/,
+      );
+      expect(report.kept.map((i) => i.id)).toContain(s.instanceId);
+      await waitFor(
+        async () => ['shutting-down', 'terminated'].includes((await instanceState(old)) ?? ''),
+        `${old} terminated`,
+        30_000,
+      );
+      const after = await e2e.status(name);
+      expect(after).toMatchObject({ phase: 'RUNNING', instanceId: s.instanceId });
+    },
+    () => proxy.clear(),
+  );
 });
