@@ -142,9 +142,13 @@ function armGceFault(
     case 'throttling':
       http(pick([GCE_HTTP_ERRORS.rateLimitExceeded, GCE_HTTP_ERRORS.tooManyRequests]));
       return;
-    case '5xx':
-      http(pick([GCE_HTTP_ERRORS.backendError, GCE_HTTP_ERRORS.internalError]));
+    case '5xx': {
+      // A create or delete may have taken effect before its 5xx, as GCE's can.
+      const mutates = rpc === 'instances.insert' || rpc === 'instances.delete';
+      const fault = pick([GCE_HTTP_ERRORS.backendError, GCE_HTTP_ERRORS.internalError]);
+      http({ ...fault, afterDoing: mutates && pick([true, false]) });
       return;
+    }
     case 'lostAnswer':
       return; // the proxy's part
   }
