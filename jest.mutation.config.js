@@ -5,6 +5,10 @@
  * these once per mutant, so each second here is a second times hundreds of mutants.
  * @type {import('jest').Config}
  */
+// Fewer fast-check runs per property (300 by default, test/placement/rank.property.test.ts):
+// Stryker runs the property tests for every mutant of rank.ts and every static mutant.
+process.env.FC_RUNS ??= '60';
+
 module.exports = {
   preset: 'ts-jest',
   testEnvironment: 'node',
