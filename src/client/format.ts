@@ -31,15 +31,47 @@ export function formatBlocks(blocks: Block[]): string {
   return blocks.map((b) => `${blockLabel(b)} until ${time(b.until)} (${b.reason})`).join('\n');
 }
 
+/**
+ * `status`: a head line, then the workflow's current details exactly as the Web UI shows them,
+ * the cost priced to this moment, and the whole timeline. Without details (no worker answered),
+ * what Temporal recorded.
+ */
 export function formatStatus(v: WorkloadView): string {
-  const lines: string[] = [];
   const s = v.status;
-  lines.push(
+  const head =
     `${v.name}  ${s?.kind ?? ''}  ${v.phase}  (workflow ${v.workflowId}: ${v.workflowStatus})`.replace(
       / {3,}/g,
       '  ',
-    ),
-  );
+    );
+  if (v.details === undefined || !s) return formatRecorded(head, v);
+  const lines = [head, v.details, ''];
+  if (v.costUsd !== undefined) lines.push(costLine(v));
+  lines.push(...limitLines(s));
+  if (s.timeline.length) lines.push('timeline:', ...indent(formatTimeline(s.timeline)));
+  if (v.failure) lines.push(`failure: ${v.failure}`);
+  return lines.join('\n');
+}
+
+const indent = (text: string, by = '  ') => text.split('\n').map((l) => `${by}${l}`);
+
+/** "  cost so far $1.23  now $2.00/h  budget ...", priced to this moment. */
+function costLine(v: WorkloadView): string {
+  const rate = v.ratePerHour ? `  now ${formatUsd(v.ratePerHour)}/h` : '';
+  const budget = v.status?.result === undefined ? budgetLine(v) : '';
+  return `  cost so far ${formatUsd(v.costUsd ?? 0)}${rate}${budget}`;
+}
+
+/** Against recovery.maxStartFailures and maxRecoveries (within recoveryWindow). */
+function limitLines(s: NonNullable<WorkloadView['status']>): string[] {
+  const failedStarts = s.failedStarts?.length ?? 0;
+  const losses = s.recentLosses?.length ?? 0;
+  return failedStarts || losses ? [`  failed starts in a row ${failedStarts}  recent losses ${losses}`] : [];
+}
+
+/** The status without current details: an older view, or what Temporal recorded. */
+function formatRecorded(head: string, v: WorkloadView): string {
+  const lines = [head];
+  const s = v.status;
   if (v.instanceId) {
     const where = v.pool ? `pool ${v.pool}` : `${v.region}/${v.zone}`;
     const price = v.pricePerHour !== undefined ? `  $${v.pricePerHour}/h` : '';
@@ -48,34 +80,13 @@ export function formatStatus(v: WorkloadView): string {
   } else if (v.provider) {
     lines.push(`  last on ${v.provider} ${v.pool ? `pool ${v.pool}` : v.region}`);
   }
-  if (v.costUsd !== undefined) {
-    const rate = v.ratePerHour ? `  now ${formatUsd(v.ratePerHour)}/h` : '';
-    const budget = s?.result === undefined ? budgetLine(v) : '';
-    lines.push(`  cost so far ${formatUsd(v.costUsd)}${rate}${budget}`);
-  }
+  if (v.costUsd !== undefined) lines.push(costLine(v));
   if (s) {
     const here = s.current?.restartsHere ? ` (${s.current.restartsHere} in place on this instance)` : '';
     lines.push(`  attempts ${s.attempts}  restarts ${s.restarts}${here}  recoveries ${s.recoveries}`);
-    // Against recovery.maxStartFailures and maxRecoveries (within recoveryWindow).
-    const failedStarts = s.failedStarts?.length ?? 0;
-    const losses = s.recentLosses?.length ?? 0;
-    if (failedStarts || losses)
-      lines.push(`  failed starts in a row ${failedStarts}  recent losses ${losses}`);
-    if (s.blocks.length)
-      lines.push(
-        '  blocked:',
-        ...formatBlocks(s.blocks)
-          .split('\n')
-          .map((l) => `    ${l}`),
-      );
-    if (s.timeline.length) {
-      lines.push(
-        'timeline:',
-        ...formatTimeline(s.timeline)
-          .split('\n')
-          .map((l) => `  ${l}`),
-      );
-    }
+    lines.push(...limitLines(s));
+    if (s.blocks.length) lines.push('  blocked:', ...indent(formatBlocks(s.blocks), '    '));
+    if (s.timeline.length) lines.push('timeline:', ...indent(formatTimeline(s.timeline)));
   } else {
     lines.push('  (no worker answered the status query: showing what Temporal recorded)');
   }

@@ -104,6 +104,11 @@ export function blockText(b: Block): string {
   return `${blockLabel(b)} until ${clock(b.until)} (${b.reason})`;
 }
 
+/** Escapes the dollar signs of a line that has more than one (the Web UI would read a formula). */
+export function oneDollar(line: string): string {
+  return (line.match(/\$/g) ?? []).length > 1 ? line.replace(/\$/g, '\\$') : line;
+}
+
 /** What the current details are made of besides the status. */
 export interface DetailsContext {
   /** The time the details are written at (ms). */
@@ -125,7 +130,8 @@ function headline(s: WorkloadStatus): string {
  * so far, blocks with their expiry, the last events and what it waits for.
  */
 export function currentDetails(s: WorkloadStatus, o: DetailsContext): string {
-  const lines = [headline(s)];
+  // A blank line before each list: the Web UI's markdown wants one.
+  const lines = [headline(s), ''];
   const c = s.current;
   if (c) {
     const gpus = c.gpuType ? `, ${c.gpuCount}× ${c.gpuType}` : '';
@@ -133,26 +139,26 @@ export function currentDetails(s: WorkloadStatus, o: DetailsContext): string {
     if (c.endpoint) lines.push(`- serving on ${c.endpoint}`);
   }
   if (s.cost && s.cost.instances > 0) {
-    const rate = ratePerHour(s.cost);
-    lines.push(
-      `- ${formatUsd(rate)}/h now; cost so far ${formatUsd(costSoFar(s.cost, o.now))} (as of ${clock(o.now)})`,
-    );
+    // One dollar sign an item: the Web UI reads two on one line as the ends of a formula.
+    lines.push(`- rate ${formatUsd(ratePerHour(s.cost))}/h`);
+    lines.push(`- cost so far ${formatUsd(costSoFar(s.cost, o.now))} (as of ${clock(o.now)})`);
   } else if (c) {
     lines.push(`- $${c.pricePerHour}/h`);
   }
-  if (s.result) lines.push(`- result: ${s.result.message}`);
+  if (s.result) lines.push(`- result: ${oneDollar(s.result.message)}`);
   if (s.moving) lines.push(`- moving: ${s.moving.kind} to ${s.moving.to} (since ${clock(s.moving.since)})`);
   if (o.waiting && !s.result) lines.push(`- waiting on: ${o.waiting}`);
   const blocks = s.blocks.filter((b) => b.until > o.now);
   for (const b of blocks) lines.push(`- blocked: ${blockText(b)}`);
   lines.push(
-    `- attempts ${s.attempts}, restarts ${s.restarts}, recoveries ${s.recoveries}` +
+    `- attempts ${s.attempts}, restarts ${s.restarts}` +
+      `${c?.restartsHere ? ` (${c.restartsHere} in place on this instance)` : ''}, recoveries ${s.recoveries}` +
       `${s.runs ? `, run ${s.runs + 1}` : ''}`,
   );
   const last = s.timeline.slice(-LAST_EVENTS);
   if (last.length > 0) {
-    lines.push('', '**Last events**');
-    for (const e of last) lines.push(`- ${clock(e.at)} ${e.type}: ${e.message}`);
+    lines.push('', '**Last events**', '');
+    for (const e of last) lines.push(`- ${clock(e.at)} ${e.type}: ${oneDollar(e.message)}`);
   }
   return lines.join('\n');
 }

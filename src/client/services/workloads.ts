@@ -29,6 +29,7 @@ import {
   type MigrateResult,
 } from '../../workflows/messages';
 import type { workloadWorkflow } from '../../workflows';
+import { currentDetails, workloadDetails, workloadSummary } from '../../workflows/details';
 import type { Phase, WorkloadStatus } from '../../workflows/types';
 import { regionsArePools } from '../../providers/registry';
 import { CliError, ExitCode } from '../errors';
@@ -60,6 +61,11 @@ export interface WorkloadView {
   budgetUsd?: number;
   /** Where an HTTP workload serves ("address:port"). */
   endpoint?: string;
+  /**
+   * The workflow's current details (markdown), the text the Temporal Web UI shows; from a
+   * worker older than them, made here from its status.
+   */
+  details?: string;
   /** Set when the workflow failed: the failure's message. */
   failure?: string;
   /** The workflow's full status (absent when no worker could answer the query). */
@@ -124,6 +130,9 @@ export class WorkloadService {
         taskQueue: this.config.temporal.taskQueue,
         args: [{ spec, specHash: hash, ...(await this.hasSearchAttributes()) }],
         memo: { name: spec.name, kind: spec.kind, specHash: hash },
+        // What the Web UI shows of the workload (no env values: they can be secrets).
+        staticSummary: workloadSummary(spec),
+        staticDetails: workloadDetails(spec),
       });
       return { outcome: 'started', workflowId, runId: handle.firstExecutionRunId };
     } catch (err) {
@@ -214,6 +223,7 @@ export class WorkloadService {
       pricePerHour: c?.pricePerHour,
       ...costOf(status, sa),
       endpoint: c?.endpoint,
+      details: status ? (status.details ?? currentDetails(status, { now: Date.now() })) : undefined,
       failure,
       status,
     };
