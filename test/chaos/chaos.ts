@@ -326,13 +326,14 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         worker = await startWorker(env.env);
       } else if (r < 0.5) {
         const agents = names.flatMap((n) => [
-          ...processesWith('--workload', n),
-          ...cloudAgentPids(n, temporalAddress),
+          ...processesWith('--workload', n).map((pid) => ({ pid, cloud: false })),
+          ...cloudAgentPids(n, temporalAddress).map((pid) => ({ pid, cloud: true })),
         ]);
         if (agents.length > 0) {
-          count('agent SIGKILL');
+          const agent = pick(agents);
+          count(agent.cloud ? 'cloud agent SIGKILL' : 'agent SIGKILL');
           try {
-            process.kill(pick(agents), 'SIGKILL');
+            process.kill(agent.pid, 'SIGKILL');
           } catch {
             /* already gone */
           }

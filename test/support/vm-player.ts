@@ -40,6 +40,8 @@ export class VmPlayer extends PlayedVms {
   private stopped = false;
   private root: string | undefined;
   private lastError: unknown;
+  /** Instances seen gone, whose processes were killed then. */
+  private readonly ended = new Set<string>();
   /** The played instances' metadata service: `player.metadata.notice(id, 'spot-interruption')`. */
   readonly metadata = new MetadataServer();
 
@@ -102,7 +104,11 @@ export class VmPlayer extends PlayedVms {
     }
     for (const p of this.list()) {
       const state = states.get(p.instanceId);
-      if (!p.exited && (state === undefined || GONE.has(state))) void this.kill(p.instanceId);
+      if (this.ended.has(p.instanceId) || (state !== undefined && !GONE.has(state))) continue;
+      // Once, whether or not its agent is still alive: an agent that died before the instance
+      // (killed, crashed) left what it started running, as on a real VM, until the instance goes.
+      this.ended.add(p.instanceId);
+      void this.kill(p.instanceId);
     }
   }
 
