@@ -90,8 +90,16 @@ export function createReconcileActivities(deps: ReconcileDeps) {
               : { kind: 'unknown', reason: (err as Error).message };
           continue;
         }
+        // The deadline goes with the call: a query nobody answers ends at it instead of being
+        // retried by the client in the background after this activity has moved on.
+        const ms = deps.queryTimeoutMs ?? 10_000;
+        const askedAt = Date.now();
         try {
-          const s = await withTimeout(handle.query(statusQuery), deps.queryTimeoutMs ?? 10_000, id);
+          const s = await withTimeout(
+            client.connection.withDeadline(askedAt + ms, () => handle.query(statusQuery)),
+            ms + 1000,
+            id,
+          );
           claims[id] = {
             kind: 'open',
             current: s.current?.instanceId,
@@ -101,7 +109,10 @@ export function createReconcileActivities(deps: ReconcileDeps) {
             abandoned: s.abandoned,
           };
         } catch (err) {
-          claims[id] = { kind: 'unknown', reason: (err as Error).message };
+          const e = err as Error;
+          const why = e.cause instanceof Error ? `${e.message}: ${e.cause.message}` : e.message;
+          const late = Date.now() - askedAt >= ms;
+          claims[id] = { kind: 'unknown', reason: late ? `no answer within ${ms / 1000}s (${why})` : why };
         }
       }
       return claims;
