@@ -81,3 +81,20 @@ test('every recorded history replays against the current workflow code', async (
   }
   expect(failures).toEqual([]);
 }, 300_000);
+
+// Summaries (issue 16) are user metadata on commands, not commands: core does not compare them on
+// replay, so histories recorded before them replay, and a summary's words can change freely.
+test('some recorded histories carry activity summaries (user metadata), and they replay with the rest', () => {
+  const withSummaries = files.filter((f) => {
+    const doc = JSON.parse(readFileSync(join(DIR, f), 'utf8')) as {
+      history: {
+        events: Array<{
+          activityTaskScheduledEventAttributes?: unknown;
+          userMetadata?: { summary?: unknown };
+        }>;
+      };
+    };
+    return doc.history.events.some((e) => e.activityTaskScheduledEventAttributes && e.userMetadata?.summary);
+  });
+  expect(withSummaries.length).toBeGreaterThanOrEqual(1);
+});
