@@ -26,6 +26,8 @@ export default {
   checkers: [],
   reporters: ['clear-text', 'progress', 'json'],
   jsonReporter: { fileName: 'reports/mutation/mutation.json' },
+  // Survivors with the tests that ran them; not the list of every test of every killed mutant.
+  clearTextReporter: { logTests: false },
   // A 2-core machine: one test runner and the checker per core.
   concurrency: 2,
   // A clean clone has no previous report: every run tests every mutant.

@@ -158,6 +158,31 @@ test('the namespace and the id must both match: the same id in another namespace
   expect(r['i-1']?.[0]).toBe('keep');
 });
 
+test('an instance with only one of the two marks is not ours, and the report shows the missing one as "?"', () => {
+  const r = run(
+    [
+      inst('no-id', { workflowId: 'w', attempt: 1, installation: undefined }, OLD),
+      inst('no-namespace', { workflowId: 'w', attempt: 1, namespace: undefined }, OLD),
+    ],
+    {},
+  );
+  expect(r).toEqual({
+    'no-id': ['keep', 'not ours: it belongs to installation ? in namespace prod'],
+    'no-namespace': ['keep', 'not ours: it belongs to installation a1b2c3 in namespace ?'],
+  });
+});
+
+test('a listing of an older version: an instance without any labels names no workflow and goes', () => {
+  const verdicts = decide({
+    instances: [inst('bare', undefined, OLD)],
+    claims: {},
+    now: NOW,
+    graceMs: GRACE,
+    installation: undefined,
+  });
+  expect(verdicts.map((v) => [v.action, v.reason])).toEqual([['terminate', 'it names no workflow']]);
+});
+
 test('a listing that names no installation (a worker of an older version) filters nothing', () => {
   const verdicts = decide({
     instances: [inst('i-1', { workflowId: 'w', attempt: 1, namespace: 'x', installation: 'y' }, OLD)],
