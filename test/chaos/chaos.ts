@@ -31,7 +31,8 @@ import {
   cli,
   cliJson,
   makeEnv,
-  processesWith,
+  agentsOf,
+  RUN_DIRS,
   serviceSpec,
   sleep,
   startWorker,
@@ -109,7 +110,11 @@ const agentInstances = (name: string, temporal: string): string[] =>
   scanProcesses((p) => {
     const argv = p.argv;
     const i = argv.indexOf('--instance');
-    if (i >= 0) return (argv.includes('--workload') && argv.includes(name) && argv[i + 1]) || undefined;
+    if (i >= 0) {
+      // A local agent of this run (another run's chaos has workloads of the same names).
+      const ours = argv[argv.indexOf('--workload') + 1] === name && p.cwd.startsWith(RUN_DIRS);
+      return (ours && argv[i + 1]) || undefined;
+    }
     if (!argv.some((a) => a.endsWith('dist/agent/main.js'))) return undefined;
     if (p.env('DRIFTLESS_WORKLOAD') !== name || p.env('TEMPORAL_ADDRESS') !== temporal) return undefined;
     return p.env('DRIFTLESS_INSTANCE_ID');
@@ -326,7 +331,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         worker = await startWorker(env.env);
       } else if (r < 0.5) {
         const agents = names.flatMap((n) => [
-          ...processesWith('--workload', n).map((pid) => ({ pid, cloud: false })),
+          ...agentsOf(n).map((pid) => ({ pid, cloud: false })),
           ...cloudAgentPids(n, temporalAddress).map((pid) => ({ pid, cloud: true })),
         ]);
         if (agents.length > 0) {

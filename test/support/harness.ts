@@ -48,7 +48,7 @@ export const ENV_PREFIX = 'driftless-test-';
 export const RUN_MARK = `${process.pid.toString(36)}${randomBytes(2).toString('hex')}`;
 
 /** Where this run's installations live: `${tmpdir}/driftless-test-<RUN_MARK>-*`. */
-const RUN_DIRS = join(tmpdir(), `${ENV_PREFIX}${RUN_MARK}-`);
+export const RUN_DIRS = join(tmpdir(), `${ENV_PREFIX}${RUN_MARK}-`);
 
 /** An isolated installation: own state dir, config file, task queue and owner. */
 export interface TestEnv {
@@ -132,7 +132,9 @@ export interface CliResult {
 }
 
 /** Runs the real CLI in a child process. */
-export function cli(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 120_000): Promise<CliResult> {
+// Longer than the CLI's own waits (`stop` and `apply --wait` default to 120 s), so a CLI that
+// gives up says why instead of being killed first.
+export function cli(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 180_000): Promise<CliResult> {
   return new Promise((res, rej) => {
     const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';

@@ -190,7 +190,10 @@ export class WorkloadService {
   async status(name: string): Promise<WorkloadView> {
     let desc: WorkflowExecutionDescription;
     try {
-      desc = await this.handle(name).describe();
+      // A deadline of its own: a server restarting under a wait must not hold one look past it.
+      desc = await this.client.connection.withDeadline(Date.now() + 10_000, () =>
+        this.handle(name).describe(),
+      );
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) throw noSuchWorkload(name);
       throw err;
