@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { serviceSpec, sleep, type StatusJson } from '../support/harness';
+import { cliJson, serviceSpec, sleep, type StatusJson } from '../support/harness';
 import { useE2eInstallation } from '../support/e2e';
 
 const e2e = useE2eInstallation({
@@ -72,7 +72,7 @@ test('a service at a known $/h run for a measured time: cost reports price x tim
   await sleep(2000);
   expect((await cost(name)).workloads[0]!.costUsd).toBeCloseTo(reported, 6);
   // ls shows it too, and the total covers it.
-  const ls = JSON.parse((await e2e.cli(['ls', '--json'])).stdout) as StatusJson[];
+  const ls = await cliJson<StatusJson[]>(['ls'], e2e.env);
   expect(ls.find((v) => v.name === name)?.costUsd).toBeCloseTo(reported, 4);
   expect((await cost()).totalUsd).toBeGreaterThanOrEqual(reported);
 }, 120_000);

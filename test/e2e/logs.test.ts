@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { agentsOf, CLI, serviceSpec, sleep, waitFor, marker } from '../support/harness';
+import { agentsOf, CLI, cliJson, serviceSpec, sleep, waitFor, marker } from '../support/harness';
 import { useE2eInstallation } from '../support/e2e';
 
 // `driftless logs`: read through Temporal from the agents of real local instances.
@@ -63,8 +63,7 @@ test('logs prints what a job wrote to stdout and stderr; --tail, --json, an unkn
   expect(previous.stderr).toContain(`${name} has had no instance before ${s.instanceId}`);
 
   // The log reads are workflows of their own (logs-<name>-...): ls shows workloads only.
-  const ls = await e2e.cli(['ls', '--json']);
-  const listed = JSON.parse(ls.stdout) as Array<{ name: string; workflowId: string }>;
+  const listed = await cliJson<Array<{ name: string; workflowId: string }>>(['ls'], e2e.env);
   expect(listed.map((w) => w.name)).toContain(name);
   expect(listed.filter((w) => !w.workflowId.startsWith('workload-'))).toEqual([]);
 });
