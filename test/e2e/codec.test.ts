@@ -93,6 +93,14 @@ test("a secret in the spec's env reaches the workload, and Temporal's history ho
     const bare = await cli(['status', name], withoutKey());
     expect(bare.code).toBe(2);
     expect(bare.stderr).toMatch(/encrypted \(key [0-9a-f]{16}\) and DRIFTLESS_CODEC_KEY is not set/);
+    // ls reads no encrypted payload: it lists the workload without the key (a namespace shared
+    // with an installation of another key, or an operator without it, still gets its list).
+    const listed = await cli(['ls', '--json'], withoutKey());
+    expect(listed.code).toBe(0);
+    const row = (JSON.parse(listed.stdout) as Array<{ name: string; phase: string }>).find(
+      (w) => w.name === name,
+    );
+    expect(row?.phase).toBe('RUNNING');
     const bad = await cli(['status', name], { ...e2e.env, DRIFTLESS_CODEC_KEY: 'not-a-key' });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/DRIFTLESS_CODEC_KEY: expected 32 random bytes/);

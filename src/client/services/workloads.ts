@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import {
+  Client as TemporalClient,
   WorkflowExecutionAlreadyStartedError,
   WorkflowFailedError,
   WorkflowNotFoundError,
@@ -15,6 +16,7 @@ import {
   workloadNameFromWorkflowId,
   workloadWorkflowId,
 } from '../../common/names';
+import { defaultPayloadConverter, type PayloadCodec } from '@temporalio/common';
 import { costSoFar, ratePerHour } from '../../common/cost';
 import { sleep } from '../../common/sleep';
 import type { Config } from '../../config/config';
@@ -33,6 +35,12 @@ import { currentDetails, workloadDetails, workloadSummary } from '../../workflow
 import type { Phase, WorkloadStatus } from '../../workflows/types';
 import { regionsArePools } from '../../providers/registry';
 import { CliError, ExitCode } from '../errors';
+
+/** Decodes every payload to null: for a list that reads no memo. */
+const SKIP_MEMO: PayloadCodec = {
+  encode: async (payloads) => payloads,
+  decode: async (payloads) => payloads.map(() => defaultPayloadConverter.toPayload(null)),
+};
 
 /** Status queries `ls` makes at once for the running workloads' costs. */
 const LIST_QUERIES_AT_ONCE = 16;
@@ -235,7 +243,15 @@ export class WorkloadService {
   /** Every workload this namespace knows, newest run of each name. */
   async list(): Promise<WorkloadView[]> {
     const seen = new Map<string, WorkloadView>();
-    for await (const wf of this.client.workflow.list({
+    // The list is read from search attributes only: memos are not decoded, so a workflow whose
+    // memo is encrypted with a key this CLI lacks (another installation's, or none set here)
+    // is listed like the rest instead of failing the whole list.
+    const lister = new TemporalClient({
+      connection: this.client.connection,
+      namespace: this.config.temporal.namespace,
+      dataConverter: { payloadCodecs: [SKIP_MEMO] },
+    });
+    for await (const wf of lister.workflow.list({
       query: `WorkflowType = '${WORKLOAD_WORKFLOW_TYPE}'`,
     })) {
       const name = workloadNameFromWorkflowId(wf.workflowId);
