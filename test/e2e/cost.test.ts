@@ -75,7 +75,7 @@ test('a service at a known $/h run for a measured time: cost reports price x tim
   const ls = await cliJson<StatusJson[]>(['ls'], e2e.env);
   expect(ls.find((v) => v.name === name)?.costUsd).toBeCloseTo(reported, 4);
   expect((await cost()).totalUsd).toBeGreaterThanOrEqual(reported);
-}, 120_000);
+});
 
 test('a service with budget.maxTotal is stopped when the budget is reached; the reason is in status', async () => {
   const name = 'cost-budget-svc';
@@ -98,7 +98,7 @@ test('a service with budget.maxTotal is stopped when the budget is reached; the 
   expect(s.costUsd).toBeGreaterThanOrEqual(0.5);
   expect(s.costUsd).toBeLessThan(0.5 + 0.1 * 10);
   expect((await e2e.cli(['status', name])).stdout).toMatch(/budget reached/);
-}, 90_000);
+});
 
 test('a job with budget.maxTotal fails when the budget is reached', async () => {
   const name = 'cost-budget-job';
@@ -113,4 +113,4 @@ test('a job with budget.maxTotal fails when the budget is reached', async () => 
   });
   expect(s.phase).toBe('FAILED');
   expect(s.failure).toMatch(/budget reached: \$0\.3\d of \$0\.30/);
-}, 90_000);
+});

@@ -62,7 +62,7 @@ test('an accepted move that cannot be carried out exits 3 and leaves the workloa
   } finally {
     await e2e.cli(['pool', 'up', 'lab-b']);
   }
-}, 180_000);
+});
 
 test('a job migrates: it restarts on the target pool, on a new instance', async () => {
   const name = 'mb-job';
@@ -76,7 +76,7 @@ test('a job migrates: it restarts on the target pool, on a new instance', async 
   const after = await runningOn(name, 'lab-b', before.instanceId);
   expect(after.status?.kind).toBe('job');
   expect(after.instanceId).not.toBe(before.instanceId);
-}, 180_000);
+});
 
 test('refusals: a move already in progress, a workload stopping, a workload not running; each changes nothing', async () => {
   const name = 'mb-refuse';
@@ -103,7 +103,7 @@ test('refusals: a move already in progress, a workload stopping, a workload not 
   const stopping = await e2e.cli(['migrate', name, '--to', 'local/lab-b']);
   expect(stopping.code).toBe(2);
   expect(stopping.stderr).toMatch(/refused: mb-refuse is stopping/);
-}, 180_000);
+});
 
 test('a workload that is not running (waiting for capacity) cannot be migrated', async () => {
   const name = 'mb-pending';
@@ -166,4 +166,4 @@ test('a move still pending when the workload is stopped fails its update instead
   expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
   const end = await e2e.status(name);
   expect(end.phase).toBe('STOPPED');
-}, 120_000);
+});
