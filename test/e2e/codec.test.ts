@@ -101,6 +101,11 @@ test("a secret in the spec's env reaches the workload, and Temporal's history ho
       (w) => w.name === name,
     );
     expect(row?.phase).toBe('RUNNING');
+    const costs = await cli(['cost', '--json'], withoutKey());
+    expect(costs.code).toBe(0);
+    expect(
+      (JSON.parse(costs.stdout) as { workloads: Array<{ name: string }> }).workloads.map((w) => w.name),
+    ).toContain(name);
     const bad = await cli(['status', name], { ...e2e.env, DRIFTLESS_CODEC_KEY: 'not-a-key' });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/DRIFTLESS_CODEC_KEY: expected 32 random bytes/);

@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
 import {
   agentsOf,
@@ -112,12 +114,22 @@ async function signalAgent(name: string, signal: NodeJS.Signals, timeoutMs: numb
 test("SIGTERM to a local agent stops its workload, even one that ignores SIGTERM, within the spec's stopGrace", async () => {
   const name = 'agent-sigterm';
   // A workload that ignores SIGTERM: only the agent's SIGKILL after its grace ends it.
+  // It says when it ignores SIGTERM: a signal before that (node still starting, on a loaded
+  // machine) would end it at once and measure nothing.
+  const ready = join(e2e.dir, `${name}.ignoring-sigterm`);
   const spec = serviceSpec(name, {
-    command: ['node', '-e', "process.on('SIGTERM', () => {}); setInterval(() => {}, 1000)", marker(name)],
+    command: [
+      'node',
+      '-e',
+      "process.on('SIGTERM', () => {}); require('fs').writeFileSync(process.argv[1], ''); setInterval(() => {}, 1000)",
+      ready,
+      marker(name),
+    ],
     recovery: { maxRestarts: 2, cooldown: '5m', stopGrace: '2s' },
   });
   e2e.stopAtEnd(name);
   await e2e.apply(spec, '--wait', '--timeout', '60s');
+  await waitFor(() => existsSync(ready), 'the workload to ignore SIGTERM', 30_000);
   const tookMs = await signalAgent(name, 'SIGTERM', 15_000);
   console.log(`agent SIGTERM -> workload gone: ${tookMs} ms`);
   expect(tookMs).toBeGreaterThanOrEqual(1_900); // it had its grace ...

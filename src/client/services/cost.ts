@@ -14,6 +14,7 @@ import {
 } from '../../common/names';
 import { statusQuery } from '../../workflows/messages';
 import type { WorkloadStatus } from '../../workflows/types';
+import { listRuns } from './list-runs';
 
 export interface CostRow {
   name: string;
@@ -59,7 +60,8 @@ export async function costReport(
 ): Promise<CostReport> {
   const now = o.nowMs ?? Date.now();
   const runs: WorkflowExecutionInfo[] = [];
-  for await (const wf of client.workflow.list({ query: costQuery(o.name, o.sinceMs) })) runs.push(wf);
+  // Search attributes only: a memo encrypted with a key this CLI lacks does not fail the report.
+  for await (const wf of listRuns(client, costQuery(o.name, o.sinceMs))) runs.push(wf);
   const rows: CostRow[] = [];
   for (let i = 0; i < runs.length; i += QUERIES_AT_ONCE) {
     rows.push(...(await Promise.all(runs.slice(i, i + QUERIES_AT_ONCE).map((wf) => rowOf(client, wf, now)))));

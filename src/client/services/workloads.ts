@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import {
-  Client as TemporalClient,
   WorkflowExecutionAlreadyStartedError,
   WorkflowFailedError,
   WorkflowNotFoundError,
@@ -16,7 +15,6 @@ import {
   workloadNameFromWorkflowId,
   workloadWorkflowId,
 } from '../../common/names';
-import { defaultPayloadConverter, type PayloadCodec } from '@temporalio/common';
 import { costSoFar, ratePerHour } from '../../common/cost';
 import { sleep } from '../../common/sleep';
 import type { Config } from '../../config/config';
@@ -35,12 +33,7 @@ import { currentDetails, workloadDetails, workloadSummary } from '../../workflow
 import type { Phase, WorkloadStatus } from '../../workflows/types';
 import { regionsArePools } from '../../providers/registry';
 import { CliError, ExitCode } from '../errors';
-
-/** Decodes every payload to null: for a list that reads no memo. */
-const SKIP_MEMO: PayloadCodec = {
-  encode: async (payloads) => payloads,
-  decode: async (payloads) => payloads.map(() => defaultPayloadConverter.toPayload(null)),
-};
+import { listRuns } from './list-runs';
 
 /** Status queries `ls` makes at once for the running workloads' costs. */
 const LIST_QUERIES_AT_ONCE = 16;
@@ -243,17 +236,8 @@ export class WorkloadService {
   /** Every workload this namespace knows, newest run of each name. */
   async list(): Promise<WorkloadView[]> {
     const seen = new Map<string, WorkloadView>();
-    // The list is read from search attributes only: memos are not decoded, so a workflow whose
-    // memo is encrypted with a key this CLI lacks (another installation's, or none set here)
-    // is listed like the rest instead of failing the whole list.
-    const lister = new TemporalClient({
-      connection: this.client.connection,
-      namespace: this.config.temporal.namespace,
-      dataConverter: { payloadCodecs: [SKIP_MEMO] },
-    });
-    for await (const wf of lister.workflow.list({
-      query: `WorkflowType = '${WORKLOAD_WORKFLOW_TYPE}'`,
-    })) {
+    // Search attributes only: a memo encrypted with a key this CLI lacks does not fail the list.
+    for await (const wf of listRuns(this.client, `WorkflowType = '${WORKLOAD_WORKFLOW_TYPE}'`)) {
       const name = workloadNameFromWorkflowId(wf.workflowId);
       if (!name || seen.has(name)) continue;
       const sa = wf.searchAttributes as Record<string, unknown[] | undefined>;
