@@ -43,6 +43,7 @@ import {
   marker,
 } from '../support/harness';
 import { startChaosClouds, type ChaosClouds, type CloudInstance, type FaultCounts } from './clouds';
+import { seededRandom } from '../support/seeded-random';
 
 export interface ChaosOptions {
   workloads: number;
@@ -85,18 +86,6 @@ const POOLS = ['pool-a', 'pool-b', 'pool-c', 'pool-d'];
 /** Boots slowly (and costs the most), so a stop right after apply lands mid-provision. */
 const SLOW_POOL = 'pool-slow';
 
-/** mulberry32: small, seeded, good enough to pick events. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Instance id of each live workload process of a workload (they carry DRIFTLESS_INSTANCE_ID). */
 const workloadInstances = (name: string): string[] =>
   scanProcesses((p) => (p.argv.includes(marker(name)) ? p.env('DRIFTLESS_INSTANCE_ID') : undefined));
@@ -130,7 +119,7 @@ const cloudAgentPids = (name: string, temporal: string): number[] =>
 
 export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const log = o.log ?? ((l: string) => process.stderr.write(l + '\n'));
-  const rnd = random(o.seed);
+  const rnd = seededRandom(o.seed);
   const pick = <T>(xs: T[]): T => xs[Math.floor(rnd() * xs.length)]!;
   const events: Record<string, number> = {};
   const count = (e: string) => (events[e] = (events[e] ?? 0) + 1);
@@ -192,7 +181,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   try {
     // Faults from the first call on: the first placements on the clouds meet them too.
     // Its own generator: the draws follow the calls' timing, the events' sequence stays the seed's.
-    clouds.inject(faultRate, random(o.seed ^ 0x5eed));
+    clouds.inject(faultRate, seededRandom(o.seed ^ 0x5eed));
     for (const name of names) {
       const spec = serviceSpec(name, {
         health: { heartbeatTimeout: '5s', startupGrace: '30s' },

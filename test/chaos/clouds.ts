@@ -11,7 +11,7 @@
  */
 import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { DescribeInstancesCommand, EC2Client, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
+import { DescribeInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { AWS_TAGS } from '../../src/providers/aws/tags';
 import { GCP_LABELS } from '../../src/providers/gcp/names';
 import { playedVmProvider } from '../support/e2e';
@@ -24,7 +24,7 @@ import {
 } from '../support/gcp-server';
 import { GcePlayer } from '../support/gce-player';
 import { LOG_LEVEL } from '../support/harness';
-import { MOTO_CREDENTIALS, startMoto } from '../support/moto';
+import { motoEc2, motoEnv, startMoto } from '../support/moto';
 import { VmPlayer } from '../support/vm-player';
 import {
   INJECTED_FAULTS,
@@ -292,12 +292,7 @@ export async function startChaosClouds(owner: string): Promise<ChaosClouds> {
     const gces = new GcePlayer(fake, { env: { DRIFTLESS_LOG_LEVEL: LOG_LEVEL } });
     await gces.start();
     stops.push(() => gces.stop());
-    const ec2 = new Map(
-      AWS_REGIONS.map((region) => [
-        region,
-        new EC2Client({ region, endpoint: moto.endpoint, credentials: MOTO_CREDENTIALS, maxAttempts: 3 }),
-      ]),
-    );
+    const ec2 = new Map(AWS_REGIONS.map((region) => [region, motoEc2(moto.endpoint, region, 3)]));
     stops.push(async () => ec2.forEach((c) => c.destroy()));
 
     const instances = async (): Promise<CloudInstance[]> => {
@@ -339,10 +334,7 @@ export async function startChaosClouds(owner: string): Promise<ChaosClouds> {
         },
       },
       env: {
-        AWS_ACCESS_KEY_ID: MOTO_CREDENTIALS.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: MOTO_CREDENTIALS.secretAccessKey,
-        AWS_EC2_METADATA_DISABLED: 'true',
-        AWS_REGION: AWS_REGIONS[0],
+        ...motoEnv(AWS_REGIONS[0]),
       },
       inject(rate, random) {
         proxy.injectAtRate({

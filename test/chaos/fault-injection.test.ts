@@ -7,18 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { startFakeGce, type FakeGce } from '../support/gcp-server';
 import { INJECTED_FAULTS, startFaultProxy, type FaultProxy } from '../providers/aws/fault-proxy';
 import { startGceFaultProxy, type GceFaultProxy } from './clouds';
-
-/** mulberry32, as the chaos run draws. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../support/seeded-random';
 
 /** One EC2 Query API call through the proxy: its status and error code, or "lost" when dropped. */
 async function ec2Call(endpoint: string, action: string): Promise<string> {
@@ -55,7 +44,7 @@ describe('the AWS fault proxy at a rate', () => {
   test('faults about the rate of the calls, each of a kind allowed for its action, and counts them', async () => {
     proxy.injectAtRate({
       rate: 0.3,
-      random: seeded(1),
+      random: seededRandom(1),
       actions: { RunInstances: INJECTED_FAULTS, '*': ['throttling', '5xx', 'lostAnswer'] },
     });
     const described = [];
@@ -81,7 +70,7 @@ describe('the AWS fault proxy at a rate', () => {
   test('the first calls of an action get the faults named for them, then the draws go on; stopInjecting ends it', async () => {
     proxy.injectAtRate({
       rate: 0.3,
-      random: seeded(2),
+      random: seededRandom(2),
       actions: { RunInstances: INJECTED_FAULTS },
       first: { RunInstances: ['capacity', 'quota'] },
     });
@@ -97,7 +86,7 @@ describe('the AWS fault proxy at a rate', () => {
   });
 
   test('an armed rule goes first: a call it answers draws no fault', async () => {
-    proxy.injectAtRate({ rate: 1, random: seeded(3), actions: { '*': ['5xx'] } });
+    proxy.injectAtRate({ rate: 1, random: seededRandom(3), actions: { '*': ['5xx'] } });
     proxy.fail('DescribeInstances', { code: 'AuthFailure', status: 401, times: 1 });
     expect(await ec2Call(proxy.endpoint, 'DescribeInstances')).toBe('401 AuthFailure');
     expect(await ec2Call(proxy.endpoint, 'DescribeInstances')).toMatch(/^50[03] /);
@@ -150,9 +139,9 @@ describe('the GCE fault proxy of the chaos run', () => {
   };
 
   test('the first inserts meet a capacity and a quota error, as GCE sends them', async () => {
-    proxy.inject(0, seeded(4));
+    proxy.inject(0, seededRandom(4));
     expect(await insertError('a')).toBeUndefined();
-    proxy.inject(0.3, seeded(4));
+    proxy.inject(0.3, seededRandom(4));
     expect(await insertError('b')).toBe('ZONE_RESOURCE_POOL_EXHAUSTED');
     expect(await insertError('c')).toMatch(/^(quotaExceeded|QUOTA_EXCEEDED)$/);
     expect(proxy.counts()).toMatchObject({ capacity: 1, quota: 1 });
@@ -160,7 +149,7 @@ describe('the GCE fault proxy of the chaos run', () => {
   });
 
   test('reads get throttling, 5xx and lost answers at about the rate, counted as they come', async () => {
-    proxy.inject(0.3, seeded(5));
+    proxy.inject(0.3, seededRandom(5));
     const seen: string[] = [];
     for (let i = 0; i < 200; i++) {
       try {

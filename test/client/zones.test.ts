@@ -2,7 +2,7 @@ import { DescribeAvailabilityZonesCommand, EC2Client } from '@aws-sdk/client-ec2
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cli, makeEnv, type TestEnv } from '../support/harness';
-import { MOTO_CREDENTIALS, startMoto, type MotoServer } from '../support/moto';
+import { MOTO_CREDENTIALS, motoEnv, startMoto, type MotoServer } from '../support/moto';
 
 // `offers --zone` with a configured AWS (moto's EC2): a zone name of this account and its AZ id
 // select the same offers. No worker: offers lists what placement would consider.
@@ -27,9 +27,7 @@ beforeAll(async () => {
   env.env = {
     ...env.env,
     XDG_CACHE_HOME: join(env.dir, 'cache'),
-    AWS_ACCESS_KEY_ID: MOTO_CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: MOTO_CREDENTIALS.secretAccessKey,
-    AWS_EC2_METADATA_DISABLED: 'true',
+    ...motoEnv(),
   };
 }, 120_000);
 

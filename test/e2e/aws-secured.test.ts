@@ -20,13 +20,20 @@ import {
   workloadProcesses,
 } from '../support/harness';
 import { playedVmProvider, runningOnPlayedVm, useE2eInstallation } from '../support/e2e';
-import { MOTO_CREDENTIALS, startMoto, type MotoServer } from '../support/moto';
+import {
+  MOTO_CREDENTIALS,
+  MOTO_IMAGE_NAME,
+  motoEc2,
+  motoEnv,
+  startMoto,
+  type MotoServer,
+} from '../support/moto';
 import { VmPlayer } from '../support/vm-player';
 import { makeCerts, startTlsFront, type TlsFront } from '../support/tls-front';
 import { readFileSync } from 'node:fs';
 
 const REGION = 'us-east-1';
-const IMAGE_NAME = 'ubuntu/images/hvm-ssd/ubuntu-xenial-16.04-amd64-server-*';
+const IMAGE_NAME = MOTO_IMAGE_NAME;
 const API_KEY = `agent-api-key-${randomBytes(6).toString('hex')}`;
 const CODEC_KEY = newCodecKey();
 
@@ -64,12 +71,7 @@ const e2e = useE2eInstallation({
       certs,
       apiKey: API_KEY,
     });
-    ec2 = new EC2Client({
-      region: REGION,
-      endpoint: moto.endpoint,
-      credentials: MOTO_CREDENTIALS,
-      maxAttempts: 1,
-    });
+    ec2 = motoEc2(moto.endpoint, REGION);
     player = new VmPlayer({
       endpoint: moto.endpoint,
       owner,
@@ -78,9 +80,7 @@ const e2e = useE2eInstallation({
       env: {
         DRIFTLESS_LOG_LEVEL: LOG_LEVEL,
         AWS_ENDPOINT_URL_SECRETS_MANAGER: moto.endpoint,
-        AWS_ACCESS_KEY_ID: MOTO_CREDENTIALS.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: MOTO_CREDENTIALS.secretAccessKey,
-        AWS_EC2_METADATA_DISABLED: 'true',
+        ...motoEnv(),
       },
     });
     await player.start();
@@ -103,12 +103,7 @@ const e2e = useE2eInstallation({
           codecKey: { awsSecret: arns.codecKey },
         },
       },
-      env: {
-        AWS_ACCESS_KEY_ID: MOTO_CREDENTIALS.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: MOTO_CREDENTIALS.secretAccessKey,
-        AWS_EC2_METADATA_DISABLED: 'true',
-        AWS_REGION: REGION,
-      },
+      env: motoEnv(REGION),
     };
   },
   teardown: async () => {

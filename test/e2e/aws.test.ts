@@ -15,14 +15,14 @@ import {
   marker,
 } from '../support/harness';
 import { playedVmProvider, runningOnPlayedVm, triedOffers, useE2eInstallation } from '../support/e2e';
-import { MOTO_CREDENTIALS, startMoto, type MotoServer } from '../support/moto';
+import { MOTO_IMAGE_NAME, motoEc2, motoEnv, startMoto, type MotoServer } from '../support/moto';
 import { VmPlayer } from '../support/vm-player';
 import { startFaultProxy, type FaultProxy } from '../providers/aws/fault-proxy';
 import type { ReconcileReport } from '../../src/workflows/reconcile';
 
 const REGION = 'us-east-1';
 const OTHER_REGION = 'us-west-2';
-const IMAGE_NAME = 'ubuntu/images/hvm-ssd/ubuntu-xenial-16.04-amd64-server-*';
+const IMAGE_NAME = MOTO_IMAGE_NAME;
 
 let moto: MotoServer;
 /** Between the worker and moto, to inject EC2 errors; the player talks to moto directly. */
@@ -38,12 +38,7 @@ const e2e = useE2eInstallation({
   setup: async () => {
     moto = await startMoto();
     proxy = await startFaultProxy(moto.endpoint);
-    ec2 = new EC2Client({
-      region: REGION,
-      endpoint: moto.endpoint,
-      credentials: MOTO_CREDENTIALS,
-      maxAttempts: 1,
-    });
+    ec2 = motoEc2(moto.endpoint, REGION);
     player = new VmPlayer({
       endpoint: moto.endpoint,
       owner,
@@ -63,12 +58,7 @@ const e2e = useE2eInstallation({
           },
         },
       },
-      env: {
-        AWS_ACCESS_KEY_ID: MOTO_CREDENTIALS.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: MOTO_CREDENTIALS.secretAccessKey,
-        AWS_EC2_METADATA_DISABLED: 'true',
-        AWS_REGION: REGION,
-      },
+      env: motoEnv(REGION),
     };
   },
   teardown: async () => {

@@ -9,14 +9,14 @@ import { randomBytes } from 'node:crypto';
 import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { LOG_LEVEL, serviceSpec } from '../support/harness';
 import { playedVmProvider, useE2eInstallation } from '../support/e2e';
-import { MOTO_CREDENTIALS, startMoto, type MotoServer } from '../support/moto';
+import { MOTO_IMAGE_NAME, motoEc2, motoEnv, startMoto, type MotoServer } from '../support/moto';
 import { GCE_HTTP_ERRORS, startFakeGce, type FakeGce } from '../support/gcp-server';
 import { startFaultProxy, type FaultProxy } from '../providers/aws/fault-proxy';
 import { VmPlayer } from '../support/vm-player';
 
 const AWS_REGION = 'us-east-1';
 const GCP_REGION = 'us-central1';
-const IMAGE_NAME = 'ubuntu/images/hvm-ssd/ubuntu-xenial-16.04-amd64-server-*';
+const IMAGE_NAME = MOTO_IMAGE_NAME;
 
 let moto: MotoServer;
 let proxy: FaultProxy;
@@ -32,12 +32,7 @@ const e2e = useE2eInstallation({
   setup: async () => {
     moto = await startMoto();
     proxy = await startFaultProxy(moto.endpoint);
-    ec2 = new EC2Client({
-      region: AWS_REGION,
-      endpoint: moto.endpoint,
-      credentials: MOTO_CREDENTIALS,
-      maxAttempts: 1,
-    });
+    ec2 = motoEc2(moto.endpoint, AWS_REGION);
     // Played, so that an instance launched by mistake would show as a running VM too.
     player = new VmPlayer({
       endpoint: moto.endpoint,
@@ -66,10 +61,7 @@ const e2e = useE2eInstallation({
         },
       },
       env: {
-        AWS_ACCESS_KEY_ID: MOTO_CREDENTIALS.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: MOTO_CREDENTIALS.secretAccessKey,
-        AWS_EC2_METADATA_DISABLED: 'true',
-        AWS_REGION,
+        ...motoEnv(AWS_REGION),
         METADATA_SERVER_DETECTION: 'none',
       },
     };

@@ -13,7 +13,7 @@ import { Connection } from '@temporalio/client';
 import { EC2Client, RunInstancesCommand, type Tag } from '@aws-sdk/client-ec2';
 import { cliJson, serviceSpec, temporalAddress, waitFor, workloadProcesses } from '../support/harness';
 import { useE2eInstallation } from '../support/e2e';
-import { MOTO_CREDENTIALS, startMoto, type MotoServer } from '../support/moto';
+import { motoEc2, motoEnv, startMoto, type MotoServer } from '../support/moto';
 import { startFaultProxy, type FaultProxy } from '../providers/aws/fault-proxy';
 import { AWS_TAGS } from '../../src/providers/aws/tags';
 import type { Installation } from '../../src/providers/types';
@@ -21,12 +21,7 @@ import type { ReconcileReport } from '../../src/workflows/reconcile';
 import { describeOne, IMAGE_NAME, REGION, someImageId } from '../providers/aws/helpers';
 
 const NAMESPACE_B = `driftless-b-${process.pid}`;
-const AWS_ENV = {
-  AWS_ACCESS_KEY_ID: MOTO_CREDENTIALS.accessKeyId,
-  AWS_SECRET_ACCESS_KEY: MOTO_CREDENTIALS.secretAccessKey,
-  AWS_EC2_METADATA_DISABLED: 'true',
-  AWS_REGION: REGION,
-};
+const AWS_ENV = motoEnv(REGION);
 
 let moto: MotoServer;
 /** Installation A reaches moto through it (to hang); B talks to moto directly. */
@@ -36,12 +31,7 @@ let ec2: EC2Client;
 beforeAll(async () => {
   moto = await startMoto();
   proxy = await startFaultProxy(moto.endpoint);
-  ec2 = new EC2Client({
-    region: REGION,
-    endpoint: moto.endpoint,
-    credentials: MOTO_CREDENTIALS,
-    maxAttempts: 1,
-  });
+  ec2 = motoEc2(moto.endpoint, REGION);
 }, 300_000);
 afterAll(async () => {
   ec2?.destroy();

@@ -5,23 +5,18 @@
  * proxy); the 50 instances are launched straight into moto.
  */
 import { randomBytes } from 'node:crypto';
-import {
-  DescribeImagesCommand,
-  EC2Client,
-  RunInstancesCommand,
-  TerminateInstancesCommand,
-} from '@aws-sdk/client-ec2';
+import { DescribeImagesCommand, RunInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { WATCHER_WORKFLOW_TYPE } from '../../src/common/names';
 import type { InstanceRef } from '../../src/providers/types';
 import { watchedQuery } from '../../src/workflows/messages';
 import type { WatcherInput } from '../../src/workflows/watcher';
 import { sleep, waitFor } from '../support/harness';
 import { useE2eInstallation } from '../support/e2e';
-import { MOTO_CREDENTIALS, startMoto, type MotoServer } from '../support/moto';
+import { MOTO_IMAGE_NAME, motoEc2, motoEnv, startMoto, type MotoServer } from '../support/moto';
 import { startFaultProxy, type FaultProxy } from '../providers/aws/fault-proxy';
 
 const REGIONS = ['us-east-1', 'us-west-2'];
-const IMAGE_NAME = 'ubuntu/images/hvm-ssd/ubuntu-xenial-16.04-amd64-server-*';
+const IMAGE_NAME = MOTO_IMAGE_NAME;
 const PER_REGION = 25;
 const INTERVAL_MS = 10_000; // the default watch.interval
 const WINDOW_MS = 60_000;
@@ -48,11 +43,7 @@ const e2e = useE2eInstallation({
           },
         },
       },
-      env: {
-        AWS_ACCESS_KEY_ID: MOTO_CREDENTIALS.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: MOTO_CREDENTIALS.secretAccessKey,
-        AWS_EC2_METADATA_DISABLED: 'true',
-      },
+      env: motoEnv(),
     };
   },
   teardown: async () => {
@@ -62,8 +53,7 @@ const e2e = useE2eInstallation({
   timeoutMs: 300_000,
 });
 
-const ec2 = (region: string) =>
-  new EC2Client({ region, endpoint: moto.endpoint, credentials: MOTO_CREDENTIALS, maxAttempts: 1 });
+const ec2 = (region: string) => motoEc2(moto.endpoint, region);
 
 /** Launches `count` instances in a region straight into moto; their refs. */
 async function launch(region: string, count: number): Promise<InstanceRef[]> {

@@ -3,6 +3,7 @@
  * tool cache, else installed there with pip once. Each `startMoto()` runs its own server on a
  * free 127.0.0.1 port.
  */
+import { EC2Client } from '@aws-sdk/client-ec2';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { execFile } from 'node:child_process';
 import { accessSync, constants, existsSync } from 'node:fs';
@@ -17,6 +18,27 @@ export const MOTO_VERSION = '5.2.5';
 
 /** Fake credentials for the SDK clients that talk to moto (never set globally). */
 export const MOTO_CREDENTIALS = { accessKeyId: 'testing', secretAccessKey: 'testing' } as const;
+
+/** An Ubuntu image name moto ships in every region, owned by "amazon". */
+export const MOTO_IMAGE_NAME = 'ubuntu/images/hvm-ssd/ubuntu-xenial-16.04-amd64-server-*';
+
+/** A plain SDK client on moto, for looking behind the provider's back; by default no retries. */
+export function motoEc2(endpoint: string, region: string, maxAttempts = 1): EC2Client {
+  return new EC2Client({ region, endpoint, credentials: MOTO_CREDENTIALS, maxAttempts });
+}
+
+/**
+ * The environment a worker or CLI process needs to reach moto through the SDK's default chain:
+ * moto's credentials, no instance metadata lookups, and the region when given.
+ */
+export function motoEnv(region?: string): Record<string, string> {
+  return {
+    AWS_ACCESS_KEY_ID: MOTO_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: MOTO_CREDENTIALS.secretAccessKey,
+    AWS_EC2_METADATA_DISABLED: 'true',
+    ...(region ? { AWS_REGION: region } : {}),
+  };
+}
 
 export interface MotoServer {
   /** http://127.0.0.1:PORT */

@@ -7,7 +7,7 @@ import {
 import { AwsProvider, type AwsProviderOptions } from '../../../src/providers/aws/aws-provider';
 import { AwsProviderConfig, type AwsProviderConfigInput } from '../../../src/providers/aws/config';
 import type { Offer } from '../../../src/providers/types';
-import { MOTO_CREDENTIALS, startMoto, type MotoServer } from '../../support/moto';
+import { MOTO_CREDENTIALS, MOTO_IMAGE_NAME, motoEc2, startMoto, type MotoServer } from '../../support/moto';
 import { startFaultProxy, type FaultProxy } from './fault-proxy';
 import { OWNER, silentLogger, TEST_CLOUD_SETTINGS } from '../cloud-settings';
 
@@ -15,8 +15,7 @@ export { OWNER, request, silentLogger } from '../cloud-settings';
 
 export const REGION = 'us-east-1';
 export const OTHER_REGION = 'us-west-2';
-/** An Ubuntu image name moto ships in every region, owned by "amazon". */
-export const IMAGE_NAME = 'ubuntu/images/hvm-ssd/ubuntu-xenial-16.04-amd64-server-*';
+export const IMAGE_NAME = MOTO_IMAGE_NAME;
 
 /** Parsed config pointing at `endpoint`, with fast retries for tests. */
 export function awsConfig(endpoint: string, over: Partial<AwsProviderConfigInput> = {}): AwsProviderConfig {
@@ -46,7 +45,7 @@ export function makeProvider(
 
 /** A plain SDK client on moto, for looking behind the provider's back. */
 export function rawClient(endpoint: string, region = REGION): EC2Client {
-  return new EC2Client({ region, endpoint, credentials: MOTO_CREDENTIALS, maxAttempts: 1 });
+  return motoEc2(endpoint, region);
 }
 
 export function offer(over: Partial<Offer> = {}): Offer {
