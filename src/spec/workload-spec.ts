@@ -171,17 +171,17 @@ const allowDeny = (what: string) =>
   z
     .union(
       [
-        z.array(nonEmptyString(what), { error: expected(`a list of ${what}s`) }).min(1, {
+        z.array(nonEmptyString(`a ${what}`), { error: expected(`a list of ${what}s`) }).min(1, {
           error: expected(`at least one ${what}`),
         }),
         z.strictObject(
           {
             allow: z
-              .array(nonEmptyString(what))
+              .array(nonEmptyString(`a ${what}`))
               .min(1, { error: expected(`at least one ${what}`) })
               .optional(),
             deny: z
-              .array(nonEmptyString(what))
+              .array(nonEmptyString(`a ${what}`))
               .min(1, { error: expected(`at least one ${what}`) })
               .optional(),
           },
