@@ -98,6 +98,14 @@ describe('a spec over the size limit is refused, naming its size and the limit',
     );
   });
 
+  test('a multi-byte character cut at the limit is still text: the spec is refused as too big', () => {
+    const text = specOfSize(MAX_SPEC_BYTES);
+    // The limit falls inside "é" (two bytes): the head read up to the limit ends in half of it.
+    const bytes = Buffer.concat([Buffer.from(text.slice(0, -1)), Buffer.from('é\n')]);
+    expect(bytes.length).toBe(MAX_SPEC_BYTES + 2);
+    expect(problemsOf(parseSpecBytes(bytes))[0]!.message).toBe(`the spec is over 256 KiB; ${LIMIT_NOTE}`);
+  });
+
   test('bytes of unknown whole size (read up to the limit) say "over" the limit', () => {
     const head = Buffer.from(specOfSize(MAX_SPEC_BYTES + 1));
     expect(problemsOf(parseSpecBytes(head))[0]!.message).toBe(`the spec is over 256 KiB; ${LIMIT_NOTE}`);
